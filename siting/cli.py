@@ -1,0 +1,129 @@
+"""`siting` command line: check a site, build and list layers.
+
+Exit status: 0 when the command ran (whatever the verdict), 2 for bad input, with a
+message that names the field and the fix, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import shapely
+
+from layers import catalog
+from layers.build import build_layers, data_dir, load_layers
+from layers.sources import SourceError
+from siting.text_report import render
+from spatial.checker import check
+from spatial.errors import InputError
+from spatial.rules import Stage
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+EXIT_DATA_ERROR = 3
+
+
+def _coordinate(name: str, limit: float, fix_zh: str, fix_en: str):
+    """An argparse type for decimal degrees within ±limit, with a hint for swapped axes."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                InputError(name, text, "应为十进制度数，例如 111.0。", "must be decimal degrees, e.g. 111.0.").message
+            ) from None
+        if not math.isfinite(value) or abs(value) > limit:
+            if name == "--lat" and math.isfinite(value) and abs(value) <= 180:
+                fix_zh_swapped = fix_zh + "该值像经度：经纬度可能写反，请交换 --lon 与 --lat。"
+                fix_en_swapped = fix_en + " It looks like a longitude: --lon and --lat may be swapped."
+                raise argparse.ArgumentTypeError(InputError(name, text, fix_zh_swapped, fix_en_swapped).message)
+            raise argparse.ArgumentTypeError(InputError(name, text, fix_zh, fix_en).message)
+        return value
+
+    return parse
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would print usage and exit 2 anyway
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="siting", description="山西省环评选址空间管控审查")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    check_cmd = commands.add_parser("check", help="检查一个场址是否符合各规划的空间管控要求")
+    check_cmd.add_argument("--lon", required=True, type=_coordinate(
+        "--lon", 180, "经度应在 -180 到 180 之间（山西约 110–115）。",
+        "longitude must lie in -180..180 (Shanxi is about 110–115)."))
+    check_cmd.add_argument("--lat", required=True, type=_coordinate(
+        "--lat", 90, "纬度应在 -90 到 90 之间（山西约 34.5–40.8）。",
+        "latitude must lie in -90..90 (Shanxi is about 34.5–40.8)."))
+    check_cmd.add_argument("--industry", required=True, help="行业名称或国民经济行业代码，如 造纸、2221")
+    check_cmd.add_argument("--stage", default="new", help="new|rebuild|expand|existing 或 新建|改建|扩建|现有")
+    check_cmd.add_argument("--format", choices=["text", "json"], default="text")
+    check_cmd.add_argument("--map", type=Path, help="写出交互式地图 HTML 文件")
+
+    layers_cmd = commands.add_parser("layers", help="默认图层的构建与查看")
+    layer_actions = layers_cmd.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    build_cmd = layer_actions.add_parser("build", help="从锁定的数据源构建默认图层")
+    build_cmd.add_argument("--force", action="store_true", help="即使缓存最新也重新构建")
+    list_cmd = layer_actions.add_parser("list", help="列出图层及其来源")
+    list_cmd.add_argument("--format", choices=["text", "json"], default="text")
+    return parser
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    industry = catalog.taxonomy().resolve(args.industry)
+    stage = Stage.parse(args.stage)
+    layers = load_layers(log=lambda m: print(m, file=sys.stderr))
+    result = check(shapely.Point(args.lon, args.lat), industry, stage, list(catalog.rules()), layers)
+    if args.format == "json":
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(render(result))
+    if args.map:
+        from maps.check_map import check_map
+
+        check_map(result, layers).save(str(args.map))
+        print(f"地图已写出：{args.map}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _run_layers(args: argparse.Namespace) -> int:
+    if args.action == "build":
+        print(f"图层就绪：{build_layers(force=args.force, log=print).parent}")
+        return EXIT_OK
+    layers = load_layers(log=lambda m: print(m, file=sys.stderr))
+    rows = [layer.to_dict() | {"status": "built"} for layer in layers.layers.values()]
+    rows += [{"id": m.id, "name": m.name, "status": "missing", "reason": m.reason} for m in layers.missing.values()]
+    if args.format == "json":
+        print(json.dumps({"data_dir": str(data_dir()), "layers": rows}, ensure_ascii=False, indent=2))
+    else:
+        for row in rows:
+            detail = f"精度 ±{row['accuracy_m']:g} 米，{row['source']}" if row["status"] == "built" else row["reason"]
+            print(f"{row['id']:<24} {row['name']}：{'已构建' if row['status'] == 'built' else '缺失'}；{detail}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _run_check(args) if args.command == "check" else _run_layers(args)
+    except InputError as error:
+        print(error.message, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except SourceError as error:
+        print(f"数据源错误：{error}\nSource error: {error}", file=sys.stderr)
+        return EXIT_DATA_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

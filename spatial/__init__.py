@@ -1,0 +1,1 @@
+"""The pure siting engine: coordinate systems, geometry, rule evaluation and the checker."""

@@ -1,0 +1,282 @@
+"""The siting check: one site, one industry, one stage → a verdict per plan rule.
+
+Everything is measured in metres in the site's CGCS2000 3-degree Gauss–Krüger zone.
+A site within a layer's positional accuracy of a zone edge is a boundary case and
+raises the overall verdict to at least "review"; so does a rule that applies to the
+project but whose zone has no layer yet or no defined extent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from spatial.crs import STORAGE_CRS, gk3_zone_for_longitude
+from spatial.industry import Industry, IndustryMatch
+from spatial.layer import LayerSet, project
+from spatial.rules import Action, Plan, Rule, Stage, Verdict, ZoneKind
+
+_WGS84 = STORAGE_CRS.to_epsg()
+_MAP_WINDOW_M = 15_000  # zones are drawn for maps within this distance of the site
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: Rule
+    verdict: Verdict
+    layer: str | None
+    layer_name: str
+    zone: str
+    inside: bool | None
+    distance_m: float | None
+    margin_m: float | None
+    boundary_case: bool
+    note: str
+    zone_geometry: BaseGeometry | None = None  # WGS84, near the site, for maps
+    nearest_line: BaseGeometry | None = None  # WGS84, site → nearest point of the baseline
+
+    def to_dict(self) -> dict:
+        rule = self.rule
+        return {
+            "rule": rule.id,
+            "plan": rule.plan.title,
+            "plan_id": rule.plan.id,
+            "section": rule.section,
+            "quote": rule.quote,
+            "action": rule.action.value,
+            "verdict": self.verdict.value,
+            "layer": self.layer,
+            "layer_name": self.layer_name,
+            "zone": self.zone,
+            "inside": self.inside,
+            "distance_m": _round(self.distance_m),
+            "margin_m": _round(self.margin_m),
+            "boundary_case": self.boundary_case,
+            "industries": list(rule.industries),
+            "stages": sorted(s.value for s in rule.stages),
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class NotEvaluated:
+    rule: Rule
+    layer: str
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {
+            "rule": self.rule.id,
+            "plan": self.rule.plan.title,
+            "section": self.rule.section,
+            "quote": self.rule.quote,
+            "action": self.rule.action.value,
+            "layer": self.layer,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class SiteEcho:
+    """The site as the checker understood it, so a reviewer can see where it landed."""
+
+    lon: float
+    lat: float
+    gk_epsg: int
+    gk_central_meridian: int
+    gk_x: float
+    gk_y: float
+    admin: dict[str, str]
+
+    def to_dict(self) -> dict:
+        return {
+            "wgs84": {"lon": round(self.lon, 7), "lat": round(self.lat, 7)},
+            "cgcs2000": {"lon": round(self.lon, 7), "lat": round(self.lat, 7)},
+            "gk_zone": {
+                "epsg": self.gk_epsg,
+                "central_meridian": self.gk_central_meridian,
+                "x_easting": round(self.gk_x, 2),
+                "y_northing": round(self.gk_y, 2),
+            },
+            "admin": self.admin,
+        }
+
+
+@dataclass
+class CheckResult:
+    site: SiteEcho
+    site_geometry: BaseGeometry
+    industry: Industry
+    stage: Stage
+    plans: list[dict]
+    findings: list[Finding] = field(default_factory=list)
+    not_evaluated: list[NotEvaluated] = field(default_factory=list)
+    layers: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def overall(self) -> Verdict:
+        verdicts = [f.verdict for f in self.findings]
+        if any(n.rule.action is not Action.ENCOURAGE for n in self.not_evaluated):
+            verdicts.append(Verdict.REVIEW)
+        return max(verdicts, key=lambda v: v.severity, default=Verdict.COMPLIANT)
+
+    def to_dict(self) -> dict:
+        return {
+            "overall": self.overall.value,
+            "overall_label": self.overall.label,
+            "site": self.site.to_dict(),
+            "industry": {"query": self.industry.query, "label": self.industry.label, "codes": list(self.industry.codes)},
+            "stage": self.stage.value,
+            "plans": self.plans,
+            "findings": [f.to_dict() for f in self.findings],
+            "not_evaluated": [n.to_dict() for n in self.not_evaluated],
+            "layers": self.layers,
+            "warnings": self.warnings,
+        }
+
+
+def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule], layers: LayerSet) -> CheckResult:
+    """Check a site (WGS84 geometry) against every rule whose plan covers it."""
+    centroid = site.centroid
+    gk = gk3_zone_for_longitude(centroid.x)
+    site_gk = project(site, _WGS84, gk.epsg)
+    echo = SiteEcho(
+        lon=centroid.x, lat=centroid.y, gk_epsg=gk.epsg, gk_central_meridian=gk.central_meridian,
+        gk_x=site_gk.centroid.x, gk_y=site_gk.centroid.y, admin=layers.admin_names(centroid.x, centroid.y),
+    )
+    result = CheckResult(site=echo, site_geometry=site, industry=industry, stage=stage, plans=[])
+    if "province" not in echo.admin:
+        result.warnings.append("场址不在山西省境内（按行政区划图层判断）；仍按所载规划检查，请核对坐标。")
+
+    admin_accuracy = layers.admin.provenance.accuracy_m
+    plans = list({rule.plan.id: rule.plan for rule in rules}.values())
+    scopes = {plan.id: _plan_scope(plan, site_gk, gk.epsg, layers, admin_accuracy) for plan in plans}
+    result.plans = list(scopes.values())
+    for plan in plans:
+        scope = scopes[plan.id]
+        if scope["edge_case"]:
+            result.warnings.append(
+                f"场址距{plan.jurisdiction_name}边界 {scope['distance_to_edge_m']:.0f} 米，"
+                f"在行政边界精度（±{admin_accuracy:g} 米）以内，已按适用{plan.title}处理。"
+            )
+    if not any(scope["applies"] for scope in scopes.values()):
+        result.warnings.append("场址不在任何已载入规划的管辖范围内，没有规划条款适用。")
+
+    used_layers = {LayerSet.ADMIN}
+    for rule in rules:
+        scope = scopes[rule.plan.id]
+        if not scope["applies"] or stage not in rule.stages:
+            continue
+        match = industry.match(rule.industry_codes)
+        if match is IndustryMatch.NONE:
+            continue
+        zone = rule.zone
+        if zone.layer is not None and zone.layer in layers.missing:
+            missing = layers.missing[zone.layer]
+            result.not_evaluated.append(NotEvaluated(rule, zone.layer, f"缺少图层“{missing.name}”：{missing.reason}"))
+            continue
+        if zone.layer is not None:
+            used_layers.add(zone.layer)
+        finding = _evaluate(rule, match, site_gk, gk.epsg, layers)
+        if not scope["inside"]:
+            finding = _outside_jurisdiction(finding)
+        result.findings.append(finding)
+
+    result.findings.sort(key=lambda f: (-f.verdict.severity, f.rule.id))
+    result.layers = [layers.layers[i].to_dict() for i in sorted(used_layers)]
+    return result
+
+
+def _plan_scope(plan: Plan, site_gk: BaseGeometry, epsg: int, layers: LayerSet, accuracy: float) -> dict:
+    area = layers.projected(LayerSet.ADMIN, epsg, section=plan.jurisdiction)
+    inside = bool(shapely.intersects(area, site_gk))
+    to_edge = float(shapely.distance(area.boundary, site_gk)) if inside else float(shapely.distance(area, site_gk))
+    return {
+        "id": plan.id,
+        "title": plan.title,
+        "jurisdiction": plan.jurisdiction,
+        "jurisdiction_name": plan.jurisdiction_name,
+        "inside": inside,
+        "applies": inside or to_edge <= accuracy,
+        "distance_to_edge_m": round(to_edge, 1),
+        "edge_case": to_edge <= accuracy,
+    }
+
+
+def _outside_jurisdiction(finding: Finding) -> Finding:
+    """A site just outside the plan area, within boundary accuracy: a rule hit becomes a review."""
+    note = "；".join(filter(None, [finding.note, "场址在规划管辖范围外，但在行政边界精度以内。"]))
+    verdict = min(finding.verdict, Verdict.REVIEW, key=lambda v: v.severity) if finding.inside else finding.verdict
+    return dataclasses.replace(finding, boundary_case=True, note=note, verdict=verdict)
+
+
+def _evaluate(rule: Rule, match: IndustryMatch, site_gk: BaseGeometry, epsg: int, layers: LayerSet) -> Finding:
+    zone = rule.zone
+    notes = [rule.note] if rule.note else []
+    if match is IndustryMatch.COARSER:
+        notes.append("所报行业类别比本条管控行业更宽，可能属于管控范围，请细化到小类。")
+
+    if zone.kind is ZoneKind.UNDEFINED:
+        notes.insert(0, zone.undefined or "规划未界定该区域范围。")
+        verdict = Verdict.COMPLIANT if rule.action is Action.ENCOURAGE else Verdict.REVIEW
+        return Finding(rule, verdict, None, zone.name or "", zone.describe(""), None, None, None, False, "；".join(notes))
+
+    layer = layers.layers[zone.layer] if zone.layer else layers.admin
+    if zone.kind is ZoneKind.JURISDICTION:
+        verdict = _verdict(rule.action, match)
+        return Finding(rule, verdict, None, rule.plan.jurisdiction_name, zone.describe(""), True, None, None, False,
+                       "；".join(notes))
+
+    accuracy = layer.provenance.accuracy_m
+    window = shapely.buffer(site_gk, _MAP_WINDOW_M)
+    jurisdiction = layers.projected(LayerSet.ADMIN, epsg, section=rule.plan.jurisdiction)
+    if zone.kind is ZoneKind.BUFFER:
+        baseline = layers.projected(layer.id, epsg, section=zone.section)
+        distance = float(shapely.distance(site_gk, baseline))
+        margin = zone.distance_m - distance
+        outward_band = accuracy + layer.provenance.midline_to_bank_m
+        nearby = shapely.intersection(baseline, window)
+        zone_gk = shapely.intersection(shapely.buffer(nearby, zone.distance_m), jurisdiction)
+        nearest = shapely.shortest_line(site_gk, baseline) if not baseline.is_empty else None
+    else:
+        polygon = layers.projected(layer.id, epsg)
+        inside_polygon = bool(shapely.intersects(site_gk, polygon))
+        distance = 0.0 if inside_polygon else float(shapely.distance(site_gk, polygon))
+        edge = float(shapely.distance(site_gk, polygon.boundary))
+        margin = edge if inside_polygon else -distance
+        outward_band = accuracy
+        zone_gk = shapely.intersection(polygon, window)
+        nearest = shapely.shortest_line(site_gk, polygon.boundary)
+
+    inside = margin >= 0
+    boundary = (inside and margin <= accuracy) or (not inside and -margin <= outward_band)
+    if inside:
+        verdict = _verdict(rule.action, match)
+    elif boundary and rule.action is not Action.ENCOURAGE:
+        verdict = Verdict.REVIEW
+        notes.append(f"场址在管控范围外 {-margin:.0f} 米，但在图层位置精度（含河道中线至河岸距离）以内。")
+    else:
+        verdict = Verdict.COMPLIANT
+    if inside and boundary:
+        notes.append(f"场址在管控范围内 {margin:.0f} 米，接近边界（图层精度 ±{accuracy:g} 米）。")
+    return Finding(
+        rule=rule, verdict=verdict, layer=layer.id, layer_name=layer.name,
+        zone=zone.describe(layer.name), inside=inside, distance_m=distance, margin_m=margin,
+        boundary_case=boundary, note="；".join(notes),
+        zone_geometry=project(zone_gk, epsg, _WGS84),
+        nearest_line=project(nearest, epsg, _WGS84) if nearest is not None else None,
+    )
+
+
+def _verdict(action: Action, match: IndustryMatch) -> Verdict:
+    if match is IndustryMatch.COARSER and action is not Action.ENCOURAGE:
+        return Verdict.REVIEW
+    return action.verdict
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)

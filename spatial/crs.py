@@ -1,0 +1,50 @@
+"""Coordinate reference systems used for measurement.
+
+Every distance is measured in metres in the CGCS2000 3-degree Gauss–Krüger zone
+whose central meridian is nearest the site (EPSG:4534–4554, no zone prefix in the
+easting). Layers are stored in WGS84 longitude/latitude; CGCS2000 and WGS84 agree
+to a few centimetres, far below any layer's positional accuracy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+from pyproj import CRS, Transformer
+
+STORAGE_CRS = CRS.from_epsg(4326)
+CGCS2000 = CRS.from_epsg(4490)
+
+_FIRST_CM = 75  # EPSG:4534 is CGCS2000 / 3-degree GK CM 75E
+_LAST_CM = 135  # EPSG:4554 is CM 135E
+_FIRST_CM_EPSG = 4534
+
+
+@dataclass(frozen=True)
+class GaussKrugerZone:
+    """A CGCS2000 3-degree Gauss–Krüger zone (no zone prefix in the easting)."""
+
+    zone: int
+    central_meridian: int
+    epsg: int
+
+    @property
+    def crs(self) -> CRS:
+        return CRS.from_epsg(self.epsg)
+
+
+def gk3_zone_for_longitude(lon: float) -> GaussKrugerZone:
+    """The 3-degree zone whose central meridian is nearest ``lon``."""
+    zone = math.floor(lon / 3.0 + 0.5)
+    cm = 3 * zone
+    if not _FIRST_CM <= cm <= _LAST_CM:
+        raise ValueError(f"longitude {lon} lies outside the CGCS2000 3-degree zones of China")
+    return GaussKrugerZone(zone=zone, central_meridian=cm, epsg=_FIRST_CM_EPSG + (cm - _FIRST_CM) // 3)
+
+
+@lru_cache(maxsize=32)
+def transformer(source: int | str, target: int | str) -> Transformer:
+    """Cached always-xy transformer between two CRS given as EPSG codes or strings."""
+    return Transformer.from_crs(CRS.from_user_input(source), CRS.from_user_input(target), always_xy=True)

@@ -1,0 +1,93 @@
+"""A layer is a GeoDataFrame in WGS84 plus the provenance a permit file must cite."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from spatial.crs import STORAGE_CRS, transformer
+
+
+@dataclass(frozen=True)
+class Provenance:
+    source: str
+    version: str
+    sha256: str
+    crs: str
+    accuracy_m: float
+    authoritative: bool
+    demonstration: bool
+    note: str = ""
+    midline_to_bank_m: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Layer:
+    id: str
+    name: str
+    frame: gpd.GeoDataFrame
+    provenance: Provenance
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "name": self.name, **self.provenance.to_dict()}
+
+
+@dataclass(frozen=True)
+class MissingLayer:
+    """A layer a rule names that no source provides yet."""
+
+    id: str
+    name: str
+    reason: str
+
+
+class LayerSet:
+    """The layers a check may use, looked up by id, with projected copies cached."""
+
+    ADMIN = "admin"
+
+    def __init__(self, layers: dict[str, Layer], missing: dict[str, MissingLayer]) -> None:
+        if self.ADMIN not in layers:
+            raise ValueError("a LayerSet needs the admin layer to know plan jurisdictions")
+        self.layers = layers
+        self.missing = missing
+        self._projected: dict[tuple[str, str | None, int], BaseGeometry] = {}
+
+    @property
+    def admin(self) -> Layer:
+        return self.layers[self.ADMIN]
+
+    def admin_area(self, code: str) -> BaseGeometry:
+        rows = self.admin.frame.loc[self.admin.frame["code"] == code]
+        if rows.empty:
+            raise KeyError(f"admin code {code} is not in the admin layer")
+        return rows.geometry.iloc[0]
+
+    def admin_names(self, lon: float, lat: float) -> dict[str, str]:
+        """Names of the province, city and county containing a WGS84 point."""
+        frame = self.admin.frame
+        hits = frame.loc[frame.geometry.contains(shapely.Point(lon, lat))]
+        return {row.level: f"{row['name']}（{row.code}）" for _, row in hits.iterrows()}
+
+    def projected(self, layer_id: str, epsg: int, section: str | None = None) -> BaseGeometry:
+        """The layer's union in a metric CRS, clipped to an admin section if given."""
+        key = (layer_id, section, epsg)
+        if key not in self._projected:
+            geometry = shapely.union_all(self.layers[layer_id].frame.geometry.values)
+            if section is not None:
+                geometry = shapely.intersection(geometry, self.admin_area(section))
+            self._projected[key] = project(geometry, STORAGE_CRS.to_epsg(), epsg)
+        return self._projected[key]
+
+
+def project(geometry: BaseGeometry, source: int, target: int) -> BaseGeometry:
+    """Reproject a shapely geometry between EPSG codes (x = longitude/easting)."""
+    forward = transformer(source, target)
+    return shapely.transform(geometry, lambda xy: np.column_stack(forward.transform(xy[:, 0], xy[:, 1])))

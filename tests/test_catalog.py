@@ -1,0 +1,59 @@
+"""The rule files: schema, vocabulary and verbatim quotes."""
+
+import re
+
+import pytest
+
+from layers import catalog
+from spatial.errors import InputError
+from spatial.rules import ZoneKind
+from tests.conftest import SEEDS
+
+
+def normalised(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="the plan texts (../shared/seeds) are not beside this checkout")
+def test_every_quote_occurs_verbatim_in_its_plan(rules):
+    for rule in rules:
+        plan_text = normalised((SEEDS / rule.plan.seed).read_text(encoding="utf-8"))
+        assert normalised(rule.quote) in plan_text, rule.id
+
+
+def test_every_rule_names_a_declared_layer_or_says_why_it_has_none(rules):
+    declared = catalog.layer_declarations()
+    for rule in rules:
+        if rule.zone.kind in (ZoneKind.BUFFER, ZoneKind.WITHIN):
+            assert rule.zone.layer in declared, rule.id
+        if rule.zone.kind is ZoneKind.UNDEFINED:
+            assert rule.zone.undefined, rule.id
+
+
+def test_every_missing_layer_gives_a_reason():
+    for layer_id, decl in catalog.layer_declarations().items():
+        if decl.get("status") == "missing":
+            assert decl["reason"].strip(), layer_id
+
+
+def test_plan_terms_map_to_gbt4754_codes():
+    taxonomy = catalog.taxonomy()
+    assert taxonomy.codes_of("炼焦") == {"2521"}
+    assert taxonomy.codes_of("造纸") == {"221", "222"}
+    assert {"311", "312", "314", "321", "322", "323"} == taxonomy.codes_of("冶炼")
+    assert taxonomy.codes_of("两高一剩") >= taxonomy.codes_of("两高") >= {"26", "31", "2521", "4411"}
+    assert taxonomy.codes_of("两高一资") >= {"06", "08", "09", "10"}
+    divisions = [code for code in taxonomy.classes if len(code) == 2]
+    assert len(divisions) == 97
+
+
+@pytest.mark.parametrize("text, codes", [("造纸", ("221", "222")), ("2221", ("2221",)), ("C2521", ("2521",)),
+                                         ("炼焦", ("2521",)), ("软件开发", ("651",))])
+def test_industry_resolves_from_term_or_code(text, codes):
+    assert catalog.taxonomy().resolve(text).codes == codes
+
+
+def test_unknown_industry_suggests_neighbours():
+    with pytest.raises(InputError) as error:
+        catalog.taxonomy().resolve("造纸厂")
+    assert "造纸" in error.value.fix_zh

@@ -1,0 +1,110 @@
+"""The issue's acceptance sites, placed on the built layers and checked through the engine."""
+
+import pytest
+import shapely
+
+from layers import catalog
+from spatial.checker import check
+from spatial.rules import Stage, Verdict
+from tests.sites import geodesic_distance_to_line, site_near
+
+XINJIANG, XIANGFEN, YONGJI = "140825", "141023", "140881"
+
+
+def run(layers, rules, site, industry, stage=Stage.NEW):
+    return check(site, catalog.taxonomy().resolve(industry), stage, rules, layers)
+
+
+def finding(result, rule_id):
+    return next(f for f in result.findings if f.rule.id == rule_id)
+
+
+def baseline(layers, layer_id):
+    return shapely.union_all(layers.layers[layer_id].frame.geometry.values)
+
+
+def test_new_paper_mill_400m_from_the_fen_in_xinjiang_is_prohibited(layers, rules):
+    site = site_near(layers, "fen_river", XINJIANG, 400)
+    result = run(layers, rules, site, "造纸")
+    assert result.overall is Verdict.PROHIBITED
+    hit = finding(result, "YC21-3.1-fen-2km")
+    assert hit.inside and not hit.boundary_case
+    assert "汾河（运城段）河岸两侧2公里" in hit.rule.quote
+    assert hit.distance_m == pytest.approx(geodesic_distance_to_line(site, baseline(layers, "fen_river")), abs=1.0)
+    assert hit.margin_m == pytest.approx(2000 - hit.distance_m)
+    assert result.site.admin["county"].startswith("新绛县")
+
+
+def test_the_same_mill_beside_the_fen_in_linfen_gets_nothing_from_the_yuncheng_plan(layers, rules):
+    site = site_near(layers, "fen_river", XIANGFEN, 400)
+    result = run(layers, rules, site, "造纸")
+    assert result.site.admin["city"].startswith("临汾市")
+    assert not [f for f in result.findings if f.rule.plan.id == "yuncheng-14th-eco"]
+    assert result.overall is Verdict.COMPLIANT
+    assert any("管辖范围" in w for w in result.warnings)
+
+
+def test_new_coking_plant_300m_from_the_yellow_river_at_yongji_is_prohibited(layers, rules):
+    site = site_near(layers, "yellow_river", YONGJI, 300)
+    result = run(layers, rules, site, "焦化")
+    assert result.overall is Verdict.PROHIBITED
+    hit = finding(result, "YC21-3.1-yellow-1km-new")
+    assert hit.inside and hit.verdict is Verdict.PROHIBITED
+    assert hit.distance_m == pytest.approx(geodesic_distance_to_line(site, baseline(layers, "yellow_river")), abs=1.0)
+    # The valley and settlement rules name zones the plan never delimits: review, not silence.
+    undefined = {f.rule.id for f in result.findings if f.inside is None}
+    assert {"YC21-3.1-valley", "YC21-3.1-settlement"} <= undefined
+    assert {n.rule.id for n in result.not_evaluated} >= {"YC21-3.1-lakes", "YC21-3.1-planning-area-new"}
+
+
+@pytest.mark.parametrize("layer_id, county, distance", [("fen_river", XINJIANG, 400), ("yellow_river", YONGJI, 300)])
+def test_a_software_company_at_either_site_is_compliant(layers, rules, layer_id, county, distance):
+    result = run(layers, rules, site_near(layers, layer_id, county, distance), "软件开发")
+    assert result.overall is Verdict.COMPLIANT
+    assert result.findings == [] and result.not_evaluated == []
+
+
+def test_a_site_just_outside_the_buffer_within_layer_accuracy_is_a_boundary_case(layers, rules):
+    result = run(layers, rules, site_near(layers, "fen_river", XINJIANG, 2600), "造纸")
+    hit = finding(result, "YC21-3.1-fen-2km")
+    assert not hit.inside and hit.boundary_case
+    assert hit.verdict is Verdict.REVIEW and result.overall is Verdict.REVIEW
+
+
+def test_a_site_well_outside_the_buffer_is_compliant_with_its_distance(layers, rules):
+    result = run(layers, rules, site_near(layers, "fen_river", XINJIANG, 4000), "造纸")
+    hit = finding(result, "YC21-3.1-fen-2km")
+    assert not hit.inside and not hit.boundary_case
+    assert hit.verdict is Verdict.COMPLIANT and hit.margin_m == pytest.approx(-2000, abs=2)
+    assert result.overall is Verdict.COMPLIANT
+
+
+def test_yellow_river_midline_widens_the_outer_boundary_band(layers, rules):
+    # 1.6 km from the mid-line: outside 1 km, but the bank may be up to 1 km nearer.
+    result = run(layers, rules, site_near(layers, "yellow_river", YONGJI, 1600), "钢铁")
+    hit = finding(result, "YC21-3.1-yellow-1km-new")
+    assert not hit.inside and hit.boundary_case and hit.verdict is Verdict.REVIEW
+
+
+def test_an_existing_high_energy_plant_within_1km_must_exit(layers, rules):
+    result = run(layers, rules, site_near(layers, "yellow_river", YONGJI, 500), "焦化", Stage.EXISTING)
+    hit = finding(result, "YC21-3.1-yellow-1km-exit")
+    assert hit.inside and hit.verdict is Verdict.RESTRICTED
+    assert "YC21-3.1-yellow-1km-new" not in {f.rule.id for f in result.findings}
+
+
+def test_a_coarse_industry_code_is_a_review_not_a_pass(layers, rules):
+    # Division 25 contains coking (2521) but also refined petroleum, not all of it in the rule.
+    result = run(layers, rules, site_near(layers, "fen_river", XINJIANG, 400), "25")
+    hit = finding(result, "YC21-3.1-fen-2km")
+    assert hit.inside and hit.verdict is Verdict.REVIEW
+    assert "细化" in hit.note
+
+
+def test_echo_reports_the_gauss_kruger_zone_used(layers, rules):
+    result = run(layers, rules, site_near(layers, "yellow_river", YONGJI, 300), "焦化")
+    assert result.site.gk_epsg == 4546 and result.site.gk_central_meridian == 111
+    json_site = result.to_dict()["site"]
+    assert json_site["gk_zone"]["epsg"] == 4546
+    assert {layer["id"] for layer in result.to_dict()["layers"]} == {"admin", "yellow_river", "fen_river"}
+    assert not finding(result, "YC21-3.1-fen-2km").inside
