@@ -14,14 +14,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from layers import catalog
 from layers.build import build_layers, data_dir, load_layers
 from layers.sources import SourceError
 from siting.text_report import render
 from spatial.checker import check
+from spatial.coordinates import parse_point, point_from_lonlat
 from spatial.errors import InputError
 from spatial.rules import Stage
+from spatial.site_files import read_site
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -60,12 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     check_cmd = commands.add_parser("check", help="检查一个场址是否符合各规划的空间管控要求")
-    check_cmd.add_argument("--lon", required=True, type=_coordinate(
+    where = check_cmd.add_argument_group("场址（三选一）")
+    where.add_argument("--at", metavar="TEXT", help="任意写法的坐标：111.25,35.6 / 东经111°15′ 北纬35°36′ / X=3938552 Y=37514297")
+    where.add_argument("--site", type=Path, metavar="FILE", help="用地红线或线路文件：KML/KMZ、Shapefile(.shp/.zip)、GeoJSON、GPKG、DXF、界址点 CSV/XLSX")
+    where.add_argument("--lon", type=_coordinate(
         "--lon", 180, "经度应在 -180 到 180 之间（山西约 110–115）。",
         "longitude must lie in -180..180 (Shanxi is about 110–115)."))
-    check_cmd.add_argument("--lat", required=True, type=_coordinate(
+    where.add_argument("--lat", type=_coordinate(
         "--lat", 90, "纬度应在 -90 到 90 之间（山西约 34.5–40.8）。",
         "latitude must lie in -90..90 (Shanxi is about 34.5–40.8)."))
+    check_cmd.add_argument("--crs", help="输入坐标系：EPSG:NNNN，或 wgs84、cgcs2000、gcj02、bd09")
     check_cmd.add_argument("--industry", required=True, help="行业名称或国民经济行业代码，如 造纸、2221")
     check_cmd.add_argument("--stage", default="new", help="new|rebuild|expand|existing 或 新建|改建|扩建|现有")
     check_cmd.add_argument("--format", choices=["text", "json"], default="text")
@@ -80,11 +87,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def read_site_argument(args: argparse.Namespace) -> tuple[BaseGeometry, dict]:
+    """The site geometry (WGS84) and its echo from exactly one of --at, --site, --lon/--lat."""
+    given = [name for name, value in (("--at", args.at), ("--site", args.site), ("--lon/--lat", args.lon)) if value is not None]
+    if len(given) != 1 or (args.lon is None) != (args.lat is None):
+        raise InputError(
+            "场址", " ".join(given) or "（未给出）", "请给出且只给出一种场址：--at 坐标文本、--site 文件，或 --lon 与 --lat。",
+            "give exactly one site: --at TEXT, --site FILE, or both --lon and --lat.",
+        )
+    if args.site is not None:
+        site_file = read_site(args.site, args.crs)
+        return site_file.geometry, site_file.to_dict()
+    point = parse_point(args.at, args.crs) if args.at is not None else point_from_lonlat(args.lon, args.lat, args.crs)
+    return shapely.Point(point.lon, point.lat), point.to_dict()
+
+
 def _run_check(args: argparse.Namespace) -> int:
+    site, given = read_site_argument(args)
     industry = catalog.taxonomy().resolve(args.industry)
     stage = Stage.parse(args.stage)
     layers = load_layers(log=lambda m: print(m, file=sys.stderr))
-    result = check(shapely.Point(args.lon, args.lat), industry, stage, list(catalog.rules()), layers)
+    result = check(site, industry, stage, list(catalog.rules()), layers, given=given)
     if args.format == "json":
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:

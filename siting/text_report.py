@@ -9,6 +9,20 @@ def _metres(value: float | None) -> str:
     return "—" if value is None else f"{value:,.0f}"
 
 
+def _input_lines(site: dict) -> list[str]:
+    given = site.get("input") or {}
+    lines = []
+    if "file" in given:
+        size = site["size"] or {}
+        measure = f"面积 {size['area_m2']:,.0f} 平方米" if "area_m2" in size else f"长度 {size.get('length_m', 0):,.0f} 米"
+        lines.append(f"用地红线/线路文件：{given['file']}，{given['features']} 个要素，坐标系 {given['crs']}，{measure}")
+    elif "text" in given:
+        how = "（推断）" if given["inferred"] else ""
+        lines.append(f"输入坐标：{given['text']}，按 {given['crs']}{how} 读取")
+    lines.extend(f"  说明：{note}" for note in given.get("notes", []))
+    return lines
+
+
 def render(result: CheckResult) -> str:
     data = result.to_dict()
     site = data["site"]
@@ -21,6 +35,7 @@ def render(result: CheckResult) -> str:
         f"量测坐标系 EPSG:{gk['epsg']}（CGCS2000 3度带，中央经线 {gk['central_meridian']}°E），"
         f"X(北) {gk['y_northing']:.1f}，Y(东) {gk['x_easting']:.1f}",
         "所在行政区：" + (admin or "（不在山西省境内）"),
+        *_input_lines(site),
         f"行业：{result.industry.label}（国民经济行业代码 {'、'.join(result.industry.codes)}）；阶段：{result.stage.value}",
     ]
     for plan in data["plans"]:
@@ -43,6 +58,10 @@ def render(result: CheckResult) -> str:
         for index, finding in enumerate(result.findings, 1):
             rule = finding.rule
             lines.append(f"{index}. {rule.plan.title} {rule.section}：“{rule.quote}”")
+            if finding.overlap:
+                measure = (f"{finding.overlap['area_m2']:,.0f} 平方米" if "area_m2" in finding.overlap
+                           else f"{finding.overlap['length_m']:,.0f} 米")
+                lines.append(f"   场址在该区域内的部分：{measure}，占 {finding.overlap['share']:.1%}")
             if finding.note:
                 lines.append(f"   说明：{finding.note}")
     else:

@@ -35,6 +35,7 @@ class Finding:
     margin_m: float | None
     boundary_case: bool
     note: str
+    overlap: dict | None = None  # for line and polygon sites: the part of the site inside the zone
     zone_geometry: BaseGeometry | None = None  # WGS84, near the site, for maps
     nearest_line: BaseGeometry | None = None  # WGS84, site → nearest point of the baseline
 
@@ -55,6 +56,7 @@ class Finding:
             "distance_m": _round(self.distance_m),
             "margin_m": _round(self.margin_m),
             "boundary_case": self.boundary_case,
+            "overlap": self.overlap,
             "industries": list(rule.industries),
             "stages": sorted(s.value for s in rule.stages),
             "note": self.note,
@@ -90,6 +92,9 @@ class SiteEcho:
     gk_x: float
     gk_y: float
     admin: dict[str, str]
+    geometry_type: str = "Point"
+    size: dict | None = None  # area or length in the GK zone, for polygons and lines
+    given: dict | None = None  # how the site was written and read (text, system, notes)
 
     def to_dict(self) -> dict:
         return {
@@ -102,6 +107,9 @@ class SiteEcho:
                 "y_northing": round(self.gk_y, 2),
             },
             "admin": self.admin,
+            "geometry_type": self.geometry_type,
+            "size": self.size,
+            "input": self.given,
         }
 
 
@@ -139,14 +147,20 @@ class CheckResult:
         }
 
 
-def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule], layers: LayerSet) -> CheckResult:
-    """Check a site (WGS84 geometry) against every rule whose plan covers it."""
+def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule], layers: LayerSet,
+          given: dict | None = None) -> CheckResult:
+    """Check a site (WGS84 point, line or polygon) against every rule whose plan covers it.
+
+    ``given`` describes how the site was written (text, coordinate system, notes) and is
+    echoed back so a reviewer can see the site landed where intended.
+    """
     centroid = site.centroid
     gk = gk3_zone_for_longitude(centroid.x)
     site_gk = project(site, _WGS84, gk.epsg)
     echo = SiteEcho(
         lon=centroid.x, lat=centroid.y, gk_epsg=gk.epsg, gk_central_meridian=gk.central_meridian,
         gk_x=site_gk.centroid.x, gk_y=site_gk.centroid.y, admin=layers.admin_names(centroid.x, centroid.y),
+        geometry_type=site.geom_type, size=_size(site_gk), given=given,
     )
     result = CheckResult(site=echo, site_geometry=site, industry=industry, stage=stage, plans=[])
     if "province" not in echo.admin:
@@ -244,10 +258,11 @@ def _evaluate(rule: Rule, match: IndustryMatch, site_gk: BaseGeometry, epsg: int
         nearest = shapely.shortest_line(site_gk, baseline) if not baseline.is_empty else None
     else:
         polygon = layers.projected(layer.id, epsg)
-        inside_polygon = bool(shapely.intersects(site_gk, polygon))
-        distance = 0.0 if inside_polygon else float(shapely.distance(site_gk, polygon))
-        edge = float(shapely.distance(site_gk, polygon.boundary))
-        margin = edge if inside_polygon else -distance
+        inside_part = shapely.intersection(site_gk, polygon)
+        distance = float(shapely.distance(site_gk, polygon))
+        # How deep the site reaches into the zone: the farthest inside vertex from the edge.
+        depth = shapely.distance(shapely.points(shapely.get_coordinates(inside_part)), polygon.boundary)
+        margin = float(depth.max()) if not inside_part.is_empty else -distance
         outward_band = accuracy
         zone_gk = shapely.intersection(polygon, window)
         nearest = shapely.shortest_line(site_gk, polygon.boundary)
@@ -266,10 +281,28 @@ def _evaluate(rule: Rule, match: IndustryMatch, site_gk: BaseGeometry, epsg: int
     return Finding(
         rule=rule, verdict=verdict, layer=layer.id, layer_name=layer.name,
         zone=zone.describe(layer.name), inside=inside, distance_m=distance, margin_m=margin,
-        boundary_case=boundary, note="；".join(notes),
+        boundary_case=boundary, note="；".join(notes), overlap=_overlap(site_gk, zone_gk),
         zone_geometry=project(zone_gk, epsg, _WGS84),
         nearest_line=project(nearest, epsg, _WGS84) if nearest is not None else None,
     )
+
+
+def _size(site_gk: BaseGeometry) -> dict | None:
+    dimension = shapely.get_dimensions(site_gk)
+    if dimension == 2:
+        return {"area_m2": round(site_gk.area, 1)}
+    return {"length_m": round(site_gk.length, 1)} if dimension == 1 else None
+
+
+def _overlap(site_gk: BaseGeometry, zone_gk: BaseGeometry) -> dict | None:
+    """Area (polygons) or length (lines) of the site inside the zone, and its share of the site."""
+    dimension = shapely.get_dimensions(site_gk)
+    if dimension == 0:
+        return None
+    inside = shapely.intersection(site_gk, zone_gk)
+    if dimension == 2:
+        return {"area_m2": round(inside.area, 1), "share": round(inside.area / site_gk.area, 4)}
+    return {"length_m": round(inside.length, 1), "share": round(inside.length / site_gk.length, 4)}
 
 
 def _verdict(action: Action, match: IndustryMatch) -> Verdict:
