@@ -42,7 +42,10 @@ def taxonomy() -> Taxonomy:
             codes |= expand(included, (*seen, name))
         return frozenset(codes)
 
-    terms = {name: Term(name, expand(name), entry.get("note", "")) for name, entry in declared.items()}
+    terms = {
+        name: Term(name, expand(name), entry.get("note", ""), tuple(entry.get("aliases", [])))
+        for name, entry in declared.items()
+    }
     return Taxonomy(standard=raw["standard"], classes=classes, terms=terms)
 
 

@@ -7,6 +7,7 @@ message that names the field and the fix, never a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -23,7 +24,7 @@ from siting.text_report import render
 from spatial.checker import check
 from spatial.coordinates import parse_point, point_from_lonlat
 from spatial.errors import InputError
-from spatial.rules import Stage
+from spatial.rules import Rule, Stage
 from spatial.site_files import read_site
 
 EXIT_OK = 0
@@ -84,7 +85,63 @@ def build_parser() -> argparse.ArgumentParser:
     build_cmd.add_argument("--force", action="store_true", help="即使缓存最新也重新构建")
     list_cmd = layer_actions.add_parser("list", help="列出图层及其来源")
     list_cmd.add_argument("--format", choices=["text", "json"], default="text")
+    rules_cmd = commands.add_parser("rules", help="规划条款目录")
+    rule_actions = rules_cmd.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    rules_list = rule_actions.add_parser("list", help="列出条款")
+    rules_list.add_argument("--plan", help="规划 id 或管辖区代码，如 yuncheng-14th-eco、140800")
+    rules_list.add_argument("--format", choices=["text", "json"], default="text")
+    rules_show = rule_actions.add_parser("show", help="显示一条条款的全部内容")
+    rules_show.add_argument("id")
+
+    industries_cmd = commands.add_parser("industries", help="行业分类（GB/T 4754-2017）与规划用语")
+    industry_actions = industries_cmd.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    search_cmd = industry_actions.add_parser("search", help="按名称、代码或描述查找行业")
+    search_cmd.add_argument("text")
     return parser
+
+
+def rule_record(rule: Rule) -> dict:
+    """A rule as the catalog states it, for listing and JSON."""
+    zone = {k: v for k, v in dataclasses.asdict(rule.zone).items() if v is not None}
+    zone["kind"] = rule.zone.kind.value
+    return {
+        "id": rule.id, "plan": rule.plan.title, "plan_id": rule.plan.id, "jurisdiction": rule.plan.jurisdiction,
+        "section": rule.section, "quote": rule.quote, "zone": zone, "action": rule.action.value,
+        "industries": list(rule.industries), "industry_codes": sorted(rule.industry_codes),
+        "stages": [s.value for s in Stage if s in rule.stages], "deadline": rule.deadline, "note": rule.note,
+    }
+
+
+def _run_rules(args: argparse.Namespace) -> int:
+    rules = catalog.rules()
+    if args.action == "show":
+        match = [r for r in rules if r.id == args.id]
+        if not match:
+            raise InputError("id", args.id, "没有该条款；用 siting rules list 查看全部条款 id。", "no such rule; see siting rules list.")
+        print(json.dumps(rule_record(match[0]), ensure_ascii=False, indent=2))
+        return EXIT_OK
+    selected = [r for r in rules if args.plan in (None, r.plan.id, r.plan.jurisdiction)]
+    if args.plan and not selected:
+        plans = sorted({f"{r.plan.id}（{r.plan.jurisdiction}）" for r in rules})
+        raise InputError("--plan", args.plan, f"没有该规划。现有：{'、'.join(plans)}。", f"no such plan; known: {', '.join(plans)}.")
+    if args.format == "json":
+        print(json.dumps({"count": len(selected), "rules": [rule_record(r) for r in selected]}, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    layer_names = {layer_id: decl["name"] for layer_id, decl in catalog.layer_declarations().items()}
+    for rule in selected:
+        print(f"{rule.id:<34} {rule.action.value} {rule.zone.describe(layer_names.get(rule.zone.layer, ''))}："
+              f"{'、'.join(rule.industries)}（{'、'.join(s.value for s in Stage if s in rule.stages)}）")
+    print(f"共 {len(selected)} 条")
+    return EXIT_OK
+
+
+def _run_industries(args: argparse.Namespace) -> int:
+    rows = catalog.taxonomy().search(args.text)
+    if not rows:
+        print(f"没有找到与“{args.text}”相符的行业。")
+    for name, codes, note in rows:
+        print(f"{name}：{'、'.join(codes)}" + (f"（{note}）" if note else ""))
+    return EXIT_OK
 
 
 def read_site_argument(args: argparse.Namespace) -> tuple[BaseGeometry, dict]:
@@ -139,7 +196,8 @@ def _run_layers(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return _run_check(args) if args.command == "check" else _run_layers(args)
+        handler = {"check": _run_check, "layers": _run_layers, "rules": _run_rules, "industries": _run_industries}
+        return handler[args.command](args)
     except InputError as error:
         print(error.message, file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from datetime import date
 
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -35,6 +36,7 @@ class Finding:
     margin_m: float | None
     boundary_case: bool
     note: str
+    overdue: bool = False  # the rule's deadline has passed
     overlap: dict | None = None  # for line and polygon sites: the part of the site inside the zone
     zone_geometry: BaseGeometry | None = None  # WGS84, near the site, for maps
     nearest_line: BaseGeometry | None = None  # WGS84, site → nearest point of the baseline
@@ -57,6 +59,8 @@ class Finding:
             "margin_m": _round(self.margin_m),
             "boundary_case": self.boundary_case,
             "overlap": self.overlap,
+            "deadline": rule.deadline,
+            "overdue": self.overdue,
             "industries": list(rule.industries),
             "stages": sorted(s.value for s in rule.stages),
             "note": self.note,
@@ -148,12 +152,14 @@ class CheckResult:
 
 
 def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule], layers: LayerSet,
-          given: dict | None = None) -> CheckResult:
+          given: dict | None = None, on: date | None = None) -> CheckResult:
     """Check a site (WGS84 point, line or polygon) against every rule whose plan covers it.
 
     ``given`` describes how the site was written (text, coordinate system, notes) and is
-    echoed back so a reviewer can see the site landed where intended.
+    echoed back so a reviewer can see the site landed where intended. ``on`` is the
+    date deadlines are judged against (today by default).
     """
+    on = on or date.today()
     centroid = site.centroid
     gk = gk3_zone_for_longitude(centroid.x)
     site_gk = project(site, _WGS84, gk.epsg)
@@ -195,7 +201,7 @@ def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule
             continue
         if zone.layer is not None:
             used_layers.add(zone.layer)
-        finding = _evaluate(rule, match, site_gk, gk.epsg, layers)
+        finding = _with_deadline(_evaluate(rule, match, site_gk, gk.epsg, layers), on)
         if not scope["inside"]:
             finding = _outside_jurisdiction(finding)
         result.findings.append(finding)
@@ -219,6 +225,16 @@ def _plan_scope(plan: Plan, site_gk: BaseGeometry, epsg: int, layers: LayerSet, 
         "distance_to_edge_m": round(to_edge, 1),
         "edge_case": to_edge <= accuracy,
     }
+
+
+def _with_deadline(finding: Finding, on: date) -> Finding:
+    """State a rule's deadline on a finding that reaches the site, and say when it has passed."""
+    deadline = finding.rule.deadline
+    if not deadline or finding.inside is False:
+        return finding
+    overdue = date.fromisoformat(deadline) < on
+    text = f"期限 {deadline}" + ("，已逾期" if overdue else "")
+    return dataclasses.replace(finding, note="；".join(filter(None, [finding.note, text])), overdue=overdue)
 
 
 def _outside_jurisdiction(finding: Finding) -> Finding:

@@ -45,6 +45,7 @@ class Term:
     name: str
     codes: frozenset[str]
     note: str = ""
+    aliases: tuple[str, ...] = ()  # words reviewers use for it: 焦炭 for 焦化
 
 
 @dataclass
@@ -84,6 +85,17 @@ class Taxonomy:
         if by_name:
             code = min(by_name, key=len)
             return Industry(query, f"{code} {query}", (code,))
+        found = self.mentioned_in(query)
+        if len({codes for _, codes in found}) == 1:
+            name, codes = found[0]
+            return Industry(query, f"{name}（由“{query}”识别）", tuple(sorted(codes)))
+        if found:
+            names = "、".join(name for name, _ in found)
+            raise InputError(
+                "industry", text,
+                f"描述同时符合多个行业：{names}。请指定其中之一（或给出行业代码）。",
+                f"the description matches several industries: {names}; name one of them or give a code.",
+            )
         suggestions = self.suggest(query)
         raise InputError(
             "industry", text,
@@ -91,6 +103,32 @@ class Taxonomy:
             f"unknown industry. Nearest known terms: {', '.join(suggestions) or 'none'}; "
             "a GB/T 4754-2017 code also works.",
         )
+
+    def mentioned_in(self, text: str) -> list[tuple[str, frozenset[str]]]:
+        """Terms and class names a free-text description mentions, most specific first.
+
+        A mention inside a longer mention ("钢" inside "钢压延加工") is dropped.
+        """
+        spoken: dict[str, tuple[str, frozenset[str]]] = {}
+        for term in self.terms.values():
+            for word in (term.name, *term.aliases):
+                if word in text:
+                    spoken[word] = (term.name, term.codes)
+        for code, name in self.classes.items():
+            if len(name) >= 2 and name in text and name not in spoken:
+                spoken[name] = (f"{code} {name}", frozenset({code}))
+        words = sorted(spoken, key=len, reverse=True)
+        kept = [w for i, w in enumerate(words) if not any(w in longer for longer in words[:i])]
+        return list(dict.fromkeys(spoken[w] for w in kept))
+
+    def search(self, text: str, limit: int = 20) -> list[tuple[str, tuple[str, ...], str]]:
+        """(name, codes, note) of terms and classes matching a text, for look-up by a reviewer."""
+        query = text.strip()
+        rows = [(t.name, tuple(sorted(t.codes)), t.note) for t in self.terms.values()
+                if query in t.name or t.name in query or any(query in a or a in query for a in t.aliases)]
+        rows += [(name, (code,), "") for code, name in self.classes.items() if query in name or query == code]
+        rows += [(name, tuple(sorted(codes)), "") for name, codes in self.mentioned_in(query)]
+        return list(dict.fromkeys(rows))[:limit]
 
     def suggest(self, query: str, limit: int = 6) -> list[str]:
         names = list(self.terms) + list(self.classes.values())

@@ -55,5 +55,18 @@ def test_industry_resolves_from_term_or_code(text, codes):
 
 def test_unknown_industry_suggests_neighbours():
     with pytest.raises(InputError) as error:
-        catalog.taxonomy().resolve("造纸厂")
+        catalog.taxonomy().resolve("造只厂")
     assert "造纸" in error.value.fix_zh
+
+
+@pytest.mark.parametrize("text, codes", [("年产60万吨焦炭项目", ("2521",)), ("电镀加工", ("3360",)),
+                                         ("新建年产10万吨纸浆项目", ("221", "222")), ("钢压延加工", ("313",))])
+def test_free_text_descriptions_resolve_to_their_class(text, codes):
+    industry = catalog.taxonomy().resolve(text)
+    assert industry.codes == codes and text in industry.label
+
+
+def test_a_description_naming_two_industries_lists_the_candidates():
+    with pytest.raises(InputError) as error:
+        catalog.taxonomy().resolve("焦化和电镀综合项目")
+    assert "焦化" in error.value.fix_zh and "电镀" in error.value.fix_zh

@@ -1,5 +1,8 @@
 """The issue's acceptance sites, placed on the built layers and checked through the engine."""
 
+import dataclasses
+from datetime import date
+
 import pytest
 import shapely
 
@@ -108,3 +111,14 @@ def test_echo_reports_the_gauss_kruger_zone_used(layers, rules):
     assert json_site["gk_zone"]["epsg"] == 4546
     assert {layer["id"] for layer in result.to_dict()["layers"]} == {"admin", "yellow_river", "fen_river"}
     assert not finding(result, "YC21-3.1-fen-2km").inside
+
+
+def test_a_passed_deadline_is_stated_as_overdue(layers, rules):
+    exit_rule = next(r for r in rules if r.id == "YC21-3.1-yellow-1km-exit")
+    dated = dataclasses.replace(exit_rule, deadline="2025-12-31")
+    site = site_near(layers, "yellow_river", YONGJI, 500)
+    industry = catalog.taxonomy().resolve("焦化")
+    late = check(site, industry, Stage.EXISTING, [dated], layers, on=date(2026, 11, 23)).findings[0]
+    early = check(site, industry, Stage.EXISTING, [dated], layers, on=date(2025, 6, 1)).findings[0]
+    assert late.overdue and "已逾期" in late.note and late.to_dict()["deadline"] == "2025-12-31"
+    assert not early.overdue and "2025-12-31" in early.note and "已逾期" not in early.note

@@ -73,7 +73,7 @@ def test_bad_input_names_the_field_and_the_fix_without_a_traceback(args, field, 
 
 
 def test_unknown_industry_lists_the_nearest_terms(layers):
-    done = siting("check", "--lon", "111.2", "--lat", "35.5", "--industry", "造纸厂")
+    done = siting("check", "--lon", "111.2", "--lat", "35.5", "--industry", "造只厂")
     assert done.returncode == 2
     assert "造纸" in done.stderr and "Input error" in done.stderr
 
@@ -84,3 +84,23 @@ def test_layers_list_json_shows_built_and_missing_layers(layers):
     rows = {row["id"]: row for row in json.loads(done.stdout)["layers"]}
     assert rows["fen_river"]["status"] == "built" and rows["fen_river"]["accuracy_m"] == 1000
     assert rows["sushui_tributaries"]["status"] == "missing"
+
+
+def test_rules_list_json_lists_every_rule_with_its_citation():
+    from layers import catalog
+
+    done = siting("rules", "list", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    listing = json.loads(done.stdout)
+    assert listing["count"] == len(catalog.rules()) == len(listing["rules"])
+    for rule in listing["rules"]:
+        assert rule["plan"] and rule["section"] and rule["quote"] and rule["zone"]["kind"]
+        assert rule["action"] in {"禁止", "限制", "退出", "鼓励"} and rule["industries"] and rule["stages"]
+
+
+def test_rules_show_and_industries_search():
+    shown = siting("rules", "show", "YC21-3.1-fen-2km")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["zone"]["distance_m"] == 2000
+    assert siting("rules", "show", "NO-SUCH-RULE").returncode == 2
+    found = siting("industries", "search", "年产60万吨焦炭项目")
+    assert found.returncode == 0 and "焦化：2521" in found.stdout

@@ -1,0 +1,60 @@
+"""Every rule of the catalog has a site that triggers it and one that does not.
+
+Sites are placed on the built layers per rule: inside the zone at half its buffer
+distance (or anywhere in the plan area for zone-wide rules) and well outside it.
+"""
+
+import pytest
+import shapely
+
+from layers import catalog
+from spatial.checker import check
+from spatial.rules import Action, Verdict, ZoneKind
+from tests.sites import site_near
+
+RULES = catalog.rules()
+FAR_SITE = shapely.Point(108.9, 34.3)  # 西安: outside every Shanxi plan
+
+
+def _industry(rule):
+    return catalog.taxonomy().resolve(sorted(rule.industry_codes)[0])
+
+
+def _stage(rule):
+    return sorted(rule.stages, key=lambda s: s.name)[0]
+
+
+def _result(layers, rule, site):
+    return check(site, _industry(rule), _stage(rule), [rule], layers)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[r.id for r in RULES])
+def test_rule_is_triggered_inside_its_zone(layers, rule):
+    zone = rule.zone
+    area = zone.section or rule.plan.jurisdiction
+    if zone.layer in layers.missing:
+        result = _result(layers, rule, shapely.point_on_surface(layers.admin_area(area)))
+        assert [n.rule.id for n in result.not_evaluated] == [rule.id]
+        return
+    if zone.kind is ZoneKind.BUFFER:
+        site = site_near(layers, zone.layer, area, zone.distance_m / 2)
+    else:
+        site = shapely.point_on_surface(layers.admin_area(area))
+    (finding,) = _result(layers, rule, site).findings
+    if zone.kind is ZoneKind.UNDEFINED:
+        assert finding.inside is None
+        assert finding.verdict is (Verdict.COMPLIANT if rule.action is Action.ENCOURAGE else Verdict.REVIEW)
+    else:
+        assert finding.inside and finding.verdict is rule.action.verdict
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[r.id for r in RULES])
+def test_rule_is_silent_outside_its_zone(layers, rule):
+    zone = rule.zone
+    if zone.kind is ZoneKind.BUFFER and zone.layer in layers.layers:
+        layer = layers.layers[zone.layer]
+        clear = zone.distance_m + layer.provenance.accuracy_m + layer.provenance.midline_to_bank_m + 1000
+        (finding,) = _result(layers, rule, site_near(layers, zone.layer, zone.section or rule.plan.jurisdiction, clear)).findings
+        assert not finding.inside and not finding.boundary_case and finding.verdict is Verdict.COMPLIANT
+    result = _result(layers, rule, FAR_SITE)
+    assert result.findings == [] and result.not_evaluated == []
