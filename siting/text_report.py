@@ -43,12 +43,13 @@ def render(result: CheckResult) -> str:
         lines.append(f"规划：{plan['title']}，管辖 {plan['jurisdiction_name']}——{where}")
     lines.append("")
     if result.findings:
-        lines.append("| 序号 | 结论 | 条款 | 管控区域 | 在区内 | 距离(米) | 余量(米) | 边界情形 |")
-        lines.append("|---|---|---|---|---|---|---|---|")
+        lines.append("| 序号 | 结论 | 规划 | 条款 | 管控区域 | 在区内 | 距离(米) | 余量(米) | 边界情形 |")
+        lines.append("|---|---|---|---|---|---|---|---|---|")
         for index, finding in enumerate(result.findings, 1):
             inside = {True: "是", False: "否", None: "未界定"}[finding.inside]
             lines.append(
-                f"| {index} | {finding.verdict.label} | {finding.rule.id}（{finding.rule.action.value}） | "
+                f"| {index} | {finding.verdict.label} | {finding.rule.plan.jurisdiction_name} | "
+                f"{finding.rule.id}（{finding.rule.action.value}） | "
                 f"{finding.zone} | "
                 f"{inside} | {_metres(finding.distance_m)} | {_metres(finding.margin_m)} | "
                 f"{'是' if finding.boundary_case else '否'} |"

@@ -36,7 +36,7 @@ def test_text_output_is_a_chinese_table_with_citations_and_sources(mill_site):
     done = siting("check", "--lon", str(mill_site.x), "--lat", str(mill_site.y), "--industry", "2221")
     assert done.returncode == 0, done.stderr
     assert "选址审查结论：禁止" in done.stdout
-    assert "| 1 | 禁止 | YC21-3.1-fen-2km" in done.stdout
+    assert "| 1 | 禁止 | 运城市 | YC21-3.1-fen-2km" in done.stdout
     assert "“禁止在汾河（运城段）河岸两侧2公里范围内" in done.stdout
     assert "非权威公开数据" in done.stdout and "EPSG:4546" in done.stdout
 
