@@ -88,6 +88,8 @@ def _rule(entry: dict, plan: Plan, terms: Taxonomy, declared_layers: dict, filen
         raise ValueError(f"{where}: zone layer {zone.layer!r} is not declared in layers.yaml")
     if zone.kind is ZoneKind.BUFFER and not zone.distance_m:
         raise ValueError(f"{where}: a buffer zone needs distance_m")
+    if entry.get("general") and zone.kind is not ZoneKind.JURISDICTION:
+        raise ValueError(f"{where}: a general condition applies to the whole jurisdiction")
     if zone.kind is ZoneKind.UNDEFINED and not zone.undefined:
         raise ValueError(f"{where}: an undefined zone must say what the plan leaves undefined")
     industries = tuple(entry["industries"])
@@ -106,4 +108,5 @@ def _rule(entry: dict, plan: Plan, terms: Taxonomy, declared_layers: dict, filen
         stages=frozenset(Stage(s) for s in entry["stages"]),
         note=entry.get("note", ""),
         deadline=entry.get("deadline"),
+        general=bool(entry.get("general", False)),
     )

@@ -109,6 +109,7 @@ def rule_record(rule: Rule) -> dict:
         "section": rule.section, "quote": rule.quote, "zone": zone, "action": rule.action.value,
         "industries": list(rule.industries), "industry_codes": sorted(rule.industry_codes),
         "stages": [s.value for s in Stage if s in rule.stages], "deadline": rule.deadline, "note": rule.note,
+        "general": rule.general,
     }
 
 

@@ -67,6 +67,11 @@ def render(result: CheckResult) -> str:
                 lines.append(f"   说明：{finding.note}")
     else:
         lines.append("没有适用于该行业和阶段的规划空间管控条款。")
+    if result.conditions:
+        lines.append("")
+        lines.append("普遍适用的准入条件（不因选址而异，不影响上述结论）：")
+        for item in result.conditions:
+            lines.append(f"- {item.rule.id}：{item.rule.plan.title} {item.rule.section}：“{item.rule.quote}”")
     if result.not_evaluated:
         lines.append("")
         lines.append("未能判定的条款（缺少图层，须人工核查）：")

@@ -126,6 +126,7 @@ class CheckResult:
     plans: list[dict]
     findings: list[Finding] = field(default_factory=list)
     not_evaluated: list[NotEvaluated] = field(default_factory=list)
+    conditions: list[Finding] = field(default_factory=list)  # general conditions: no effect on the verdict
     layers: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -146,6 +147,7 @@ class CheckResult:
             "plans": self.plans,
             "findings": [f.to_dict() for f in self.findings],
             "not_evaluated": [n.to_dict() for n in self.not_evaluated],
+            "conditions": [c.to_dict() for c in self.conditions],
             "layers": self.layers,
             "warnings": self.warnings,
         }
@@ -202,6 +204,9 @@ def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule
         if zone.layer is not None:
             used_layers.add(zone.layer)
         finding = _with_deadline(_evaluate(rule, match, site_gk, gk.epsg, layers), on)
+        if rule.general:
+            result.conditions.append(dataclasses.replace(finding, verdict=Verdict.COMPLIANT))
+            continue
         if not scope["inside"]:
             finding = _outside_jurisdiction(finding)
         result.findings.append(finding)

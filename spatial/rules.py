@@ -116,3 +116,4 @@ class Rule:
     stages: frozenset[Stage]
     note: str = ""
     deadline: str | None = None
+    general: bool = False  # a condition every project meets wherever it is sited; never a siting verdict
