@@ -239,12 +239,12 @@ def _with_deadline(finding: Finding, on: date) -> Finding:
         return finding
     overdue = date.fromisoformat(deadline) < on
     text = f"期限 {deadline}" + ("，已逾期" if overdue else "")
-    return dataclasses.replace(finding, note="；".join(filter(None, [finding.note, text])), overdue=overdue)
+    return dataclasses.replace(finding, note=join_notes([finding.note, text]), overdue=overdue)
 
 
 def _outside_jurisdiction(finding: Finding) -> Finding:
     """A site just outside the plan area, within boundary accuracy: a rule hit becomes a review."""
-    note = "；".join(filter(None, [finding.note, "场址在规划管辖范围外，但在行政边界精度以内。"]))
+    note = join_notes([finding.note, "场址在规划管辖范围外，但在行政边界精度以内。"])
     verdict = min(finding.verdict, Verdict.REVIEW, key=lambda v: v.severity) if finding.inside else finding.verdict
     return dataclasses.replace(finding, boundary_case=True, note=note, verdict=verdict)
 
@@ -258,13 +258,13 @@ def _evaluate(rule: Rule, match: IndustryMatch, site_gk: BaseGeometry, epsg: int
     if zone.kind is ZoneKind.UNDEFINED:
         notes.insert(0, zone.undefined or "规划未界定该区域范围。")
         verdict = Verdict.COMPLIANT if rule.action is Action.ENCOURAGE else Verdict.REVIEW
-        return Finding(rule, verdict, None, zone.name or "", zone.describe(""), None, None, None, False, "；".join(notes))
+        return Finding(rule, verdict, None, zone.name or "", zone.describe(""), None, None, None, False, join_notes(notes))
 
     layer = layers.layers[zone.layer] if zone.layer else layers.admin
     if zone.kind is ZoneKind.JURISDICTION:
         verdict = _verdict(rule.action, match)
         return Finding(rule, verdict, None, rule.plan.jurisdiction_name, zone.describe(""), True, None, None, False,
-                       "；".join(notes))
+                       join_notes(notes))
 
     accuracy = layer.provenance.accuracy_m
     window = shapely.buffer(site_gk, _MAP_WINDOW_M)
@@ -302,7 +302,7 @@ def _evaluate(rule: Rule, match: IndustryMatch, site_gk: BaseGeometry, epsg: int
     return Finding(
         rule=rule, verdict=verdict, layer=layer.id, layer_name=layer.name,
         zone=zone.describe(layer.name), inside=inside, distance_m=distance, margin_m=margin,
-        boundary_case=boundary, note="；".join(notes), overlap=_overlap(site_gk, zone_gk),
+        boundary_case=boundary, note=join_notes(notes), overlap=_overlap(site_gk, zone_gk),
         zone_geometry=project(zone_gk, epsg, _WGS84),
         nearest_line=project(nearest, epsg, _WGS84) if nearest is not None else None,
     )
@@ -330,6 +330,12 @@ def _verdict(action: Action, match: IndustryMatch) -> Verdict:
     if match is IndustryMatch.COARSER and action is not Action.ENCOURAGE:
         return Verdict.REVIEW
     return action.verdict
+
+
+def join_notes(notes: list[str]) -> str:
+    """Notes as one Chinese sentence list: "a；b。", whatever punctuation each note ends with."""
+    parts = [note.strip().rstrip("。；") for note in notes if note and note.strip()]
+    return "；".join(parts) + "。" if parts else ""
 
 
 def _round(value: float | None) -> float | None:
