@@ -15,7 +15,6 @@ from functools import lru_cache
 from pyproj import CRS, Transformer
 
 STORAGE_CRS = CRS.from_epsg(4326)
-CGCS2000 = CRS.from_epsg(4490)
 
 _FIRST_CM = 75  # EPSG:4534 is CGCS2000 / 3-degree GK CM 75E
 _LAST_CM = 135  # EPSG:4554 is CM 135E
@@ -29,10 +28,6 @@ class GaussKrugerZone:
     zone: int
     central_meridian: int
     epsg: int
-
-    @property
-    def crs(self) -> CRS:
-        return CRS.from_epsg(self.epsg)
 
 
 def gk3_zone_for_longitude(lon: float) -> GaussKrugerZone:

@@ -61,9 +61,6 @@ class Taxonomy:
             raise KeyError(f"industry term {term!r} is not in the taxonomy")
         return self.terms[term].codes
 
-    def class_name(self, code: str) -> str:
-        return self.classes.get(code, "")
-
     def resolve(self, text: str) -> Industry:
         """Resolve a term, a code or an exact class name; raise with suggestions otherwise."""
         query = text.strip()
