@@ -10,6 +10,7 @@ from layers import catalog
 from layers.build import load_layers
 from spatial.layer import LayerSet
 from spatial.rules import Rule
+from tests.browser import browser  # noqa: F401  (session fixture: headless Debian chromium)
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 
