@@ -4,11 +4,11 @@
 set -euo pipefail
 VENV="${SITING_VENV:-.venv}"
 
-# System packages: Debian chromium (headless browser tests of the offline maps) and
-# fonts-noto-cjk (Chinese labels in PNG/PDF figures).
+# System packages: Debian chromium (headless browser tests of the offline maps),
+# fonts-noto-cjk (Chinese labels in PNG/PDF figures) and Pango (WeasyPrint's PDF reports).
 install_system_packages() {
     local missing=() pkg
-    for pkg in chromium fonts-noto-cjk; do
+    for pkg in chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
     done
     [ "${#missing[@]}" -eq 0 ] && return 0

@@ -20,8 +20,11 @@ from shapely.geometry.base import BaseGeometry
 from layers import catalog
 from layers.build import build_layers, data_dir, load_layers
 from layers.sources import SourceError
+from siting import history_command, serve_command
+from siting.audit import AuditError, AuditLog
+from siting.audited_check import run_check
+from siting.report import report_suffix, write_report
 from siting.text_report import render
-from spatial.checker import check
 from spatial.coordinates import parse_point, point_from_lonlat
 from spatial.errors import InputError
 from spatial.rules import Rule, Stage
@@ -78,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     check_cmd.add_argument("--stage", default="new", help="new|rebuild|expand|existing 或 新建|改建|扩建|现有")
     check_cmd.add_argument("--format", choices=["text", "json"], default="text")
     check_cmd.add_argument("--map", type=Path, help="写出交互式地图 HTML 文件")
+    check_cmd.add_argument("--report", type=Path, metavar="FILE", help="写出审查意见：.docx、.pdf 或 .html")
+    check_cmd.add_argument("--project", default="", help="项目名称（写入审查意见与审计日志）")
 
     layers_cmd = commands.add_parser("layers", help="默认图层的构建与查看")
     layer_actions = layers_cmd.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -97,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     industry_actions = industries_cmd.add_subparsers(dest="action", required=True, parser_class=_Parser)
     search_cmd = industry_actions.add_parser("search", help="按名称、代码或描述查找行业")
     search_cmd.add_argument("text")
+    history_command.register(commands)
+    serve_command.register(commands)
     return parser
 
 
@@ -162,19 +169,25 @@ def read_site_argument(args: argparse.Namespace) -> tuple[BaseGeometry, dict]:
 
 def _run_check(args: argparse.Namespace) -> int:
     site, given = read_site_argument(args)
-    industry = catalog.taxonomy().resolve(args.industry)
-    stage = Stage.parse(args.stage)
+    catalog.taxonomy().resolve(args.industry)  # a bad industry, stage or report name fails before layers load
+    Stage.parse(args.stage)
+    if args.report:
+        report_suffix(args.report)
     layers = load_layers(log=lambda m: print(m, file=sys.stderr))
-    result = check(site, industry, stage, list(catalog.rules()), layers, given=given)
+    result, record = run_check(site, given, args.industry, args.stage, layers, AuditLog(), "cli", project=args.project)
     if args.format == "json":
-        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        print(json.dumps(result.to_dict() | {"audit": record.echo()}, ensure_ascii=False, indent=2))
     else:
         print(render(result))
+        print(f"\n审查编号：{record.id}（规则目录版本 {record.catalog_version[:12]}；复现：siting history --id {record.id}）")
     if args.map:
         from maps.check_map import check_map
 
         check_map(result, layers).save(str(args.map))
         print(f"地图已写出：{args.map}", file=sys.stderr)
+    if args.report:
+        write_report(args.report, record, result, layers)
+        print(f"审查意见已写出：{args.report}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -197,13 +210,17 @@ def _run_layers(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        handler = {"check": _run_check, "layers": _run_layers, "rules": _run_rules, "industries": _run_industries}
+        handler = {"check": _run_check, "layers": _run_layers, "rules": _run_rules, "industries": _run_industries,
+                   "history": history_command.run, "serve": serve_command.run}
         return handler[args.command](args)
     except InputError as error:
         print(error.message, file=sys.stderr)
         return EXIT_BAD_INPUT
     except SourceError as error:
         print(f"数据源错误：{error}\nSource error: {error}", file=sys.stderr)
+        return EXIT_DATA_ERROR
+    except AuditError as error:
+        print(f"审计日志错误，审查未记录：{error}\nAudit log error, the check was not recorded: {error}", file=sys.stderr)
         return EXIT_DATA_ERROR
 
 

@@ -1,0 +1,1 @@
+"""Reviewer web app and JSON API (FastAPI)."""

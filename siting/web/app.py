@@ -1,0 +1,318 @@
+"""The reviewer web app and JSON API (FastAPI): a thin adapter over the engine and the audit log.
+
+Every check, from the page or the API, goes through :func:`siting.audited_check.run_check`
+and is recorded before it is answered. Checks run in worker threads, at most
+``Limits.check_threads`` at a time; bad input is always a 422 naming the field in Chinese
+and English, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import anyio
+from fastapi import FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from layers import catalog
+from layers.build import load_layers
+from siting.audit import AuditError, AuditLog, CheckRecord
+from siting.audited_check import replay, run_check
+from siting.report import REPORT_FORMATS, write_report
+from siting.web.limits import BodySizeLimit, Limits, RequestTimeout, error_body
+from siting.web.map_page import check_map_page, overview_map_page
+from siting.web.schemas import BatchRequest, CheckRequest, api_error, parse_row, validation_errors
+from siting.web.uploads import ACCEPTED_SUFFIXES, read_upload
+from spatial.checker import CheckResult
+from spatial.errors import InputError
+from spatial.layer import LayerSet
+
+_LOG = logging.getLogger(__name__)
+STATIC = Path(str(resources.files("siting.web") / "static"))
+CHECK_ID = re.compile(r"^C\d{8}T\d{6}-[0-9a-f]{12}$")
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]", "::1"]
+_RECENT_RESULTS = 64
+_PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+             "frame-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'")
+# Folium pages carry their scripts inline; they still may load nothing from outside this server.
+_MAP_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'")
+
+
+class Service:
+    """What requests share: the layers, the audit log, the limits, and recently computed results."""
+
+    def __init__(self, limits: Limits, audit: AuditLog | None, layers_loader: Callable[[], LayerSet]) -> None:
+        self.limits = limits
+        self._audit = audit
+        self._layers_loader = layers_loader
+        self._layers: LayerSet | None = None
+        self.limiter = anyio.CapacityLimiter(limits.check_threads)
+        self._recent: OrderedDict[str, CheckResult] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self._audit = self._audit or AuditLog()
+        self._layers = self._layers_loader()
+
+    @property
+    def audit(self) -> AuditLog:
+        assert self._audit is not None, "the service is not started"
+        return self._audit
+
+    @property
+    def layers(self) -> LayerSet:
+        assert self._layers is not None, "the service is not started"
+        return self._layers
+
+    def check(self, request: CheckRequest, site: Any, given: dict, channel: str) -> tuple[CheckResult, CheckRecord]:
+        try:
+            result, record = run_check(site, given, request.industry, request.stage, self.layers, self.audit, channel,
+                                       project=request.project)
+        except InputError as error:
+            raise api_error(error) from None
+        with self._lock:
+            self._recent[record.id] = result
+            while len(self._recent) > _RECENT_RESULTS:
+                self._recent.popitem(last=False)
+        return result, record
+
+    def record(self, check_id: str) -> CheckRecord:
+        record = self.audit.get(check_id) if CHECK_ID.match(check_id) else None
+        if record is None:
+            raise _NotFound(check_id)
+        return record
+
+    def result_for(self, record: CheckRecord) -> CheckResult:
+        """The check's result objects (for maps and figures): cached, or replayed and proven identical."""
+        with self._lock:
+            cached = self._recent.get(record.id)
+        if cached is not None:
+            return cached
+        again = replay(record, self.layers)
+        if not again.identical:
+            raise _Conflict(record.id, again.differences())
+        return again.result
+
+
+class _NotFound(Exception):
+    def __init__(self, check_id: str) -> None:
+        self.check_id = check_id
+
+
+class _Conflict(Exception):
+    def __init__(self, check_id: str, differences: list[str]) -> None:
+        self.check_id = check_id
+        self.differences = differences
+
+
+def _answer(record: CheckRecord) -> dict:
+    return record.result | {"audit": record.echo()}
+
+
+def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
+               layers_loader: Callable[[], LayerSet] = load_layers, allowed_hosts: list[str] | None = None) -> FastAPI:
+    """The app; ``allowed_hosts`` (default: loopback names) guards a loopback server against DNS rebinding."""
+    limits = limits or Limits()
+    service = Service(limits, audit, layers_loader)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(service.start)
+        yield
+
+    app = FastAPI(title="山西省环评选址空间管控审查 API", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  description="选址审查：POST /api/check 与命令行 `siting check --format json` 返回同一结构。所有检查均记入审计日志。")
+    app.state.service = service
+
+    async def in_worker(function: Callable, *args: Any) -> Any:
+        return await anyio.to_thread.run_sync(function, *args, limiter=service.limiter)
+
+    @app.exception_handler(InputError)
+    async def input_error(_: Request, error: InputError) -> JSONResponse:
+        return JSONResponse(error_body(error), status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        errors = validation_errors(list(error.errors()))
+        return JSONResponse(error_body(errors[0]) | {"errors": [error_body(e)["error"] for e in errors]}, status_code=422)
+
+    @app.exception_handler(_NotFound)
+    async def not_found(_: Request, error: _NotFound) -> JSONResponse:
+        return JSONResponse(error_body(InputError("check_id", error.check_id, "没有该编号的审查记录。", "no check with this id.")),
+                            status_code=404)
+
+    @app.exception_handler(_Conflict)
+    async def conflict(_: Request, error: _Conflict) -> JSONResponse:
+        return JSONResponse(error_body(InputError(
+            "check_id", error.check_id, f"该记录在当前数据与规则版本下复现结果不同（{'、'.join(error.differences)}），请重新检查。",
+            f"replaying this record on the current data and rules gives a different result ({', '.join(error.differences)}); check again.",
+        )), status_code=409)
+
+    @app.exception_handler(AuditError)
+    async def audit_failed(_: Request, error: AuditError) -> JSONResponse:
+        _LOG.error("audit log failure: %s", error)
+        return JSONResponse({"error": {"field": "audit", "message_zh": "审计日志无法写入，本次检查未记录，结果不予返回。",
+                                       "message_en": "the audit log cannot be written; the check was not recorded and is not returned."}},
+                            status_code=503)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, error: Exception) -> JSONResponse:
+        _LOG.exception("unexpected error")
+        return JSONResponse({"error": {"field": None, "message_zh": "服务器内部错误，已记录日志。",
+                                       "message_en": "internal server error; it has been logged."}}, status_code=500)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", _PAGE_CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        return response
+
+    app.add_middleware(RequestTimeout, seconds=limits.request_timeout_s)
+    app.add_middleware(BodySizeLimit, limits=limits)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or LOOPBACK_HOSTS)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page() -> HTMLResponse:
+        return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
+
+    @app.get("/api/health", summary="服务状态")
+    async def health() -> dict:
+        return {"status": "ok", "layers": len(service.layers.layers), "audit_records": await in_worker(service.audit.count)}
+
+    @app.post("/api/check", summary="检查一个场址（点）", response_description="与 `siting check --format json` 相同的结构，另含 audit")
+    async def check_point(request: CheckRequest) -> dict:
+        def run() -> dict:
+            site, given = request.site()
+            return _answer(service.check(request, site, given, "api")[1])
+
+        return await in_worker(run)
+
+    @app.post("/api/check/file", summary="上传用地红线或线路文件并检查")
+    async def check_file(
+        file: Annotated[UploadFile, File(description=f"场址文件：{'、'.join(ACCEPTED_SUFFIXES)}")],
+        industry: Annotated[str, Form(max_length=200)],
+        stage: Annotated[str, Form(max_length=20)] = "new",
+        crs: Annotated[str | None, Form(max_length=100)] = None,
+        project: Annotated[str, Form(max_length=200)] = "",
+    ) -> dict:
+        data = await file.read(limits.max_upload_bytes + 1)
+        if len(data) > limits.max_upload_bytes:
+            raise InputError("file", file.filename, "上传文件超过大小上限。", "the upload exceeds the size limit.")
+        request = CheckRequest(industry=industry, stage=stage, crs=crs or None, project=project)
+
+        def run() -> dict:
+            site, given = read_upload(file.filename, data, request.crs, limits)
+            return _answer(service.check(request, site, given, "api-file")[1])
+
+        return await in_worker(run)
+
+    @app.post("/api/batch", summary="小批量检查（每行同 /api/check；坏行标明原因，其余照常检查）")
+    async def batch(body: BatchRequest) -> dict:
+        if len(body.rows) > limits.max_batch_rows:
+            raise InputError("rows", f"{len(body.rows)} 行", f"每批最多 {limits.max_batch_rows} 行；更大的名录请用 siting batch。",
+                             f"at most {limits.max_batch_rows} rows per request; use siting batch for registries.")
+
+        def run() -> dict:
+            rows = []
+            for index, raw in enumerate(body.rows):
+                try:
+                    request = parse_row(raw)
+                    site, given = request.site()
+                    result, record = service.check(request, site, given, "api-batch")
+                    rows.append({"row": index, "status": "checked", "check_id": record.id, "overall": record.overall,
+                                 "overall_label": result.overall.label, "result": _answer(record)})
+                except InputError as error:
+                    failure = api_error(error)
+                    if failure.field != "body":
+                        failure = InputError(f"rows.{index}.{failure.field}", failure.value, failure.fix_zh, failure.fix_en)
+                    rows.append({"row": index, "status": "error"} | error_body(failure))
+            checked = sum(row["status"] == "checked" for row in rows)
+            return {"count": len(rows), "checked": checked, "failed": len(rows) - checked, "rows": rows}
+
+        return await in_worker(run)
+
+    @app.get("/api/rules", summary="规划条款目录")
+    async def rules(plan: Annotated[str | None, Query(max_length=50)] = None) -> dict:
+        from siting.cli import rule_record
+
+        selected = [r for r in catalog.rules() if plan in (None, r.plan.id, r.plan.jurisdiction)]
+        return {"count": len(selected), "rules": [rule_record(r) for r in selected]}
+
+    @app.get("/api/layers", summary="图层及其来源")
+    async def layers() -> dict:
+        loaded = service.layers
+        rows = [layer.to_dict() | {"status": "built"} for layer in loaded.layers.values()]
+        rows += [{"id": m.id, "name": m.name, "status": "missing", "reason": m.reason} for m in loaded.missing.values()]
+        return {"layers": rows}
+
+    @app.get("/api/industries", summary="行业检索（自动补全）")
+    async def industries(q: Annotated[str, Query(max_length=100)] = "", limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict:
+        taxonomy = catalog.taxonomy()
+        if q.strip():
+            rows = taxonomy.search(q, limit=limit)
+        else:
+            rows = [(t.name, tuple(sorted(t.codes)), t.note) for t in list(taxonomy.terms.values())[:limit]]
+        return {"query": q, "industries": [{"name": name, "codes": list(codes), "note": note} for name, codes, note in rows]}
+
+    @app.get("/api/checks", summary="审计日志：最近的检查")
+    async def checks(limit: Annotated[int, Query(ge=1, le=500)] = 20) -> dict:
+        records = await in_worker(service.audit.recent, limit)
+        return {"checks": [r.summary() for r in records]}
+
+    @app.get("/api/checks/{check_id}", summary="审计日志：一条检查的完整记录")
+    async def check_record(check_id: str) -> dict:
+        return (await in_worker(service.record, check_id)).to_dict()
+
+    @app.post("/api/checks/{check_id}/replay", summary="以记录的日期、当前的规则和图层复现一条检查")
+    async def check_replay(check_id: str) -> dict:
+        def run() -> dict:
+            return replay(service.record(check_id), service.layers).to_dict()
+
+        return await in_worker(run)
+
+    @app.get("/api/checks/{check_id}/report", summary="下载审查意见（docx、pdf 或 html）")
+    async def report(check_id: str, kind: Annotated[str, Query(alias="format", pattern="^(docx|pdf|html)$")] = "docx") -> Response:
+        def run() -> bytes:
+            record = service.record(check_id)
+            result = service.result_for(record)
+            with tempfile.TemporaryDirectory(prefix="siting-report-") as work:
+                out = Path(work) / f"report.{kind}"
+                write_report(out, record, result, service.layers)
+                return out.read_bytes()
+
+        body = await in_worker(run)
+        name = f"审查意见-{check_id}.{kind}"
+        disposition = f"attachment; filename=\"report-{check_id}.{kind}\"; filename*=UTF-8''{quote(name)}"
+        return Response(body, media_type=REPORT_FORMATS[f".{kind}"], headers={"Content-Disposition": disposition})
+
+    @app.get("/api/checks/{check_id}/map", response_class=HTMLResponse, summary="检查结果的交互式地图（离线可用）")
+    async def check_map(check_id: str) -> HTMLResponse:
+        def run() -> str:
+            record = service.record(check_id)
+            return check_map_page(service.result_for(record), service.layers)
+
+        return HTMLResponse(await in_worker(run), headers={"Content-Security-Policy": _MAP_CSP})
+
+    @app.get("/api/overview-map", response_class=HTMLResponse, summary="山西省概览地图（点击即检查）")
+    async def overview_map() -> HTMLResponse:
+        return HTMLResponse(await in_worker(overview_map_page, service.layers), headers={"Content-Security-Policy": _MAP_CSP})
+
+    return app
