@@ -1,0 +1,205 @@
+"""Leaflet pieces both map pages use: the base map, zoom-level layers, legend, banners, tools.
+
+Each is a folium element, so folium's layer control lists the overlays; every script
+or stylesheet they need is vendored (maps/offline.py inlines it).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import folium
+import numpy as np
+import shapely
+from branca.element import MacroElement
+from folium.elements import JSCSSMixin
+from folium.map import Layer
+from folium.template import Template
+
+from maps.basemap import Basemap, add_basemap
+from maps.offline import RawHtml
+from maps.style import DEMO_TEXT, ZoneStyle
+
+_HELPERS_JS = Path(__file__).resolve().parent / "js" / "siting_map.js"
+_COORDINATE_DECIMALS = 6  # about 0.1 m: well below any layer's accuracy
+DEMO_BANNER_ID = "siting-demo-banner"
+
+
+def base_map(bounds: tuple[float, float, float, float], basemap: Basemap | None, out: Path | None) -> folium.Map:
+    """An empty map fitted to (west, south, east, north), with the configured basemap if any."""
+    west, south, east, north = bounds
+    fmap = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=10, tiles=None,
+                      control_scale=False, max_zoom=19)
+    fmap.fit_bounds([[south, west], [north, east]], padding=(20, 20))
+    fmap.get_root().header.add_child(RawHtml(f"<script>{_HELPERS_JS.read_text(encoding='utf-8')}</script>"),
+                                     name="siting_helpers")
+    fmap.get_root().header.add_child(RawHtml(_PAGE_CSS), name="siting_css")
+    if basemap is not None:
+        add_basemap(fmap, basemap, bounds, out)
+    ScaleBar().add_to(fmap)
+    MeasureControl().add_to(fmap)
+    return fmap
+
+
+def geojson_geometries(geometries: np.ndarray) -> list[dict | None]:
+    """WGS84 geometries as GeoJSON dicts with coordinates rounded for the page (None for empty)."""
+    geometries = np.asarray(geometries, dtype=object)
+    rounded = shapely.transform(geometries, lambda xy: np.round(xy, _COORDINATE_DECIMALS))
+    texts = shapely.to_geojson(rounded)
+    return [None if g is None or g.is_empty else json.loads(t) for g, t in zip(rounded, texts, strict=True)]
+
+
+@dataclass(frozen=True)
+class LevelGeometries:
+    max_zoom: int
+    geometries: np.ndarray  # WGS84, aligned with the layer's properties
+
+
+class ZoomLayer(Layer):
+    """An overlay drawn from the level of detail matching the map's zoom."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = sitingLodLayer({{ this._parent.get_name() }}, {{ this.spec|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, name: str, style: ZoneStyle, levels: list[LevelGeometries], props: list[dict],
+                 demonstration: bool, show: bool = True) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "ZoomLayer"
+        self.spec = {
+            "style": style.leaflet(),
+            "props": props,
+            "demonstration": demonstration,
+            "lods": [{"maxZoom": level.max_zoom, "geoms": geojson_geometries(level.geometries)} for level in levels],
+        }
+
+
+class DemoLayer(MacroElement):
+    """Registers an existing overlay as demonstration data for the banner."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            sitingDemoLayer({{ this.layer.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, layer: Layer) -> None:
+        super().__init__()
+        self.layer = layer
+
+
+class Banners(MacroElement):
+    """The authority of the data, always shown; the demonstration warning while demo layers are visible."""
+
+    _template = Template("""
+        {% macro html(this, kwargs) %}
+            <div class="siting-banner">
+              <div class="siting-authority">{{ this.authority }}</div>
+              <div id="{{ this.demo_id }}" class="siting-demo" style="display:none">⚠ {{ this.demo_text }}</div>
+            </div>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+            sitingDemoBanner({{ this._parent.get_name() }}, {{ this.demo_id|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, authority: str) -> None:
+        super().__init__()
+        self.authority = html.escape(authority)
+        self.demo_text = html.escape(DEMO_TEXT)
+        self.demo_id = DEMO_BANNER_ID
+
+
+class Panel(MacroElement):
+    """A fixed, collapsible box of HTML (legend, area table, findings)."""
+
+    _template = Template("""
+        {% macro html(this, kwargs) %}
+            <details class="siting-panel siting-{{ this.corner }}" {{ 'open' if this.open else '' }}>
+              <summary>{{ this.title }}</summary>{{ this.body }}
+            </details>
+        {% endmacro %}
+    """)
+
+    def __init__(self, title: str, body: str, corner: str = "bottomright", open_: bool = True) -> None:
+        super().__init__()
+        self.title, self.body, self.corner, self.open = html.escape(title), body, corner, open_
+
+
+def legend_html(entries: list[tuple[str, str]]) -> str:
+    """Legend rows: (swatch HTML, label text)."""
+    return "".join(f"<div class='siting-legend-row'>{swatch}<span>{html.escape(label)}</span></div>"
+                   for swatch, label in entries)
+
+
+def fill_swatch(style: ZoneStyle) -> str:
+    dash = "dashed" if style.dash else "solid"
+    return (f"<i class='siting-swatch' style='background:{style.colour};opacity:{min(1.0, style.fill_opacity + 0.35):.2f};"
+            f"border:1.5px {dash} {style.colour}'></i>")
+
+
+def line_swatch(colour: str, dashed: bool = False) -> str:
+    return f"<i class='siting-line' style='border-top:3px {'dashed' if dashed else 'solid'} {colour}'></i>"
+
+
+class ScaleBar(MacroElement):
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            L.control.scale({metric: true, imperial: false, maxWidth: 200, position: "bottomleft"})
+                .addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+
+class MeasureControl(JSCSSMixin, MacroElement):
+    """Distance and area measuring (leaflet-measure, Chinese build), metres and hectares."""
+
+    default_js: ClassVar = [("leaflet_measure_js", "maps/assets/leaflet-measure-3.1.0/leaflet-measure.cn.js")]
+    default_css: ClassVar = [("leaflet_measure_css", "maps/assets/leaflet-measure-3.1.0/leaflet-measure.css")]
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            // leaflet-measure 3.1 with Leaflet >= 1.8: no autopan on the capture marker (upstream issue 171).
+            L.Control.Measure.include({
+                _setCaptureMarkerIcon: function () {
+                    this._captureMarker.options.autoPanOnFocus = false;
+                    this._captureMarker.setIcon(L.divIcon({iconSize: this._map.getSize().multiplyBy(2)}));
+                }
+            });
+            var {{ this.get_name() }} = new L.Control.Measure({
+                position: "topleft", primaryLengthUnit: "meters", secondaryLengthUnit: "kilometers",
+                primaryAreaUnit: "sqmeters", secondaryAreaUnit: "hectares", activeColor: "#c0392b",
+                completedColor: "#1f6fb2"
+            });
+            {{ this._parent.get_name() }}.addControl({{ this.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "MeasureControl"
+
+
+_PAGE_CSS = """<style>
+.siting-banner{position:fixed;top:8px;left:50%;transform:translateX(-50%);z-index:1000;max-width:70%;
+  font:13px/1.4 "Noto Sans CJK SC","Microsoft YaHei",sans-serif;text-align:center}
+.siting-authority{background:#fff8e1;border:1px solid #e0a800;padding:3px 8px}
+.siting-demo{background:#c0392b;color:#fff;font-weight:bold;padding:4px 8px;margin-top:2px}
+.siting-panel{position:fixed;z-index:1000;background:rgba(255,255,255,.94);border:1px solid #999;border-radius:4px;
+  padding:4px 8px;font:12px/1.5 "Noto Sans CJK SC","Microsoft YaHei",sans-serif;max-height:45%;overflow:auto;max-width:380px}
+.siting-panel summary{font-weight:bold;cursor:pointer}
+.siting-bottomright{right:10px;bottom:24px}.siting-bottomleft{left:10px;bottom:40px}.siting-topright2{right:10px;top:140px}
+.siting-legend-row{display:flex;align-items:center;gap:6px;white-space:nowrap}
+.siting-swatch{display:inline-block;width:18px;height:12px;flex:none}
+.siting-line{display:inline-block;width:18px;height:0;flex:none}
+.siting-panel table{border-collapse:collapse}.siting-panel td,.siting-panel th{border-bottom:1px solid #ddd;padding:1px 4px}
+.siting-panel td.num{text-align:right}
+.leaflet-control-layers{font-size:12px;line-height:1.3}
+.siting-distance-label{background:rgba(255,255,255,.9);border:1px solid #333;font-weight:bold;padding:0 3px}
+.siting-site-icon{width:14px;height:14px;border-radius:50%;border:3px solid #fff;box-shadow:0 0 0 2px #111}
+</style>"""
