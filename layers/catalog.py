@@ -53,6 +53,10 @@ def layer_declarations() -> dict[str, dict]:
     return read_yaml("layers.yaml")
 
 
+def demo_parameters() -> dict:
+    return read_yaml("demo.yaml")
+
+
 def source_pins() -> dict[str, dict]:
     return read_yaml("sources.yaml")
 
@@ -93,7 +97,8 @@ def _rule(entry: dict, plan: Plan, terms: Taxonomy, declared_layers: dict, filen
     if zone.kind is ZoneKind.UNDEFINED and not zone.undefined:
         raise ValueError(f"{where}: an undefined zone must say what the plan leaves undefined")
     industries = tuple(entry["industries"])
-    unknown = [t for t in industries if t not in terms.terms]
+    excepted = tuple(entry.get("except", ()))
+    unknown = [t for t in (*industries, *excepted) if t not in terms.terms]
     if unknown:
         raise ValueError(f"{where}: industry terms {unknown} are not in industries.yaml")
     return Rule(
@@ -106,6 +111,8 @@ def _rule(entry: dict, plan: Plan, terms: Taxonomy, declared_layers: dict, filen
         industries=industries,
         industry_codes=frozenset().union(*(terms.codes_of(t) for t in industries)),
         stages=frozenset(Stage(s) for s in entry["stages"]),
+        excepted=excepted,
+        excepted_codes=frozenset().union(*(terms.codes_of(t) for t in excepted)),
         note=entry.get("note", ""),
         deadline=entry.get("deadline"),
         general=bool(entry.get("general", False)),

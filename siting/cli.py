@@ -115,6 +115,7 @@ def rule_record(rule: Rule) -> dict:
         "id": rule.id, "plan": rule.plan.title, "plan_id": rule.plan.id, "jurisdiction": rule.plan.jurisdiction,
         "section": rule.section, "quote": rule.quote, "zone": zone, "action": rule.action.value,
         "industries": list(rule.industries), "industry_codes": sorted(rule.industry_codes),
+        "except": list(rule.excepted), "except_codes": sorted(rule.excepted_codes),
         "stages": [s.value for s in Stage if s in rule.stages], "deadline": rule.deadline, "note": rule.note,
         "general": rule.general,
     }

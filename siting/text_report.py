@@ -23,6 +23,21 @@ def _input_lines(site: dict) -> list[str]:
     return lines
 
 
+def _unit_lines(units: list[dict]) -> list[str]:
+    """The 三线一单 units the site falls in, each with its access list."""
+    if not units:
+        return []
+    lines = ["", "所在“三线一单”环境管控单元及生态环境准入清单："]
+    for unit in units:
+        demo = "（示意数据）" if unit["demonstration"] else ""
+        share = f"，占场址 {unit['overlap']['share']:.1%}" if unit.get("overlap") else ""
+        lines.append(f"- {unit['code']} {unit['name']}（{unit['class']}单元）{demo}{share}")
+        lines.extend(f"  {dimension}：{text}" for dimension, text in unit["access_list"].items())
+        if unit["rules"]:
+            lines.append(f"  规划对该类单元的条款：{'、'.join(unit['rules'])}（见上表）")
+    return lines
+
+
 def render(result: CheckResult) -> str:
     data = result.to_dict()
     site = data["site"]
@@ -30,6 +45,8 @@ def render(result: CheckResult) -> str:
     admin = "、".join(site["admin"][k] for k in ("province", "city", "county") if k in site["admin"])
     lines = [
         f"选址审查结论：{result.overall.label}（{result.overall.value}）",
+        *([f"【示意数据】本次检查使用了示意图层（{'、'.join(result.demonstration)}），结论不得作为审批依据。"]
+          if result.demonstration else []),
         "",
         f"场址：WGS84/CGCS2000 经度 {site['wgs84']['lon']:.6f}，纬度 {site['wgs84']['lat']:.6f}；"
         f"量测坐标系 EPSG:{gk['epsg']}（CGCS2000 3度带，中央经线 {gk['central_meridian']}°E），"
@@ -67,6 +84,7 @@ def render(result: CheckResult) -> str:
                 lines.append(f"   说明：{finding.note}")
     else:
         lines.append("没有适用于该行业和阶段的规划空间管控条款。")
+    lines.extend(_unit_lines(data["units"]))
     if result.conditions:
         lines.append("")
         lines.append("普遍适用的准入条件（不因选址而异，不影响上述结论）：")
@@ -74,7 +92,7 @@ def render(result: CheckResult) -> str:
             lines.append(f"- {item.rule.id}：{item.rule.plan.title} {item.rule.section}：“{item.rule.quote}”")
     if result.not_evaluated:
         lines.append("")
-        lines.append("未能判定的条款（缺少图层，须人工核查）：")
+        lines.append("未能判定的条款（缺少图层或超出图层覆盖范围，须人工核查）：")
         for item in result.not_evaluated:
             lines.append(f"- {item.rule.id}（{item.rule.action.value}）：{item.reason}")
             lines.append(f"  “{item.rule.quote}”")
@@ -91,6 +109,10 @@ def render(result: CheckResult) -> str:
             f"- {layer['name']}：{layer['source']}，版本 {layer['version']}，sha256 {layer['sha256'][:16]}…，"
             f"{layer['crs']}，位置精度 ±{layer['accuracy_m']:g} 米，{status}"
         )
+        imported = layer.get("imported")
+        if imported:
+            files = "；".join(f"{f['name']}（sha256 {f['sha256'][:16]}…）" for f in imported["files"])
+            lines.append(f"  导入文件：{files}，导入时间 {imported['imported_at']}")
     if not all(layer["authoritative"] for layer in data["layers"]):
         lines.append("本结论使用了非权威公开图层，仅供审查参考；正式审批须以主管部门提供的权威图层复核。")
     return "\n".join(lines)

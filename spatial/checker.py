@@ -17,8 +17,9 @@ from shapely.geometry.base import BaseGeometry
 
 from spatial.crs import STORAGE_CRS, gk3_zone_for_longitude
 from spatial.industry import Industry, IndustryMatch
-from spatial.layer import LayerSet, project
+from spatial.layer import Layer, LayerSet, project
 from spatial.rules import Action, Plan, Rule, Stage, Verdict, ZoneKind
+from spatial.units import ACCESS_DIMENSIONS, UnitClass
 
 _WGS84 = STORAGE_CRS.to_epsg()
 _MAP_WINDOW_M = 15_000  # zones are drawn for maps within this distance of the site
@@ -62,6 +63,7 @@ class Finding:
             "deadline": rule.deadline,
             "overdue": self.overdue,
             "industries": list(rule.industries),
+            "except": list(rule.excepted),
             "stages": sorted(s.value for s in rule.stages),
             "note": self.note,
         }
@@ -129,11 +131,15 @@ class CheckResult:
     conditions: list[Finding] = field(default_factory=list)  # general conditions: no effect on the verdict
     layers: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    units: list[dict] = field(default_factory=list)  # 三线一单 units the site falls in, with access lists
+    demonstration: list[str] = field(default_factory=list)  # names of demonstration layers the check used
 
     @property
     def overall(self) -> Verdict:
+        """The most severe finding; at least "review" while a rule could not be evaluated
+        or the answer rests on demonstration data."""
         verdicts = [f.verdict for f in self.findings]
-        if any(n.rule.action is not Action.ENCOURAGE for n in self.not_evaluated):
+        if any(n.rule.action is not Action.ENCOURAGE for n in self.not_evaluated) or self.demonstration:
             verdicts.append(Verdict.REVIEW)
         return max(verdicts, key=lambda v: v.severity, default=Verdict.COMPLIANT)
 
@@ -148,7 +154,9 @@ class CheckResult:
             "findings": [f.to_dict() for f in self.findings],
             "not_evaluated": [n.to_dict() for n in self.not_evaluated],
             "conditions": [c.to_dict() for c in self.conditions],
+            "units": self.units,
             "layers": self.layers,
+            "demonstration": self.demonstration,
             "warnings": self.warnings,
         }
 
@@ -193,7 +201,7 @@ def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule
         scope = scopes[rule.plan.id]
         if not scope["applies"] or stage not in rule.stages:
             continue
-        match = industry.match(rule.industry_codes)
+        match = industry.match(rule.industry_codes, rule.excepted_codes)
         if match is IndustryMatch.NONE:
             continue
         zone = rule.zone
@@ -201,9 +209,16 @@ def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule
             missing = layers.missing[zone.layer]
             result.not_evaluated.append(NotEvaluated(rule, zone.layer, f"缺少图层“{missing.name}”：{missing.reason}"))
             continue
+        coverage = _coverage(zone.layer, site_gk, gk.epsg, layers)
+        if coverage == "outside":
+            layer = layers.layers[zone.layer]
+            result.not_evaluated.append(NotEvaluated(rule, zone.layer, f"图层“{layer.name}”只覆盖{_coverage_names(layer, layers)}，场址在覆盖范围外"))
+            continue
         if zone.layer is not None:
             used_layers.add(zone.layer)
         finding = _with_deadline(_evaluate(rule, match, site_gk, gk.epsg, layers), on)
+        if coverage == "partial":
+            finding = _partly_covered(finding, layers.layers[zone.layer], layers)
         if rule.general:
             result.conditions.append(dataclasses.replace(finding, verdict=Verdict.COMPLIANT))
             continue
@@ -212,8 +227,63 @@ def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule
         result.findings.append(finding)
 
     result.findings.sort(key=lambda f: (-f.verdict.severity, f.rule.id))
+    result.units = units_at(site, site_gk, gk.epsg, layers, rules, scopes)
+    if not result.units and _coverage(UnitClass.GENERAL.layer, site_gk, gk.epsg, layers) == "inside" \
+            and UnitClass.GENERAL.layer in layers.layers:
+        result.warnings.append("场址在三线一单单元图层覆盖范围内，却不落在任何单元中：单元图层可能不完整，请核对。")
+    used_layers |= {unit["layer"] for unit in result.units}
     result.layers = [layers.layers[i].to_dict() for i in sorted(used_layers)]
+    result.demonstration = [layers.layers[i].name for i in sorted(used_layers) if layers.layers[i].provenance.demonstration]
+    if result.demonstration:
+        result.warnings.append(
+            f"本次检查使用了示意数据（{'、'.join(result.demonstration)}）：其范围与编码均非正式数据，结果仅供演示，不得作为审批依据；"
+            "请用 siting layers import 导入主管部门提供的正式图层。"
+        )
     return result
+
+
+def units_at(site: BaseGeometry, site_gk: BaseGeometry, epsg: int, layers: LayerSet, rules: list[Rule], scopes: dict) -> list[dict]:
+    """The 三线一单 units the site falls in, with their access lists and the plan rules on their class."""
+    found = []
+    for unit_class in UnitClass:
+        layer = layers.layers.get(unit_class.layer)
+        if layer is None:
+            continue
+        frame = layer.frame
+        hits = frame.iloc[frame.sindex.query(site, predicate="intersects")]
+        class_rules = [r.id for r in rules if r.zone.layer == unit_class.layer and scopes[r.plan.id]["applies"]]
+        for _, row in hits.iterrows():
+            overlap = _overlap(site_gk, project(row.geometry, _WGS84, epsg))
+            found.append({
+                "code": row.get("code"), "name": row.get("name"), "class": unit_class.value, "layer": layer.id,
+                "access_list": {label: str(row[key]) for key, label in ACCESS_DIMENSIONS.items()
+                                if key in row and isinstance(row[key], str) and row[key].strip()},
+                "overlap": overlap, "rules": class_rules, "demonstration": layer.provenance.demonstration,
+            })
+    return found
+
+
+def _coverage(layer_id: str | None, site_gk: BaseGeometry, epsg: int, layers: LayerSet) -> str:
+    """Whether a layer speaks for the site: "inside" its declared coverage, "partial" or "outside"."""
+    if layer_id is None or layer_id not in layers.layers or not layers.layers[layer_id].provenance.coverage:
+        return "inside"
+    area = layers.coverage_area(layer_id, epsg)
+    if shapely.covers(area, site_gk):
+        return "inside"
+    return "partial" if shapely.intersects(area, site_gk) else "outside"
+
+
+def _coverage_names(layer: Layer, layers: LayerSet) -> str:
+    frame = layers.admin.frame
+    names = frame.loc[frame["code"].isin(layer.provenance.coverage), "name"]
+    return "、".join(names) if len(names) <= 5 else f"{'、'.join(names[:5])}等{len(names)}个行政区"
+
+
+def _partly_covered(finding: Finding, layer: Layer, layers: LayerSet) -> Finding:
+    """A site straddling the edge of what a layer covers: the uncovered part is unknown."""
+    note = join_notes([finding.note, f"场址部分在图层“{layer.name}”覆盖范围（{_coverage_names(layer, layers)}）以外，该部分未能判定"])
+    verdict = max(finding.verdict, Verdict.REVIEW, key=lambda v: v.severity) if finding.rule.action is not Action.ENCOURAGE else finding.verdict
+    return dataclasses.replace(finding, note=note, verdict=verdict, boundary_case=True)
 
 
 def _plan_scope(plan: Plan, site_gk: BaseGeometry, epsg: int, layers: LayerSet, accuracy: float) -> dict:

@@ -32,12 +32,24 @@ class Industry:
     label: str
     codes: tuple[str, ...]
 
-    def match(self, rule_codes: frozenset[str]) -> IndustryMatch:
+    def match(self, rule_codes: frozenset[str], excepted: frozenset[str] = frozenset()) -> IndustryMatch:
+        """How the project relates to a rule's classes, less the classes the rule exempts.
+
+        A project wholly inside an exempted class is not matched; one given more
+        coarsely than an exempted class (大类 48 against an exemption for 4812) may or
+        may not be exempt, so it matches as COARSER.
+        """
         if any(c.startswith(r) for c in self.codes for r in rule_codes):
-            return IndustryMatch.WITHIN
-        if any(r.startswith(c) for c in self.codes for r in rule_codes):
+            base = IndustryMatch.WITHIN
+        elif any(r.startswith(c) for c in self.codes for r in rule_codes):
+            base = IndustryMatch.COARSER
+        else:
+            return IndustryMatch.NONE
+        if excepted and all(any(c.startswith(e) for e in excepted) for c in self.codes):
+            return IndustryMatch.NONE
+        if any(e.startswith(c) for c in self.codes for e in excepted):
             return IndustryMatch.COARSER
-        return IndustryMatch.NONE
+        return base
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,15 @@ class Provenance:
     demonstration: bool
     note: str = ""
     midline_to_bank_m: float = 0.0
+    coverage: tuple[str, ...] = ()  # admin codes the layer speaks for; empty: everywhere it is used
+    imported: dict | None = None  # for imported layers: file names, hashes, field mapping, repairs
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Provenance:
+        return cls(**{**data, "coverage": tuple(data.get("coverage", ()))})
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,15 @@ class LayerSet:
         frame = self.admin.frame
         hits = frame.loc[frame.geometry.contains(shapely.Point(lon, lat))]
         return {row.level: f"{row['name']}（{row.code}）" for _, row in hits.iterrows()}
+
+    def coverage_area(self, layer_id: str, epsg: int) -> BaseGeometry:
+        """The union of the admin areas a layer declares it covers, in a metric CRS."""
+        key = (f"coverage:{layer_id}", None, epsg)
+        if key not in self._projected:
+            codes = self.layers[layer_id].provenance.coverage
+            area = shapely.union_all([self.admin_area(code) for code in codes])
+            self._projected[key] = project(area, STORAGE_CRS.to_epsg(), epsg)
+        return self._projected[key]
 
     def projected(self, layer_id: str, epsg: int, section: str | None = None) -> BaseGeometry:
         """The layer's union in a metric CRS, clipped to an admin section if given."""

@@ -101,6 +101,7 @@ class Plan:
     jurisdiction_name: str
     issuer: str
     seed: str
+    reference: str = ""  # for rules from documents outside the seeds: a text under layers/data/references
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,8 @@ class Rule:
     industries: tuple[str, ...]  # plan terms, as written
     industry_codes: frozenset[str]  # the codes those terms mean
     stages: frozenset[Stage]
+    excepted: tuple[str, ...] = ()  # plan terms the rule exempts (activities a red line allows)
+    excepted_codes: frozenset[str] = frozenset()
     note: str = ""
     deadline: str | None = None
     general: bool = False  # a condition every project meets wherever it is sited; never a siting verdict

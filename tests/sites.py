@@ -34,13 +34,14 @@ def geodesic_distance_to_line(point: shapely.Point, line: shapely.Geometry, wind
 
 
 def site_near(layers: LayerSet, baseline_id: str, admin_code: str, distance_m: float) -> shapely.Point:
-    """A WGS84 point inside ``admin_code`` at ``distance_m`` from the baseline layer."""
+    """A WGS84 point inside ``admin_code`` at ``distance_m`` from the baseline layer (outside it, if a polygon)."""
     baseline = shapely.union_all(layers.layers[baseline_id].frame.geometry.values)
     area = layers.admin_area(admin_code)
     epsg = gk3_zone_for_longitude(area.centroid.x).epsg
-    line_m = project(baseline, 4326, epsg)
+    line_m = project(baseline, 4326, epsg)  # a polygon baseline: distances are measured from its outside
     area_m = project(area, 4326, epsg)
-    local = shapely.intersection(line_m, shapely.buffer(area_m, 1.0))
+    edge_m = line_m.boundary if shapely.get_dimensions(line_m) == 2 else line_m
+    local = shapely.intersection(edge_m, shapely.buffer(area_m, 1.0))
     parts = sorted(shapely.get_parts(shapely.line_merge(local)), key=lambda g: -g.length)
     for part in parts:
         for fraction in np.linspace(0.1, 0.9, 17):
@@ -53,3 +54,45 @@ def site_near(layers: LayerSet, baseline_id: str, admin_code: str, distance_m: f
                 if area_m.contains(candidate) and abs(line_m.distance(candidate) - distance_m) < 1.0:
                     return project(candidate, epsg, 4326)
     raise LookupError(f"no point {distance_m} m from {baseline_id} inside {admin_code}")
+
+
+def site_in_zone(layers: LayerSet, layer_id: str, admin_code: str) -> shapely.Point:
+    """A WGS84 point inside a polygon layer, inside ``admin_code`` and the layer's coverage."""
+    return shapely.point_on_surface(_covered(layers, layer_id, admin_code, layers.layers[layer_id].frame.geometry.values))
+
+
+def site_clear_of_zone(layers: LayerSet, layer_id: str, admin_code: str, clearance_deg: float = 0.02) -> shapely.Point:
+    """A WGS84 point inside ``admin_code`` and the layer's coverage, but well outside the layer's zones."""
+    zones = shapely.buffer(shapely.union_all(layers.layers[layer_id].frame.geometry.values), clearance_deg)
+    area = _covered(layers, layer_id, admin_code, [layers.admin_area(admin_code)])
+    return shapely.point_on_surface(shapely.difference(area, zones))
+
+
+def _covered(layers: LayerSet, layer_id: str, admin_code: str, geometries) -> shapely.Geometry:
+    area = layers.admin_area(admin_code)
+    coverage = layers.layers[layer_id].provenance.coverage
+    if coverage:
+        area = shapely.intersection(area, shapely.union_all([layers.admin_area(c) for c in coverage]))
+    part = shapely.intersection(shapely.union_all(geometries), area)
+    if part.is_empty:
+        raise LookupError(f"{layer_id} has no zone inside {admin_code} and its coverage")
+    return part
+
+
+def site_near_or_in(layers: LayerSet, baseline_id: str, admin_code: str, distance_m: float) -> shapely.Point:
+    """As site_near; for a polygon baseline too wide to leave room outside it, a point inside it."""
+    try:
+        return site_near(layers, baseline_id, admin_code, distance_m)
+    except LookupError:
+        if shapely.get_dimensions(layers.layers[baseline_id].frame.geometry.iloc[0]) != 2:
+            raise
+        return site_in_zone(layers, baseline_id, admin_code)
+
+
+def farthest_from(layers: LayerSet, baseline_id: str, admin_code: str) -> float:
+    """Metres from the baseline layer to the farthest boundary vertex of an admin area."""
+    area = layers.admin_area(admin_code)
+    epsg = gk3_zone_for_longitude(area.centroid.x).epsg
+    baseline = project(shapely.union_all(layers.layers[baseline_id].frame.geometry.values), 4326, epsg)
+    vertices = shapely.points(shapely.get_coordinates(project(area, 4326, epsg)))
+    return float(shapely.distance(vertices, baseline).max())

@@ -45,7 +45,7 @@ def test_the_same_mill_beside_the_fen_in_linfen_gets_nothing_from_the_yuncheng_p
     scopes = {plan["id"]: plan["applies"] for plan in result.plans}
     assert scopes["yuncheng-14th-eco"] is False and scopes["shanxi-14th-eco"] is True
     plans_heard = {f.rule.plan.id for f in result.findings} | {n.rule.plan.id for n in result.not_evaluated}
-    assert plans_heard == {"shanxi-14th-eco"}
+    assert plans_heard == {"shanxi-14th-eco", "national-three-control-lines-2019"}
     assert result.overall is not Verdict.PROHIBITED
 
 
@@ -59,7 +59,10 @@ def test_new_coking_plant_300m_from_the_yellow_river_at_yongji_is_prohibited(lay
     # The valley and settlement rules name zones the plan never delimits: review, not silence.
     undefined = {f.rule.id for f in result.findings if f.inside is None}
     assert {"YC21-3.1-valley", "YC21-3.1-settlement"} <= undefined
-    assert {n.rule.id for n in result.not_evaluated} >= {"YC21-3.1-lakes", "YC21-3.1-planning-area-new"}
+    assert "YC21-3.1-lakes" in {n.rule.id for n in result.not_evaluated}
+    # The planning area is only demonstration data: measured, but the check says so.
+    assert finding(result, "YC21-3.1-planning-area-new").layer == "planning_areas"
+    assert "城市规划区、县城规划区" in result.demonstration
 
 
 @pytest.mark.parametrize("layer_id, county, distance", [("fen_river", XINJIANG, 400), ("yellow_river", YONGJI, 300)])
@@ -67,9 +70,12 @@ def test_a_software_company_at_either_site_is_not_restricted(layers, rules, laye
     result = run(layers, rules, site_near(layers, layer_id, county, distance), "软件开发")
     # What keeps it from "compliant" is only what the default layers cannot show (red line,
     # water-source zones, levee strips …) or the plans never delimit: each is listed, none passed silently.
-    assert all(f.inside is None and f.verdict is Verdict.REVIEW for f in result.findings)
+    assert all((f.inside is None and f.verdict is Verdict.REVIEW) or (f.inside is False and f.verdict is Verdict.COMPLIANT)
+               for f in result.findings)
     assert result.overall is Verdict.REVIEW
-    assert result.not_evaluated and all(n.layer in layers.missing for n in result.not_evaluated)
+    # Not evaluated: a layer is missing, or (the demonstration red line covers 绛县 only) the site is beyond its coverage.
+    assert result.not_evaluated
+    assert all(n.layer in layers.missing or "覆盖范围外" in n.reason for n in result.not_evaluated)
     assert {"YC21-9.2-redline", "SX22-6.3-river-channel-encroach"} <= {n.rule.id for n in result.not_evaluated}
 
 
@@ -115,7 +121,11 @@ def test_echo_reports_the_gauss_kruger_zone_used(layers, rules):
     assert result.site.gk_epsg == 4546 and result.site.gk_central_meridian == 111
     json_site = result.to_dict()["site"]
     assert json_site["gk_zone"]["epsg"] == 4546
-    assert {layer["id"] for layer in result.to_dict()["layers"]} == {"admin", "yellow_river", "fen_river"}
+    # The layers listed are those a finding measured or a unit came from, each with its provenance.
+    measured = {f.layer for f in result.findings if f.layer} | {u["layer"] for u in result.units} | {"admin"}
+    assert {layer["id"] for layer in result.to_dict()["layers"]} == measured >= {"admin", "yellow_river", "fen_river"}
+    demonstration = {layer["name"] for layer in result.to_dict()["layers"] if layer["demonstration"]}
+    assert demonstration and demonstration == set(result.demonstration)
     assert not finding(result, "YC21-3.1-fen-2km").inside
 
 

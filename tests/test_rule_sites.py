@@ -10,7 +10,7 @@ import shapely
 from layers import catalog
 from spatial.checker import check
 from spatial.rules import Action, Verdict, ZoneKind
-from tests.sites import site_near
+from tests.sites import farthest_from, site_clear_of_zone, site_in_zone, site_near, site_near_or_in
 
 RULES = catalog.rules()
 FAR_SITE = shapely.Point(108.9, 34.3)  # 西安: outside every Shanxi plan
@@ -37,7 +37,9 @@ def test_rule_is_triggered_inside_its_zone(layers, rule):
         assert [n.rule.id for n in result.not_evaluated] == [rule.id]
         return
     if zone.kind is ZoneKind.BUFFER:
-        site = site_near(layers, zone.layer, area, zone.distance_m / 2)
+        site = site_near_or_in(layers, zone.layer, area, zone.distance_m / 2)
+    elif zone.kind is ZoneKind.WITHIN:
+        site = site_in_zone(layers, zone.layer, area)
     else:
         site = shapely.point_on_surface(layers.admin_area(area))
     result = _result(layers, rule, site)
@@ -58,7 +60,13 @@ def test_rule_is_silent_outside_its_zone(layers, rule):
     if zone.kind is ZoneKind.BUFFER and zone.layer in layers.layers:
         layer = layers.layers[zone.layer]
         clear = zone.distance_m + layer.provenance.accuracy_m + layer.provenance.midline_to_bank_m + 1000
-        (finding,) = _result(layers, rule, site_near(layers, zone.layer, zone.section or rule.plan.jurisdiction, clear)).findings
+        area = zone.section or rule.plan.jurisdiction
+        if farthest_from(layers, zone.layer, area) < clear:
+            return  # the buffer spans the whole plan area (城区 lies within 20 km of 市区): nowhere to be clear of it
+        (finding,) = _result(layers, rule, site_near(layers, zone.layer, area, clear)).findings
+        assert not finding.inside and not finding.boundary_case and finding.verdict is Verdict.COMPLIANT
+    if zone.kind is ZoneKind.WITHIN and zone.layer in layers.layers:
+        (finding,) = _result(layers, rule, site_clear_of_zone(layers, zone.layer, rule.plan.jurisdiction)).findings
         assert not finding.inside and not finding.boundary_case and finding.verdict is Verdict.COMPLIANT
     result = _result(layers, rule, FAR_SITE)
     assert result.findings == [] and result.not_evaluated == [] and result.conditions == []
