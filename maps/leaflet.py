@@ -23,6 +23,7 @@ from folium.template import Template
 from maps.basemap import Basemap, add_basemap
 from maps.offline import RawHtml
 from maps.style import DEMO_TEXT, ZoneStyle
+from spatial.layer import Provenance
 
 _HELPERS_JS = Path(__file__).resolve().parent / "js" / "siting_map.js"
 _COORDINATE_DECIMALS = 6  # about 0.1 m: well below any layer's accuracy
@@ -78,6 +79,28 @@ class ZoomLayer(Layer):
             "demonstration": demonstration,
             "lods": [{"maxZoom": level.max_zoom, "geoms": geojson_geometries(level.geometries)} for level in levels],
         }
+
+
+def authority_text(provenances: list[Provenance], simplified: bool = False) -> str:
+    """What the banner says about the layers shown (the default layers are public, not official)."""
+    text = "权威图层" if provenances and all(p.authoritative for p in provenances) else \
+        "本图使用非权威公开图层（精度有限），仅供审查参考"
+    return text + ("；几何已按缩放级别简化显示，审查以全精度数据计算" if simplified else "")
+
+
+class HtmlPopup(MacroElement):
+    """A popup of trusted HTML bound to its parent layer (folium.Popup would need jQuery)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            {{ this._parent.get_name() }}.bindPopup({{ this.html|tojson }}, {maxWidth: {{ this.max_width }}});
+        {% endmacro %}
+    """)
+
+    def __init__(self, html_text: str, max_width: int = 420) -> None:
+        super().__init__()
+        self._name = "HtmlPopup"
+        self.html, self.max_width = html_text, int(max_width)
 
 
 class DemoLayer(MacroElement):

@@ -108,6 +108,9 @@ def make_offline(fmap: folium.Map) -> None:
     """Replace every CDN link of the map's elements with the inlined vendored copies."""
     needs_measure = False
     for element in _elements(fmap):
+        if isinstance(element, folium.Popup):
+            raise ValueError("folium.Popup parses its HTML with jQuery, which offline pages do not carry; "
+                             "use maps.leaflet.HtmlPopup")
         if not isinstance(element, JSCSSMixin):
             continue
         names = {name for name, _ in (*element.default_js, *element.default_css)}

@@ -16,7 +16,7 @@ import numpy as np
 import shapely
 
 from maps.basemap import Basemap
-from maps.leaflet import Banners, LevelGeometries, Panel, ZoomLayer, base_map, fill_swatch, legend_html, line_swatch
+from maps.leaflet import Banners, LevelGeometries, Panel, ZoomLayer, authority_text, base_map, fill_swatch, legend_html, line_swatch
 from maps.offline import save_offline
 from maps.region import RegionZones, Zone
 from maps.simplify import Level, arrange, levels_for, simplify_arrangement, simplify_lines
@@ -29,13 +29,6 @@ _WGS84 = STORAGE_CRS.to_epsg()
 _ATTRIBUTE_LABELS = {"code": "单元编码", "name": "名称", "class": "管控类别", "class_name": "管控类别",
                      "county_name": "所在县（市、区）", "baseline": "基线", "distance_m": "距离（米）"}
 _POPUP_TEXT_LIMIT = 400
-
-
-def authority_text(layers: list) -> str:
-    """What the banner says about the layers' authority (all default layers are public, not official)."""
-    if layers and all(p.authoritative for p in layers):
-        return "权威图层"
-    return "本图使用非权威公开图层（精度有限），仅供参考；区域图几何已按缩放级别简化，审查以全精度数据计算"
 
 
 def _feature_popup(zone: Zone, row: dict, area_km2: float) -> str:
@@ -132,7 +125,7 @@ def region_map(zones: RegionZones, layers: LayerSet, basemap: Basemap | None = N
     legend += [(line_swatch("#222222"), f"{region.name}边界"), (line_swatch(ADMIN_COLOUR), "县（市、区）界")]
 
     sources = zones.sources(layers)
-    Banners(authority_text(sources)).add_to(fmap)
+    Banners(authority_text(sources, simplified=simplify)).add_to(fmap)
     Panel(f"{region.name}管控分区图例", legend_html(legend), corner="bottomright").add_to(fmap)
     Panel("分区面积", _area_table(zones), corner="bottomleft", open_=False).add_to(fmap)
     if zones.missing:
