@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from maps.check_map import VERDICT_COLOURS
+from maps.style import VERDICT_COLOURS
 from siting.audit import CheckRecord
 from spatial.rules import Verdict
 

@@ -47,8 +47,9 @@ LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]", "::1"]
 _RECENT_RESULTS = 64
 _PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
              "frame-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'")
-# Folium pages carry their scripts inline; they still may load nothing from outside this server.
-_MAP_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+# Map pages carry their scripts inline and leaflet-measure compiles its templates at run time;
+# they still may load nothing from outside this server.
+_MAP_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
             "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'")
 
 
@@ -241,9 +242,9 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
                                  "overall_label": result.overall.label, "result": _answer(record)})
                 except InputError as error:
                     failure = api_error(error)
-                    if failure.field != "body":
-                        failure = InputError(f"rows.{index}.{failure.field}", failure.value, failure.fix_zh, failure.fix_en)
-                    rows.append({"row": index, "status": "error"} | error_body(failure))
+                    field = f"rows.{index}" if failure.field == "body" else f"rows.{index}.{failure.field}"
+                    rows.append({"row": index, "status": "error"}
+                                | error_body(InputError(field, failure.value, failure.fix_zh, failure.fix_en)))
             checked = sum(row["status"] == "checked" for row in rows)
             return {"count": len(rows), "checked": checked, "failed": len(rows) - checked, "rows": rows}
 

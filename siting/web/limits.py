@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,6 +33,8 @@ def error_body(error: InputError) -> dict:
     """The one error shape of the API: the field, the value and the fix, in Chinese and English."""
     message_zh, message_en = error.message.split("\n", 1)
     value = error.value if isinstance(error.value, str | int | float | bool | None) else repr(error.value)
+    if isinstance(value, float) and not math.isfinite(value):
+        value = repr(value)  # JSON has no NaN or infinity
     return {"error": {"field": error.field, "value": value, "message_zh": message_zh, "message_en": message_en,
                       "message": error.message}}
 

@@ -11,29 +11,34 @@ from functools import lru_cache
 
 import folium
 import shapely
-from branca.element import Element
+from branca.element import Element, MacroElement
+from jinja2 import Template
 
 from maps.check_map import check_map
+from maps.leaflet import base_map
 from maps.offline import render_offline
 from spatial.checker import CheckResult
 from spatial.layer import LayerSet
 
-SHANXI_CENTRE = (37.6, 112.3)
+SHANXI_BOUNDS = (110.2, 34.5, 114.6, 40.8)  # west, south, east, north
 _OUTLINE_TOLERANCE_DEG = 0.003  # about 300 m: an outline to click on, never used to measure
 
 
-def click_bridge(fmap: folium.Map) -> None:
-    """Post every map click, as WGS84 degrees, to the page that embeds the map."""
-    fmap.get_root().script.add_child(Element(
-        f"{fmap.get_name()}.on('click', function (e) {{"
-        " if (window.parent !== window) { window.parent.postMessage("
-        "{type: 'siting:click', lon: e.latlng.lng, lat: e.latlng.lat}, window.location.origin); } });"
-    ))
+class ClickBridge(MacroElement):
+    """Post every map click, as WGS84 degrees, to the page that embeds the map (same origin only)."""
+
+    _template = Template("""{% macro script(this, kwargs) %}
+    {{ this._parent.get_name() }}.on('click', function (e) {
+        if (window.parent !== window) {
+            window.parent.postMessage({type: 'siting:click', lon: e.latlng.lng, lat: e.latlng.lat}, window.location.origin);
+        }
+    });
+    {% endmacro %}""")
 
 
 def check_map_page(result: CheckResult, layers: LayerSet) -> str:
     fmap = check_map(result, layers)
-    click_bridge(fmap)
+    ClickBridge().add_to(fmap)
     return render_offline(fmap)
 
 
@@ -41,7 +46,7 @@ def check_map_page(result: CheckResult, layers: LayerSet) -> str:
 def overview_map_page(layers: LayerSet) -> str:
     """Shanxi's city outlines on a blank map (no basemap: permit networks are offline)."""
     frame = layers.admin.frame
-    fmap = folium.Map(location=SHANXI_CENTRE, zoom_start=7, tiles=None, control_scale=True)
+    fmap = base_map(SHANXI_BOUNDS, None, None)
     for level, weight in (("province", 2.5), ("city", 1.0)):
         rows = frame.loc[frame["level"] == level, ["name", "geometry"]]
         outlines = folium.GeoJson(
@@ -54,5 +59,5 @@ def overview_map_page(layers: LayerSet) -> str:
     fmap.get_root().html.add_child(Element(
         "<div style='position:fixed;bottom:24px;left:50%;transform:translateX(-50%);z-index:1000;background:#fff;"
         "border:1px solid #888;padding:3px 8px;font-size:13px'>在地图上点击任意位置即检查该点</div>"))
-    click_bridge(fmap)
+    ClickBridge().add_to(fmap)
     return render_offline(fmap)

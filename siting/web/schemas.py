@@ -42,7 +42,9 @@ def validation_errors(errors: list[dict], prefix: tuple = ()) -> list[InputError
     """pydantic's errors as bilingual InputErrors naming the JSON field (e.g. ``lon`` or ``rows.3.lat``)."""
     translated = []
     for error in errors:
-        location = [str(part) for part in (*prefix, *error.get("loc", ())) if part != "body"]
+        # A JSON syntax error's location is a character offset, not a field.
+        where = () if error["type"] == "json_invalid" else error.get("loc", ())
+        location = [str(part) for part in (*prefix, *where) if part != "body"]
         fix_zh, fix_en = _FIXES.get(error["type"], (f"格式不正确：{error.get('msg', '')}。", f"invalid: {error.get('msg', '')}."))
         value = error.get("input")
         translated.append(InputError(".".join(location) or "body", value if not isinstance(value, dict | list) else "…", fix_zh, fix_en))
