@@ -181,7 +181,8 @@ def _summary(result: CheckResult) -> str:
             f"<table><tr><th>结论</th><th>条款</th><th>距离</th></tr>{rows}</table>")
 
 
-def _bounds(result: CheckResult) -> tuple[float, float, float, float]:
+def view_bounds(result: CheckResult) -> tuple[float, float, float, float]:
+    """(west, south, east, north) showing the site and the distance lines up to a few kilometres."""
     epsg = result.site.gk_epsg
     parts = [project(result.site_geometry, _WGS84, epsg)]
     parts += [project(f.nearest_line, _WGS84, epsg) for f in result.findings
@@ -192,7 +193,7 @@ def _bounds(result: CheckResult) -> tuple[float, float, float, float]:
 
 
 def check_map(result: CheckResult, layers: LayerSet, basemap: Basemap | None = None, out: Path | None = None) -> folium.Map:
-    fmap = base_map(_bounds(result), basemap, out)
+    fmap = base_map(view_bounds(result), basemap, out)
     shown: list[Provenance] = [layers.admin.provenance]
     for layer_id in ("yellow_river", "fen_river"):
         if layer_id in layers.layers and (overlay := river_overlay(layers, layer_id, result.site_geometry,

@@ -24,6 +24,8 @@ from spatial.layer import LayerSet, Provenance, project
 from spatial.rules import Plan, Rule, ZoneKind
 
 _WGS84 = STORAGE_CRS.to_epsg()
+_SLIVER_WIDTH_DEG = 0.002  # about 200 m, the admin layer's accuracy
+_SLIVER_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,11 @@ def _clip(frame: gpd.GeoDataFrame, area: BaseGeometry) -> gpd.GeoDataFrame:
     frame = frame.set_geometry(shapely.make_valid(frame.geometry.values))
     clipped = frame.clip(area)
     clipped = clipped.loc[~clipped.geometry.is_empty & (shapely.get_dimensions(clipped.geometry.values) == 2)]
-    return clipped.reset_index(drop=True)
+    # A neighbour's feature clipped to a boundary band (admin and zone edges disagree by up
+    # to their accuracy) leaves slivers: thin and a sliver of the original feature.
+    share = shapely.area(clipped.geometry.values) / shapely.area(frame.geometry.loc[clipped.index].values)  # a ratio
+    thin = shapely.is_empty(shapely.buffer(clipped.geometry.values, -_SLIVER_WIDTH_DEG))
+    return clipped.loc[~(thin & (share < _SLIVER_SHARE))].reset_index(drop=True)
 
 
 def _coverage_note(provenance: Provenance, region: Region, layers: LayerSet) -> str:
