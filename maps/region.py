@@ -93,8 +93,8 @@ def resolve_region(text: str, layers: LayerSet) -> Region:
     full = frame["parent"].map(names).fillna("") + frame["name"]
     hits = frame.loc[(frame["code"] == key) | (frame["name"] == key) | (full == key)]
     if len(hits) != 1:
-        candidates = frame.loc[frame["name"].str.contains(key, regex=False) | full.str.contains(key, regex=False)] \
-            if key else frame.iloc[0:0]
+        candidates = hits if len(hits) > 1 else frame.loc[
+            frame["name"].str.contains(key, regex=False) | full.str.contains(key, regex=False)] if key else frame.iloc[0:0]
         listed = "、".join(f"{full[i]}（{frame.at[i, 'code']}）" for i in candidates.index[:8])
         if len(hits) > 1:
             reason_zh = f"有多个同名行政区：{listed}，请写明所属市（如 晋城市城区）或代码。"

@@ -20,7 +20,7 @@ from shapely.geometry.base import BaseGeometry
 from layers import catalog
 from layers.build import build_layers, data_dir, load_layers
 from layers.sources import SourceError
-from siting import history_command, serve_command
+from siting import history_command, map_command, serve_command
 from siting.audit import AuditError, AuditLog
 from siting.audited_check import run_check
 from siting.report import report_suffix, write_report
@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     check_cmd.add_argument("--stage", default="new", help="new|rebuild|expand|existing 或 新建|改建|扩建|现有")
     check_cmd.add_argument("--format", choices=["text", "json"], default="text")
     check_cmd.add_argument("--map", type=Path, help="写出交互式地图 HTML 文件")
+    map_command.add_check_options(check_cmd)
     check_cmd.add_argument("--report", type=Path, metavar="FILE", help="写出审查意见：.docx、.pdf 或 .html")
     check_cmd.add_argument("--project", default="", help="项目名称（写入审查意见与审计日志）")
 
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     search_cmd.add_argument("text")
     history_command.register(commands)
     serve_command.register(commands)
+    map_command.register(commands)
     return parser
 
 
@@ -172,6 +174,7 @@ def _run_check(args: argparse.Namespace) -> int:
     site, given = read_site_argument(args)
     catalog.taxonomy().resolve(args.industry)  # a bad industry, stage or report name fails before layers load
     Stage.parse(args.stage)
+    outputs = map_command.MapOutputs.from_args(args, "--map")
     if args.report:
         report_suffix(args.report)
     layers = load_layers(log=lambda m: print(m, file=sys.stderr))
@@ -181,11 +184,7 @@ def _run_check(args: argparse.Namespace) -> int:
     else:
         print(render(result))
         print(f"\n审查编号：{record.id}（规则目录版本 {record.catalog_version[:12]}；复现：siting history --id {record.id}）")
-    if args.map:
-        from maps.check_map import check_map
-
-        check_map(result, layers).save(str(args.map))
-        print(f"地图已写出：{args.map}", file=sys.stderr)
+    outputs.write_check(result, layers)
     if args.report:
         write_report(args.report, record, result, layers)
         print(f"审查意见已写出：{args.report}", file=sys.stderr)
@@ -212,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         handler = {"check": _run_check, "layers": _run_layers, "rules": _run_rules, "industries": _run_industries,
-                   "history": history_command.run, "serve": serve_command.run}
+                   "history": history_command.run, "serve": serve_command.run, "map": map_command.run}
         return handler[args.command](args)
     except InputError as error:
         print(error.message, file=sys.stderr)
