@@ -156,7 +156,7 @@ def test_industry_box_suggests_from_the_taxonomy(session, app_url):
     open_page(session, app_url)
     page = session.page
     page.fill("#industry", "焦炭")
-    page.wait_for_function("document.querySelectorAll('#industry-list option').length > 0")
+    page.locator("#industry-list option").first.wait_for(state="attached")
     options = page.eval_on_selector_all("#industry-list option", "nodes => nodes.map(n => n.value)")
     assert "焦化" in options
     assert_offline_clean(session)
