@@ -37,6 +37,8 @@ PNG_DPI = 300
 _WGS84 = STORAGE_CRS.to_epsg()
 _MAP_RECT = (0.035, 0.13, 0.60, 0.715)  # left, bottom, width, height (figure fraction)
 _PANEL_RECT = (0.665, 0.13, 0.315, 0.715)
+TITLE_XY = (0.035, 0.955)  # figure fraction of the title's top-left corner
+TITLE_SIZE_PT = 17
 _MAX_FINDINGS_LISTED = 14
 _FOOTER_WIDTH = 190  # columns of 7.5 pt text across the sheet
 _SUBTITLE_WIDTH = 150
@@ -57,7 +59,7 @@ def new_sheet(title: str, subtitle: str, epsg: int) -> Sheet:
     family = cjk_family()
     figure = Figure(figsize=A4_LANDSCAPE_IN)
     figure.set_facecolor("white")
-    figure.text(0.035, 0.955, title, fontsize=17, fontweight="bold", family=family, va="top")
+    figure.text(*TITLE_XY, title, fontsize=TITLE_SIZE_PT, fontweight="bold", family=family, va="top")
     lines = _wrap(subtitle, _SUBTITLE_WIDTH)
     if len(lines) > 2:
         lines = [lines[0], lines[1][:-1] + "…"]
