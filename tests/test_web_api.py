@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -219,3 +221,31 @@ def test_security_headers_and_loopback_host_only(api):
     assert page.status_code == 200 and "default-src 'self'" in page.headers["content-security-policy"]
     assert "http" not in page.text.replace("http-equiv", "")  # nothing from the network
     assert api.get("/", headers={"Host": "evil.example"}).status_code == 400
+
+
+def test_a_layer_import_reaches_the_running_app_and_replay_names_the_change(data_dir, layers, tmp_path):
+    private = tmp_path / "data"
+    for name in ("layers", "sources"):
+        shutil.copytree(data_dir / name, private / name)
+    site = layers.admin_area("140100").representative_point()
+    red_line = tmp_path / "红线.geojson"
+    red_line.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"name": "测试红线"},
+        "geometry": shapely.geometry.mapping(shapely.box(site.x - 0.02, site.y - 0.02, site.x + 0.02, site.y + 0.02))}]}),
+        encoding="utf-8")
+    body = {"lon": site.x, "lat": site.y, "industry": "造纸"}
+    with running_server(private) as base, httpx.Client(base_url=base, timeout=120) as client:
+        before = client.post("/api/check", json=body).json()
+        assert not any(f["layer"] == "eco_redline" and f["inside"] for f in before["findings"])
+        imported = subprocess.run([sys.executable, "-m", "siting", "layers", "import", str(red_line), "--kind", "redline",
+                                   "--source", "测试红线", "--version", "1"], capture_output=True, text=True, timeout=300,
+                                  env=os.environ | {"SITING_DATA_DIR": str(private)})
+        assert imported.returncode == 0, imported.stderr
+        after = client.post("/api/check", json=body).json()
+        assert after["overall"] == "prohibited"
+        assert any(f["layer"] == "eco_redline" and f["inside"] for f in after["findings"])
+        assert "测试红线" in [layer["source"] for layer in after["layers"]]
+        again = client.post(f"/api/checks/{before['audit']['check_id']}/replay").json()
+        assert again["identical"] is False and again["versions_match"] is False
+        assert "layer:eco_redline" in again["differences"] and "result.overall" in again["differences"]
+        assert client.get(f"/api/checks/{before['audit']['check_id']}/report").status_code == 409

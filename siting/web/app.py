@@ -28,7 +28,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from layers import catalog
-from layers.build import load_layers
+from layers.build import data_dir, load_layers
 from siting.audit import AuditError, AuditLog, CheckRecord
 from siting.audited_check import replay, run_check
 from siting.report import REPORT_FORMATS, write_report
@@ -64,9 +64,12 @@ class Service:
         self.limiter = anyio.CapacityLimiter(limits.check_threads)
         self._recent: OrderedDict[str, CheckResult] = OrderedDict()
         self._lock = threading.Lock()
+        self._reload_lock = threading.Lock()
+        self._fingerprint: tuple = ()
 
     def start(self) -> None:
         self._audit = self._audit or AuditLog()
+        self._fingerprint = layers_fingerprint()
         self._layers = self._layers_loader()
 
     @property
@@ -76,7 +79,17 @@ class Service:
 
     @property
     def layers(self) -> LayerSet:
+        """The current layers: reloaded when a layer import or rebuild has replaced the catalog."""
         assert self._layers is not None, "the service is not started"
+        if layers_fingerprint() != self._fingerprint:
+            with self._reload_lock:
+                fingerprint = layers_fingerprint()
+                if fingerprint != self._fingerprint:
+                    _LOG.info("layer catalog changed; reloading layers")
+                    self._layers = self._layers_loader()
+                    self._fingerprint = fingerprint
+                    with self._lock:
+                        self._recent.clear()
         return self._layers
 
     def check(self, request: CheckRequest, site: Any, given: dict, channel: str) -> tuple[CheckResult, CheckRecord]:
@@ -107,6 +120,21 @@ class Service:
         if not again.identical:
             raise _Conflict(record.id, again.differences())
         return again.result
+
+
+def layers_fingerprint() -> tuple:
+    """Identity of the two files that say which layers a check uses: the default-layer manifest and
+    the user's import catalog. Both are replaced by atomic rename, so a change of inode or mtime
+    means a new set of layers."""
+    root = data_dir()
+    marks = []
+    for path in (root / "layers" / "manifest.json", root / "catalog" / "catalog.json"):
+        try:
+            status = path.stat()
+            marks.append((status.st_ino, status.st_mtime_ns, status.st_size))
+        except FileNotFoundError:
+            marks.append(None)
+    return tuple(marks)
 
 
 class _NotFound(Exception):

@@ -50,6 +50,18 @@ class _TooLarge(Exception):
     pass
 
 
+class _TrackedSend:
+    """The ASGI send, remembering whether the response has started (no error can be sent after)."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        self.started = self.started or message["type"] == "http.response.start"
+        await self.send(message)
+
+
 class BodySizeLimit:
     """Refuse a request body over the limit (uploads get the larger multipart limit)."""
 
@@ -69,7 +81,7 @@ class BodySizeLimit:
             await _send_json(send, 413, self._refusal(int(declared), limit))
             return
         received = 0
-        started = False
+        tracked = _TrackedSend(send)
 
         async def counted_receive() -> Message:
             nonlocal received
@@ -80,15 +92,10 @@ class BodySizeLimit:
                     raise _TooLarge
             return message
 
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            await self.app(scope, counted_receive, tracked_send)
+            await self.app(scope, counted_receive, tracked)
         except _TooLarge:
-            if not started:
+            if not tracked.started:
                 await _send_json(send, 413, self._refusal(received, limit))
 
     @staticmethod
@@ -109,17 +116,11 @@ class RequestTimeout:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        tracked = _TrackedSend(send)
         try:
-            await asyncio.wait_for(self.app(scope, receive, tracked_send), self.seconds)
+            await asyncio.wait_for(self.app(scope, receive, tracked), self.seconds)
         except asyncio.TimeoutError:
-            if not started:
+            if not tracked.started:
                 await _send_json(send, 504, error_body(InputError(
                     "request", scope.get("path", ""), f"处理超过时限 {self.seconds:g} 秒，请缩小场址文件或稍后重试。",
                     f"processing took longer than {self.seconds:g} s; simplify the site file or retry later.")))
