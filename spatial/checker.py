@@ -11,14 +11,29 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
+import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
 from spatial.crs import STORAGE_CRS, gk3_zone_for_longitude
+from spatial.engine import COVERAGE, PreparedZones, Target, TargetKey, ZoneIndex, prepared
 from spatial.industry import Industry, IndustryMatch
 from spatial.layer import Layer, LayerSet, project
 from spatial.rules import Action, Plan, Rule, Stage, Verdict, ZoneKind
+from spatial.semantics import (
+    VERDICTS,
+    Disposition,
+    applicable,
+    disposition,
+    fixed_outcome,
+    has_coverage,
+    measured_outcome,
+    plan_applies,
+    rule_target,
+    scope_keys,
+)
 from spatial.units import ACCESS_DIMENSIONS, UnitClass
 
 _WGS84 = STORAGE_CRS.to_epsg()
@@ -39,8 +54,18 @@ class Finding:
     note: str
     overdue: bool = False  # the rule's deadline has passed
     overlap: dict | None = None  # for line and polygon sites: the part of the site inside the zone
-    zone_geometry: BaseGeometry | None = None  # WGS84, near the site, for maps
-    nearest_line: BaseGeometry | None = None  # WGS84, site → nearest point of the baseline
+    drawing: _Drawing | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def zone_geometry(self) -> BaseGeometry | None:
+        """WGS84, the zone near the site, for maps (drawn on first use)."""
+        return None if self.drawing is None else project(self.drawing.zone_gk, self.drawing.epsg, _WGS84)
+
+    @cached_property
+    def nearest_line(self) -> BaseGeometry | None:
+        """WGS84, site → nearest point of the baseline or zone edge (drawn on first use)."""
+        line = None if self.drawing is None else self.drawing.nearest_gk
+        return None if line is None else project(line, self.drawing.epsg, _WGS84)
 
     def to_dict(self) -> dict:
         rule = self.rule
@@ -67,6 +92,71 @@ class Finding:
             "stages": sorted(s.value for s in rule.stages),
             "note": self.note,
         }
+
+
+@dataclass(frozen=True)
+class _Drawing:
+    """What a map needs of a measured zone near the site; computed only when asked for."""
+
+    site_gk: BaseGeometry
+    kind: ZoneKind
+    target: BaseGeometry  # the baseline (buffer zones) or the polygon layer, GK
+    jurisdiction: BaseGeometry
+    distance_m: float | None
+    epsg: int
+
+    @cached_property
+    def zone_gk(self) -> BaseGeometry:
+        window = shapely.buffer(self.site_gk, _MAP_WINDOW_M)
+        if self.kind is ZoneKind.BUFFER:
+            nearby = shapely.intersection(self.target, window)
+            return shapely.intersection(shapely.buffer(nearby, self.distance_m), self.jurisdiction)
+        return shapely.intersection(self.target, window)
+
+    @cached_property
+    def nearest_gk(self) -> BaseGeometry | None:
+        if self.kind is ZoneKind.BUFFER:
+            return shapely.shortest_line(self.site_gk, self.target) if not self.target.is_empty else None
+        return shapely.shortest_line(self.site_gk, self.target.boundary)
+
+
+class _Measure:
+    """The site measured against the prepared targets of its GK zone.
+
+    A point goes through the shared index (the same code path as the batch screen); a
+    line or polygon is measured by GEOS on the same prepared target geometries.
+    """
+
+    def __init__(self, site_gk: BaseGeometry, zone: ZoneIndex) -> None:
+        self.site_gk = site_gk
+        self.zone = zone
+        self.point = site_gk.geom_type == "Point"
+        self._points = np.array([site_gk])
+        self._inside: dict[TargetKey, bool] = {}
+        self._edge: dict[TargetKey, float] = {}
+
+    def prefetch(self, keys: set[TargetKey]) -> None:
+        """Prepare the targets and, for a point, test them all in one query of the shared tree."""
+        self.zone.ensure(keys)
+        fresh = [key for key in keys if key not in self._inside]
+        if self.point and fresh:
+            found = self.zone.inside(self._points, {key: np.ones(1, dtype=bool) for key in fresh})
+            self._inside.update((key, bool(hit[0])) for key, hit in found.items())
+
+    def target(self, key: TargetKey) -> Target:
+        self.zone.ensure([key])
+        return self.zone.targets[key]
+
+    def inside(self, key: TargetKey) -> bool:
+        if key not in self._inside:
+            self._inside[key] = bool(shapely.intersects(self.target(key).geometry, self.site_gk))
+        return self._inside[key]
+
+    def edge(self, key: TargetKey) -> float:
+        """Metres from the point to the target's edges and lines."""
+        if key not in self._edge:
+            self._edge[key] = float(self.target(key).edge_distance(self._points)[0])
+        return self._edge[key]
 
 
 @dataclass(frozen=True)
@@ -170,12 +260,13 @@ def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule
     date deadlines are judged against (today by default).
     """
     on = on or date.today()
+    zones = prepared(layers)
     centroid = site.centroid
     gk = gk3_zone_for_longitude(centroid.x)
     site_gk = project(site, _WGS84, gk.epsg)
     echo = SiteEcho(
         lon=centroid.x, lat=centroid.y, gk_epsg=gk.epsg, gk_central_meridian=gk.central_meridian,
-        gk_x=site_gk.centroid.x, gk_y=site_gk.centroid.y, admin=layers.admin_names(centroid.x, centroid.y),
+        gk_x=site_gk.centroid.x, gk_y=site_gk.centroid.y, admin=zones.admin_names(centroid.x, centroid.y),
         geometry_type=site.geom_type, size=_size(site_gk), given=given,
     )
     result = CheckResult(site=echo, site_geometry=site, industry=industry, stage=stage, plans=[])
@@ -184,7 +275,15 @@ def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule
 
     admin_accuracy = layers.admin.provenance.accuracy_m
     plans = list({rule.plan.id: rule.plan for rule in rules}.values())
-    scopes = {plan.id: _plan_scope(plan, site_gk, gk.epsg, layers, admin_accuracy) for plan in plans}
+    measure = _Measure(site_gk, zones.zone(gk.epsg))
+    measure.prefetch(scope_keys(rules, layers))
+    scopes = {plan.id: _plan_scope(plan, measure, admin_accuracy) for plan in plans}
+    chosen = []
+    for rule, match in applicable(rules, industry, stage):
+        if scopes[rule.plan.id]["applies"]:
+            coverage = _coverage(rule.zone.layer, measure, layers)
+            chosen.append((rule, match, coverage, disposition(rule, layers, covered=coverage != "outside")))
+    measure.prefetch({rule_target(rule, layers) for rule, _, _, handling in chosen if handling is Disposition.MEASURED})
     result.plans = list(scopes.values())
     for plan in plans:
         scope = scopes[plan.id]
@@ -197,29 +296,21 @@ def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule
         result.warnings.append("场址不在任何已载入规划的管辖范围内，没有规划条款适用。")
 
     used_layers = {LayerSet.ADMIN}
-    for rule in rules:
+    for rule, match, coverage, handling in chosen:
         scope = scopes[rule.plan.id]
-        if not scope["applies"] or stage not in rule.stages:
-            continue
-        match = industry.match(rule.industry_codes, rule.excepted_codes)
-        if match is IndustryMatch.NONE:
-            continue
         zone = rule.zone
-        if zone.layer is not None and zone.layer in layers.missing:
-            missing = layers.missing[zone.layer]
-            result.not_evaluated.append(NotEvaluated(rule, zone.layer, f"缺少图层“{missing.name}”：{missing.reason}"))
+        if handling is Disposition.MISSING:
+            result.not_evaluated.append(NotEvaluated(rule, zone.layer, missing_reason(layers, zone.layer)))
             continue
-        coverage = _coverage(zone.layer, site_gk, gk.epsg, layers)
-        if coverage == "outside":
-            layer = layers.layers[zone.layer]
-            result.not_evaluated.append(NotEvaluated(rule, zone.layer, f"图层“{layer.name}”只覆盖{_coverage_names(layer, layers)}，场址在覆盖范围外"))
+        if handling is Disposition.UNCOVERED:
+            result.not_evaluated.append(NotEvaluated(rule, zone.layer, uncovered_reason(layers, zone.layer)))
             continue
         if zone.layer is not None:
             used_layers.add(zone.layer)
-        finding = _with_deadline(_evaluate(rule, match, site_gk, gk.epsg, layers), on)
+        finding = _with_deadline(_evaluate(rule, match, measure, layers), on)
         if coverage == "partial":
             finding = _partly_covered(finding, layers.layers[zone.layer], layers)
-        if rule.general:
+        if handling is Disposition.CONDITION:
             result.conditions.append(dataclasses.replace(finding, verdict=Verdict.COMPLIANT))
             continue
         if not scope["inside"]:
@@ -228,11 +319,11 @@ def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule
 
     result.findings.sort(key=lambda f: (-f.verdict.severity, f.rule.id))
     result.units = units_at(site, site_gk, gk.epsg, layers, rules, scopes)
-    if not result.units and _coverage(UnitClass.GENERAL.layer, site_gk, gk.epsg, layers) == "inside" \
+    if not result.units and _coverage(UnitClass.GENERAL.layer, measure, layers) == "inside" \
             and UnitClass.GENERAL.layer in layers.layers:
         result.warnings.append("场址在三线一单单元图层覆盖范围内，却不落在任何单元中：单元图层可能不完整，请核对。")
     used_layers |= {unit["layer"] for unit in result.units}
-    result.layers = [layers.layers[i].to_dict() for i in sorted(used_layers)]
+    result.layers = [_layer_record(layers, i) for i in sorted(used_layers)]
     result.demonstration = [layers.layers[i].name for i in sorted(used_layers) if layers.layers[i].provenance.demonstration]
     if result.demonstration:
         result.warnings.append(
@@ -244,39 +335,85 @@ def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule
 
 def units_at(site: BaseGeometry, site_gk: BaseGeometry, epsg: int, layers: LayerSet, rules: list[Rule], scopes: dict) -> list[dict]:
     """The 三线一单 units the site falls in, with their access lists and the plan rules on their class."""
+    zones = prepared(layers)
+    point = site.geom_type == "Point"
     found = []
     for unit_class in UnitClass:
         layer = layers.layers.get(unit_class.layer)
         if layer is None:
             continue
-        frame = layer.frame
-        hits = frame.iloc[frame.sindex.query(site, predicate="intersects")]
-        class_rules = [r.id for r in rules if r.zone.layer == unit_class.layer and scopes[r.plan.id]["applies"]]
-        for _, row in hits.iterrows():
-            overlap = _overlap(site_gk, project(row.geometry, _WGS84, epsg))
-            found.append({
-                "code": row.get("code"), "name": row.get("name"), "class": unit_class.value, "layer": layer.id,
-                "access_list": {label: str(row[key]) for key, label in ACCESS_DIMENSIONS.items()
-                                if key in row and isinstance(row[key], str) and row[key].strip()},
-                "overlap": overlap, "rules": class_rules, "demonstration": layer.provenance.demonstration,
-            })
+        hits = zones.features_at(layer.id, site)
+        if not len(hits):
+            continue
+        class_rules = [rule_id for rule_id, plan_id in _rules_on(rules, layer.id, zones) if scopes[plan_id]["applies"]]
+        records = _unit_records(layer, unit_class, zones)
+        for i in hits:
+            overlap = None if point else _overlap(site_gk, project(layer.frame.geometry.values[i], _WGS84, epsg))
+            found.append({**records[i], "access_list": dict(records[i]["access_list"]), "overlap": overlap,
+                          "rules": class_rules, "demonstration": layer.provenance.demonstration})
     return found
 
 
-def _coverage(layer_id: str | None, site_gk: BaseGeometry, epsg: int, layers: LayerSet) -> str:
+def _rules_on(rules: list[Rule], layer_id: str, zones: PreparedZones) -> list[tuple[str, str]]:
+    """(rule id, plan id) of the rules whose zone is a layer, in catalog order (cached)."""
+    key = ("rules_on", layer_id, tuple(map(id, rules)))
+    if key not in zones.memo:
+        zones.memo[key] = (tuple(rules), [(r.id, r.plan.id) for r in rules if r.zone.layer == layer_id])
+    return zones.memo[key][1]
+
+
+def _unit_records(layer: Layer, unit_class: UnitClass, zones: PreparedZones) -> list[dict]:
+    """Code, name, class and access list of every unit of a layer, read once."""
+    key = ("units", layer.id)
+    if key not in zones.memo:
+        zones.memo[key] = [{
+            "code": row.get("code"), "name": row.get("name"), "class": unit_class.value, "layer": layer.id,
+            "access_list": {label: str(row[field]) for field, label in ACCESS_DIMENSIONS.items()
+                            if field in row and isinstance(row[field], str) and row[field].strip()},
+        } for _, row in layer.frame.iterrows()]
+    return zones.memo[key]
+
+
+def _layer_record(layers: LayerSet, layer_id: str) -> dict:
+    """A layer's id, name and provenance for a result (built once, copied per result)."""
+    memo = prepared(layers).memo
+    key = ("layer_record", layer_id)
+    if key not in memo:
+        memo[key] = layers.layers[layer_id].to_dict()
+    return dict(memo[key])
+
+
+def missing_reason(layers: LayerSet, layer_id: str) -> str:
+    missing = layers.missing[layer_id]
+    return f"缺少图层“{missing.name}”：{missing.reason}"
+
+
+def uncovered_reason(layers: LayerSet, layer_id: str) -> str:
+    layer = layers.layers[layer_id]
+    return f"图层“{layer.name}”只覆盖{_coverage_names(layer, layers)}，场址在覆盖范围外"
+
+
+def _coverage(layer_id: str | None, measure: _Measure, layers: LayerSet) -> str:
     """Whether a layer speaks for the site: "inside" its declared coverage, "partial" or "outside"."""
-    if layer_id is None or layer_id not in layers.layers or not layers.layers[layer_id].provenance.coverage:
+    if not has_coverage(layer_id, layers):
         return "inside"
-    area = layers.coverage_area(layer_id, epsg)
-    if shapely.covers(area, site_gk):
+    key = TargetKey(COVERAGE, layer_id)
+    if measure.point:  # a point the area covers is a point it intersects
+        return "inside" if measure.inside(key) else "outside"
+    area = measure.target(key).geometry
+    if shapely.covers(area, measure.site_gk):
         return "inside"
-    return "partial" if shapely.intersects(area, site_gk) else "outside"
+    return "partial" if measure.inside(key) else "outside"
 
 
 def _coverage_names(layer: Layer, layers: LayerSet) -> str:
-    frame = layers.admin.frame
-    names = frame.loc[frame["code"].isin(layer.provenance.coverage), "name"]
-    return "、".join(names) if len(names) <= 5 else f"{'、'.join(names[:5])}等{len(names)}个行政区"
+    memo = prepared(layers).memo
+    key = ("coverage_names", layer.id)
+    if key not in memo:
+        frame = layers.admin.frame
+        names = frame.loc[frame["code"].isin(layer.provenance.coverage), "name"]
+        memo[key] = "、".join(names) if len(names) <= 5 else f"{'、'.join(names[:5])}等{len(names)}个行政区"
+    return memo[key]
 
 
 def _partly_covered(finding: Finding, layer: Layer, layers: LayerSet) -> Finding:
@@ -286,19 +423,24 @@ def _partly_covered(finding: Finding, layer: Layer, layers: LayerSet) -> Finding
     return dataclasses.replace(finding, note=note, verdict=verdict, boundary_case=True)
 
 
-def _plan_scope(plan: Plan, site_gk: BaseGeometry, epsg: int, layers: LayerSet, accuracy: float) -> dict:
-    area = layers.projected(LayerSet.ADMIN, epsg, section=plan.jurisdiction)
-    inside = bool(shapely.intersects(area, site_gk))
-    to_edge = float(shapely.distance(area.boundary, site_gk)) if inside else float(shapely.distance(area, site_gk))
+def _plan_scope(plan: Plan, measure: _Measure, accuracy: float) -> dict:
+    key = TargetKey.jurisdiction(plan.jurisdiction)
+    inside = measure.inside(key)
+    if measure.point:
+        to_edge = measure.edge(key)
+    else:
+        area = measure.target(key).geometry
+        to_edge = float(shapely.distance(area.boundary, measure.site_gk) if inside else shapely.distance(area, measure.site_gk))
+    applies, edge_case = plan_applies(np.array([inside]), np.array([to_edge]), accuracy)
     return {
         "id": plan.id,
         "title": plan.title,
         "jurisdiction": plan.jurisdiction,
         "jurisdiction_name": plan.jurisdiction_name,
         "inside": inside,
-        "applies": inside or to_edge <= accuracy,
+        "applies": bool(applies[0]),
         "distance_to_edge_m": round(to_edge, 1),
-        "edge_case": to_edge <= accuracy,
+        "edge_case": bool(edge_case[0]),
     }
 
 
@@ -319,62 +461,58 @@ def _outside_jurisdiction(finding: Finding) -> Finding:
     return dataclasses.replace(finding, boundary_case=True, note=note, verdict=verdict)
 
 
-def _evaluate(rule: Rule, match: IndustryMatch, site_gk: BaseGeometry, epsg: int, layers: LayerSet) -> Finding:
+def _evaluate(rule: Rule, match: IndustryMatch, measure: _Measure, layers: LayerSet) -> Finding:
     zone = rule.zone
     notes = [rule.note] if rule.note else []
     if match is IndustryMatch.COARSER:
         notes.append("所报行业类别比本条管控行业更宽，可能属于管控范围，请细化到小类。")
 
-    if zone.kind is ZoneKind.UNDEFINED:
-        notes.insert(0, zone.undefined or "规划未界定该区域范围。")
-        verdict = Verdict.COMPLIANT if rule.action is Action.ENCOURAGE else Verdict.REVIEW
-        return Finding(rule, verdict, None, zone.name or "", zone.describe(""), None, None, None, False, join_notes(notes))
-
-    layer = layers.layers[zone.layer] if zone.layer else layers.admin
-    if zone.kind is ZoneKind.JURISDICTION:
-        verdict = _verdict(rule.action, match)
-        return Finding(rule, verdict, None, rule.plan.jurisdiction_name, zone.describe(""), True, None, None, False,
+    if zone.kind in (ZoneKind.UNDEFINED, ZoneKind.JURISDICTION):
+        verdict, inside = fixed_outcome(rule, match)
+        if zone.kind is ZoneKind.UNDEFINED:
+            notes.insert(0, zone.undefined or "规划未界定该区域范围。")
+            return Finding(rule, verdict, None, zone.name or "", zone.describe(""), None, None, None, False, join_notes(notes))
+        return Finding(rule, verdict, None, rule.plan.jurisdiction_name, zone.describe(""), inside, None, None, False,
                        join_notes(notes))
 
+    layer = layers.layers[zone.layer]
     accuracy = layer.provenance.accuracy_m
-    window = shapely.buffer(site_gk, _MAP_WINDOW_M)
-    jurisdiction = layers.projected(LayerSet.ADMIN, epsg, section=rule.plan.jurisdiction)
+    key = rule_target(rule, layers)
+    target = measure.target(key).geometry
+    site_gk = measure.site_gk
     if zone.kind is ZoneKind.BUFFER:
-        baseline = layers.projected(layer.id, epsg, section=zone.section)
-        distance = float(shapely.distance(site_gk, baseline))
+        if measure.point:
+            distance = 0.0 if measure.inside(key) else measure.edge(key)
+        else:
+            distance = float(shapely.distance(site_gk, target))
         margin = zone.distance_m - distance
         outward_band = accuracy + layer.provenance.midline_to_bank_m
-        nearby = shapely.intersection(baseline, window)
-        zone_gk = shapely.intersection(shapely.buffer(nearby, zone.distance_m), jurisdiction)
-        nearest = shapely.shortest_line(site_gk, baseline) if not baseline.is_empty else None
     else:
-        polygon = layers.projected(layer.id, epsg)
-        inside_part = shapely.intersection(site_gk, polygon)
-        distance = float(shapely.distance(site_gk, polygon))
-        # How deep the site reaches into the zone: the farthest inside vertex from the edge.
-        depth = shapely.distance(shapely.points(shapely.get_coordinates(inside_part)), polygon.boundary)
-        margin = float(depth.max()) if not inside_part.is_empty else -distance
+        if measure.point:
+            within, edge = measure.inside(key), measure.edge(key)
+            distance, margin = (0.0, edge) if within else (edge, -edge)
+        else:
+            inside_part = shapely.intersection(site_gk, target)
+            distance = float(shapely.distance(site_gk, target))
+            # How deep the site reaches into the zone: the farthest inside vertex from the edge.
+            depth = shapely.distance(shapely.points(shapely.get_coordinates(inside_part)), target.boundary)
+            margin = float(depth.max()) if not inside_part.is_empty else -distance
         outward_band = accuracy
-        zone_gk = shapely.intersection(polygon, window)
-        nearest = shapely.shortest_line(site_gk, polygon.boundary)
 
     inside = margin >= 0
-    boundary = (inside and margin <= accuracy) or (not inside and -margin <= outward_band)
-    if inside:
-        verdict = _verdict(rule.action, match)
-    elif boundary and rule.action is not Action.ENCOURAGE:
-        verdict = Verdict.REVIEW
+    severity, boundary_flags = measured_outcome(rule.action, match, np.array([inside]), np.array([margin]), accuracy, outward_band)
+    verdict, boundary = VERDICTS[severity[0]], bool(boundary_flags[0])
+    if not inside and boundary and rule.action is not Action.ENCOURAGE:
         notes.append(f"场址在管控范围外 {-margin:.0f} 米，但在图层位置精度（含河道中线至河岸距离）以内。")
-    else:
-        verdict = Verdict.COMPLIANT
     if inside and boundary:
         notes.append(f"场址在管控范围内 {margin:.0f} 米，接近边界（图层精度 ±{accuracy:g} 米）。")
+    drawing = _Drawing(site_gk, zone.kind, target, measure.target(TargetKey.jurisdiction(rule.plan.jurisdiction)).geometry,
+                       zone.distance_m, measure.zone.epsg)
     return Finding(
         rule=rule, verdict=verdict, layer=layer.id, layer_name=layer.name,
         zone=zone.describe(layer.name), inside=inside, distance_m=distance, margin_m=margin,
-        boundary_case=boundary, note=join_notes(notes), overlap=_overlap(site_gk, zone_gk),
-        zone_geometry=project(zone_gk, epsg, _WGS84),
-        nearest_line=project(nearest, epsg, _WGS84) if nearest is not None else None,
+        boundary_case=boundary, note=join_notes(notes),
+        overlap=None if measure.point else _overlap(site_gk, drawing.zone_gk), drawing=drawing,
     )
 
 
@@ -394,12 +532,6 @@ def _overlap(site_gk: BaseGeometry, zone_gk: BaseGeometry) -> dict | None:
     if dimension == 2:
         return {"area_m2": round(inside.area, 1), "share": round(inside.area / site_gk.area, 4)}
     return {"length_m": round(inside.length, 1), "share": round(inside.length / site_gk.length, 4)}
-
-
-def _verdict(action: Action, match: IndustryMatch) -> Verdict:
-    if match is IndustryMatch.COARSER and action is not Action.ENCOURAGE:
-        return Verdict.REVIEW
-    return action.verdict
 
 
 def join_notes(notes: list[str]) -> str:

@@ -1,0 +1,343 @@
+"""Zones prepared once, measured for one site or a million at a time.
+
+A *target* is one geometry the rules measure against: a layer's union (optionally
+clipped to an admin section, e.g. 汾河（运城段）), an admin jurisdiction, or the area a
+layer declares it covers. Each target is materialised once per Gauss–Krüger zone (Shanxi
+spans zones 37 and 38, CM 111° and 114°): its polygon parts go into one STRtree shared by
+every target of the zone and are prepared for point-in-polygon tests; its linework
+(polygon rings, lines, points) is cut into short chunks under an STRtree for exact
+nearest-edge distances. Both the single-site check and the batch screen measure through
+these objects, so they cannot disagree.
+
+For bulk work a WGS84 grid classifies every cell once per target as "far outside",
+"deep inside" or "needs an exact look", with margins that make the classification
+conservative; only sites in cells of the last kind reach GEOS.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from rasterio import features, transform
+from scipy import ndimage
+from shapely.geometry.base import BaseGeometry
+
+from spatial.crs import STORAGE_CRS, gk3_zone_for_longitude, transformer
+from spatial.layer import LayerSet, project
+
+_WGS84 = STORAGE_CRS.to_epsg()
+_CHUNK_VERTICES = 32  # linework is cut into pieces of this many vertices for the nearest-edge tree
+_GRID_DEG = 0.0025  # about 230 m east–west and 280 m north–south in Shanxi
+_GRID_PAD_DEG = 0.25
+_M_PER_DEG_LAT_MIN = 110_570.0  # metres per degree of latitude, a lower bound anywhere on the ellipsoid
+_M_PER_DEG_LAT_MAX = 111_700.0
+_M_PER_DEG_LON_EQ = 111_320.0
+
+FAR = np.uint8(1)  # every point of the cell is outside the target and farther than the horizon from it
+DEEP = np.uint8(2)  # every point of the cell is inside the target and farther than the horizon from its edge
+
+AREA = "area"
+COVERAGE = "coverage"
+FEATURES = "features"  # a layer's features side by side, unmerged: membership only
+
+
+class TargetKey(NamedTuple):
+    """What is measured: ``area`` of a layer (clipped to an admin ``section``), its ``coverage`` or ``features``."""
+
+    kind: str
+    layer: str
+    section: str | None = None
+
+    @classmethod
+    def jurisdiction(cls, code: str) -> TargetKey:
+        return cls(AREA, LayerSet.ADMIN, code)
+
+
+@dataclass
+class Target:
+    """One target in one GK zone: its geometry, prepared polygon parts and linework index."""
+
+    key: TargetKey
+    epsg: int
+    geometry: BaseGeometry
+    parts: NDArray  # polygon parts, prepared
+    chunks: NDArray  # linework pieces (≤ _CHUNK_VERTICES vertices) and points
+    tree: shapely.STRtree | None
+
+    def edge_distance(self, points: NDArray, limit: float | None = None) -> NDArray:
+        """Exact metres from each point to the target's linework (rings, lines, points).
+
+        With ``limit``, distances beyond it come back as NaN: a bounded search is
+        much cheaper, and the caller has said it does not need them.
+        """
+        out = np.full(len(points), np.nan)
+        if self.tree is None or len(points) == 0:
+            return out
+        bound = None if limit is None or math.isinf(limit) else limit
+        (hit, _), distance = self.tree.query_nearest(points, max_distance=bound, return_distance=True, all_matches=False)
+        out[hit] = distance
+        return out
+
+
+def _linework(geometry: BaseGeometry) -> tuple[NDArray, NDArray]:
+    """Polygon parts, and the linework (rings, lines) in chunks of _CHUNK_VERTICES plus any points."""
+    parts = shapely.get_parts(shapely.get_parts(geometry))
+    dims = shapely.get_dimensions(parts)
+    polygons = parts[dims == 2]
+    lines = shapely.get_parts(np.concatenate([shapely.boundary(polygons), parts[dims == 1]]))
+    return polygons, np.concatenate([parts[dims == 0], _chunks(lines)])
+
+
+def _chunks(lines: NDArray) -> NDArray:
+    """Lines cut into pieces of at most _CHUNK_VERTICES vertices; each piece repeats the last
+    vertex of the one before, so every segment is kept exactly once."""
+    coords, owner = shapely.get_coordinates(lines, return_index=True)
+    if len(coords) == 0:
+        return np.empty(0, dtype=object)
+    start = np.r_[0, np.flatnonzero(np.diff(owner)) + 1]
+    rank = np.arange(len(coords)) - np.repeat(start, np.diff(np.r_[start, len(coords)]))
+    step = _CHUNK_VERTICES - 1
+    joint = (rank % step == 0) & (rank > 0)
+    all_owner = np.r_[owner, owner[joint]].astype(np.int64)
+    all_chunk = np.r_[rank // step, rank[joint] // step - 1]
+    all_rank = np.r_[rank, rank[joint]]
+    order = np.lexsort((all_rank, all_chunk, all_owner))
+    key = all_owner[order] * (int(all_chunk.max()) + 1) + all_chunk[order]
+    _, piece, count = np.unique(key, return_inverse=True, return_counts=True)
+    keep = count[piece] >= 2
+    _, piece = np.unique(piece[keep], return_inverse=True)
+    return shapely.linestrings(np.r_[coords, coords[joint]][order][keep], indices=piece)
+
+
+class ZoneIndex:
+    """Every target prepared in one GK zone, with one STRtree over all their polygon parts."""
+
+    def __init__(self, layers: LayerSet, epsg: int) -> None:
+        self.layers = layers
+        self.epsg = epsg
+        self.targets: dict[TargetKey, Target] = {}
+        self._keys: list[TargetKey] = []
+        self._index: dict[TargetKey, int] = {}
+        self._parts = np.empty(0, dtype=object)
+        self._part_target = np.empty(0, dtype=np.int32)
+        self._tree: shapely.STRtree | None = None
+
+    def geometry(self, key: TargetKey) -> BaseGeometry:
+        return target_geometry(self.layers, key, self.epsg)
+
+    def ensure(self, keys: set[TargetKey] | list[TargetKey]) -> None:
+        """Prepare the targets not yet prepared, then rebuild the shared tree once."""
+        new = [k for k in dict.fromkeys(keys) if k not in self.targets]
+        if not new:
+            return
+        for key in new:
+            geometry = self.geometry(key)
+            polygons, chunks = _linework(geometry)
+            shapely.prepare(polygons)
+            self.targets[key] = Target(key, self.epsg, geometry, polygons, chunks,
+                                       shapely.STRtree(chunks) if len(chunks) else None)
+            self._index[key] = len(self._keys)
+            self._keys.append(key)
+        self._parts = np.concatenate([self.targets[k].parts for k in self._keys])
+        self._part_target = np.concatenate([np.full(len(self.targets[k].parts), i, dtype=np.int32)
+                                            for i, k in enumerate(self._keys)])
+        self._tree = shapely.STRtree(self._parts) if len(self._parts) else None
+
+    def inside(self, points: NDArray, wanted: dict[TargetKey, NDArray]) -> dict[TargetKey, NDArray]:
+        """Point-in-target for the points each key asks about (``wanted[key]``: a boolean mask).
+
+        One query of the shared tree finds every candidate (point, part) pair; the
+        prepared parts then decide the pairs some key wants.
+        """
+        self.ensure(list(wanted))
+        result = {key: np.zeros(len(points), dtype=bool) for key in wanted}
+        asked = np.zeros(len(points), dtype=bool)
+        for mask in wanted.values():
+            asked |= mask
+        rows = np.flatnonzero(asked)
+        if self._tree is None or len(rows) == 0:
+            return result
+        index = self._index
+        want = np.zeros((len(self._keys), len(points)), dtype=bool)
+        for key, mask in wanted.items():
+            want[index[key]] = mask
+        pair_point, pair_part = self._tree.query(points[rows])
+        pair_point = rows[pair_point]
+        pair_target = self._part_target[pair_part]
+        keep = want[pair_target, pair_point]
+        pair_point, pair_part, pair_target = pair_point[keep], pair_part[keep], pair_target[keep]
+        hit = shapely.intersects(self._parts[pair_part], points[pair_point])
+        for key in wanted:
+            sel = hit & (pair_target == index[key])
+            result[key][pair_point[sel]] = True
+        return result
+
+
+@dataclass
+class _Grid:
+    """A WGS84 raster over the zones' extent; a per-target code says where GEOS is not needed."""
+
+    west: float
+    south: float
+    nx: int
+    ny: int
+    codes: dict[tuple[TargetKey, float], NDArray] = field(default_factory=dict)
+
+    @classmethod
+    def covering(cls, bounds: tuple[float, float, float, float]) -> _Grid:
+        west, south, east, north = bounds
+        west, south = west - _GRID_PAD_DEG, south - _GRID_PAD_DEG
+        nx = math.ceil((east + _GRID_PAD_DEG - west) / _GRID_DEG)
+        ny = math.ceil((north + _GRID_PAD_DEG - south) / _GRID_DEG)
+        return cls(west, south, nx, ny)
+
+    def cell(self, lon: NDArray, lat: NDArray) -> NDArray:
+        """Flat cell index of each point, −1 outside the grid (or not finite)."""
+        with np.errstate(invalid="ignore"):
+            col = np.floor((lon - self.west) / _GRID_DEG)
+            row = np.floor((self.south + self.ny * _GRID_DEG - lat) / _GRID_DEG)
+        ok = (col >= 0) & (col < self.nx) & (row >= 0) & (row < self.ny)
+        return np.where(ok, np.nan_to_num(row) * self.nx + np.nan_to_num(col), -1).astype(np.int64)
+
+    def classify(self, geometry: BaseGeometry, horizon: float) -> NDArray:
+        """FAR, DEEP or 0 per cell, conservative by two cell diagonals.
+
+        Only a window round the geometry (padded by the horizon) is rasterised; every
+        cell beyond it is FAR.
+        """
+        if math.isinf(horizon):
+            return np.zeros(self.ny * self.nx, dtype=np.uint8)
+        codes = np.full(self.ny * self.nx, FAR, dtype=np.uint8)
+        if geometry.is_empty:
+            return codes
+        north = self.south + self.ny * _GRID_DEG
+        lat_high = max(abs(self.south), abs(north))
+        lat_low = 0.0 if self.south <= 0 <= north else min(abs(self.south), abs(north))
+        side = _GRID_DEG * min(_M_PER_DEG_LAT_MIN, _M_PER_DEG_LON_EQ * math.cos(math.radians(lat_high)))
+        diagonal = _GRID_DEG * math.hypot(_M_PER_DEG_LAT_MAX, _M_PER_DEG_LON_EQ * math.cos(math.radians(lat_low)))
+        pad = math.ceil((horizon + 3 * diagonal) / side) + 1  # in cells
+        west, south, east, top = shapely.bounds(geometry)
+        col0 = max(int((west - self.west) / _GRID_DEG) - pad, 0)
+        col1 = min(int((east - self.west) / _GRID_DEG) + pad + 1, self.nx)
+        row0 = max(int((north - top) / _GRID_DEG) - pad, 0)
+        row1 = min(int((north - south) / _GRID_DEG) + pad + 1, self.ny)
+        if col0 >= col1 or row0 >= row1:
+            return codes
+        shape = (row1 - row0, col1 - col0)
+        affine = transform.from_origin(self.west + col0 * _GRID_DEG, north - row0 * _GRID_DEG, _GRID_DEG, _GRID_DEG)
+        polygons, chunks = _linework(geometry)
+        touched = features.rasterize(((g, 1) for g in chunks), out_shape=shape, transform=affine,
+                                     all_touched=True, dtype=np.uint8) if len(chunks) else np.zeros(shape, np.uint8)
+        interior = features.rasterize(((g, 1) for g in polygons), out_shape=shape, transform=affine,
+                                      dtype=np.uint8) if len(polygons) else np.zeros(shape, np.uint8)
+        window = np.zeros(shape, dtype=np.uint8)
+        if touched.any():
+            # Chessboard distance between cell centres times the shorter cell side never exceeds
+            # the metres between them; two diagonals more cover any point of either cell.
+            distance = ndimage.distance_transform_cdt(touched == 0, metric="chessboard").astype(np.float64) * side
+            clear = distance - 2 * diagonal > horizon
+            inside = interior.astype(bool)
+            window[clear & ~inside] = FAR
+            window[clear & inside] = DEEP
+        codes.reshape(self.ny, self.nx)[row0:row1, col0:col1] = window
+        return codes
+
+
+class PreparedZones:
+    """The prepared targets of one LayerSet, per GK zone, plus the bulk grid."""
+
+    def __init__(self, layers: LayerSet) -> None:
+        self.layers = layers
+        self._zones: dict[int, ZoneIndex] = {}
+        self._grid: _Grid | None = None
+        self._admin_tree: shapely.STRtree | None = None
+        self.memo: dict = {}  # derived data keyed by the callers (e.g. the targets of a rule list)
+
+    def zone(self, epsg: int) -> ZoneIndex:
+        if epsg not in self._zones:
+            self._zones[epsg] = ZoneIndex(self.layers, epsg)
+        return self._zones[epsg]
+
+    def admin_names(self, lon: float, lat: float) -> dict[str, str]:
+        """Province, city and county containing a WGS84 point (as LayerSet.admin_names, prepared)."""
+        frame = self.layers.admin.frame
+        if self._admin_tree is None:
+            geometries = np.asarray(frame.geometry.values)
+            shapely.prepare(geometries)
+            self._admin_geometries = geometries
+            self._admin_rows = list(zip(frame["level"], frame["name"], frame["code"], strict=True))
+            self._admin_tree = shapely.STRtree(geometries)
+        point = shapely.Point(lon, lat)
+        candidates = self._admin_tree.query(point)
+        hits = candidates[shapely.contains(self._admin_geometries[candidates], point)]
+        return {level: f"{name}（{code}）" for level, name, code in (self._admin_rows[i] for i in sorted(hits))}
+
+    def features_at(self, layer_id: str, site: BaseGeometry) -> NDArray:
+        """Indices (ascending) of a layer's features a WGS84 site intersects, through a prepared tree."""
+        key = ("features", layer_id)
+        if key not in self.memo:
+            geometries = np.asarray(self.layers.layers[layer_id].frame.geometry.values)
+            shapely.prepare(geometries)
+            self.memo[key] = (geometries, shapely.STRtree(geometries))
+        geometries, tree = self.memo[key]
+        candidates = np.sort(tree.query(site))
+        return candidates[shapely.intersects(geometries[candidates], site)]
+
+    @property
+    def grid(self) -> _Grid:
+        if self._grid is None:
+            self._grid = _Grid.covering(tuple(self.layers.admin.frame.total_bounds))
+        return self._grid
+
+    def cells(self, lon: NDArray, lat: NDArray) -> NDArray:
+        """Grid cell of each WGS84 point (−1 outside the grid), to pass to grid_codes."""
+        return self.grid.cell(lon, lat)
+
+    def grid_codes(self, key: TargetKey, horizon: float, cells: NDArray) -> NDArray:
+        """The grid code (FAR, DEEP, 0) of each cell for a target and horizon (0 outside the grid)."""
+        grid = self.grid
+        if (key, horizon) not in grid.codes:
+            grid.codes[(key, horizon)] = grid.classify(target_geometry(self.layers, key, _WGS84), horizon)
+        return np.where(cells >= 0, grid.codes[(key, horizon)][np.maximum(cells, 0)], 0).astype(np.uint8)
+
+
+def target_geometry(layers: LayerSet, key: TargetKey, epsg: int) -> BaseGeometry:
+    """The geometry of a target in a CRS (EPSG:4326 included)."""
+    if key.kind == COVERAGE:
+        return layers.coverage_area(key.layer, epsg)
+    if key.kind == FEATURES:
+        collection = shapely.geometrycollections(np.asarray(layers.layers[key.layer].frame.geometry.values))
+        return collection if epsg == _WGS84 else project(collection, _WGS84, epsg)
+    return layers.projected(key.layer, epsg, section=key.section)
+
+
+_PREPARED: weakref.WeakKeyDictionary[LayerSet, PreparedZones] = weakref.WeakKeyDictionary()
+
+
+def prepared(layers: LayerSet) -> PreparedZones:
+    """The one PreparedZones of a LayerSet, built on first use and kept as long as the layers."""
+    if layers not in _PREPARED:
+        _PREPARED[layers] = PreparedZones(layers)
+    return _PREPARED[layers]
+
+
+def gk_coordinates(lon: NDArray, lat: NDArray) -> tuple[NDArray, NDArray]:
+    """EPSG code of each site's GK zone and its (x, y) in that zone, as arrays (no geometry objects)."""
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    zone = np.floor(lon / 3.0 + 0.5)
+    epsg = np.zeros(len(lon), dtype=np.int32)
+    xy = np.full((len(lon), 2), np.nan)
+    for number in np.unique(zone[np.isfinite(zone)]):
+        rows = np.flatnonzero(zone == number)
+        code = gk3_zone_for_longitude(3.0 * number).epsg
+        x, y = transformer(_WGS84, code).transform(lon[rows], lat[rows])
+        epsg[rows] = code
+        xy[rows, 0], xy[rows, 1] = x, y
+    return epsg, xy

@@ -1,0 +1,270 @@
+"""Screen many point sites at once with the checker's rules.
+
+Sites are grouped by what decides every rule but the measured ones: their (industry,
+stage) group, which plans reach them (inside, or within boundary accuracy), which layer
+coverages and 三线一单 unit layers they fall in. Each such *pattern* is worked out once,
+by the same decisions the single-site check makes (``spatial.semantics``); buffer and
+polygon rules are then measured for all sites of a pattern in one array operation.
+
+Distances are exact within each zone's *horizon*: its widest band (buffer distance,
+layer accuracy, river mid-line to bank) plus ``report_m``. Beyond it a distance is
+stated only as "more than the horizon" (NaN here); no verdict depends on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+
+from spatial.checker import missing_reason, uncovered_reason
+from spatial.engine import COVERAGE, DEEP, FAR, FEATURES, PreparedZones, TargetKey, gk_coordinates, prepared
+from spatial.industry import Industry, IndustryMatch
+from spatial.layer import LayerSet
+from spatial.rules import Action, Rule, Stage, Verdict, ZoneKind
+from spatial.semantics import (
+    COMPLIANT,
+    REVIEW,
+    VERDICTS,
+    Disposition,
+    applicable,
+    disposition,
+    fixed_outcome,
+    has_coverage,
+    measured_outcome,
+    outside_jurisdiction,
+    plan_applies,
+    rule_target,
+)
+from spatial.units import UnitClass
+
+DEFAULT_REPORT_M = 1000.0
+
+
+@dataclass
+class Pattern:
+    """What every site of one situation gets from the rules that need no measurement."""
+
+    group: int
+    findings: list[tuple[Rule, Verdict, bool | None, bool]] = field(default_factory=list)  # rule, verdict, inside, boundary
+    not_evaluated: list[tuple[Rule, str, str]] = field(default_factory=list)  # rule, layer, reason
+    conditions: list[Rule] = field(default_factory=list)
+    measured: list[tuple[Rule, IndustryMatch, bool]] = field(default_factory=list)  # rule, match, plan area contains site
+    demonstration: list[str] = field(default_factory=list)
+    plans: list[str] = field(default_factory=list)  # ids of the plans that reach the sites
+    severity: int = COMPLIANT
+
+
+@dataclass
+class Screening:
+    """The answer for n sites (see the module docstring)."""
+
+    overall: NDArray  # severity per site
+    epsg: NDArray
+    pattern: NDArray  # index into patterns, per site
+    patterns: list[Pattern]
+    measured: pd.DataFrame  # site, rule, severity, inside, boundary, distance_m, margin_m, horizon_m
+
+    def findings_of(self, site: int) -> list[dict]:
+        """Every finding of one site, as (rule id, verdict, inside, boundary, distance, margin)."""
+        pattern = self.patterns[self.pattern[site]]
+        rows = [{"rule": rule.id, "verdict": verdict, "inside": inside, "boundary_case": boundary,
+                 "distance_m": None, "margin_m": None} for rule, verdict, inside, boundary in pattern.findings]
+        own = self.measured.loc[self.measured["site"] == site]
+        for record in own.itertuples(index=False):
+            rows.append({"rule": record.rule, "verdict": VERDICTS[record.severity], "inside": bool(record.inside),
+                         "boundary_case": bool(record.boundary), "distance_m": _or_none(record.distance_m),
+                         "margin_m": _or_none(record.margin_m)})
+        return rows
+
+
+def horizons(rules: list[Rule] | tuple[Rule, ...], layers: LayerSet, report_m: float) -> dict[TargetKey, float]:
+    """Per measured target: the widest band any rule draws round it, plus ``report_m``."""
+    widest: dict[TargetKey, float] = {}
+    for rule in rules:
+        key = rule_target(rule, layers)
+        if key is None:
+            continue
+        provenance = layers.layers[key.layer].provenance
+        band = provenance.accuracy_m
+        if rule.zone.kind is ZoneKind.BUFFER:
+            band += rule.zone.distance_m + provenance.midline_to_bank_m
+        widest[key] = max(widest.get(key, 0.0), band)
+    return {key: band + report_m for key, band in widest.items()}
+
+
+def screen(lon: NDArray, lat: NDArray, group: NDArray, combos: list[tuple[Industry, Stage]], rules: list[Rule],
+           layers: LayerSet, report_m: float = DEFAULT_REPORT_M) -> Screening:
+    """Check n WGS84 points; ``group[i]`` indexes the (industry, stage) of site i in ``combos``."""
+    rules = list(rules)
+    zones = prepared(layers)
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    group = np.asarray(group, dtype=np.int64)
+    n = len(lon)
+    accuracy = layers.admin.provenance.accuracy_m
+    everyone = np.ones(n, dtype=bool)
+
+    plans = list({rule.plan.id: rule.plan for rule in rules}.values())
+    jurisdictions = [TargetKey.jurisdiction(plan.jurisdiction) for plan in plans]
+    coverages = [TargetKey(COVERAGE, layer_id) for layer_id in layers.layers if has_coverage(layer_id, layers)]
+    units = [TargetKey(FEATURES, unit.layer) for unit in UnitClass if unit.layer in layers.layers]
+    membership = _Membership(zones, lon, lat)
+    for key in dict.fromkeys(jurisdictions):
+        membership.measure(key, accuracy, everyone)
+    for key in coverages + units:
+        membership.measure(key, 0.0, everyone, edges=False)
+    applies = _columns([plan_applies(membership.inside[key], membership.edge[key], accuracy)[0] for key in jurisdictions], n)
+    inside = _columns([membership.inside[key] for key in jurisdictions], n)
+    covered = _columns([membership.inside[key] for key in coverages], n)
+    in_unit = _columns([membership.inside[key] for key in units], n)
+
+    site_pattern, first = _situations(group, np.column_stack([applies, inside, covered, in_unit]))
+    order = np.argsort(site_pattern, kind="stable")
+    members = np.split(order, np.searchsorted(site_pattern[order], np.arange(1, len(first))))
+    coverage_index = {key.layer: i for i, key in enumerate(coverages)}
+    patterns = [
+        _pattern(int(group[s]), combos, rules, layers, plans, applies[s], inside[s],
+                 {layer: bool(covered[s, i]) for layer, i in coverage_index.items()},
+                 [key.layer for key, hit in zip(units, in_unit[s], strict=True) if hit])
+        for s in first
+    ]
+
+    limits = horizons(rules, layers, report_m)
+    need: dict[TargetKey, NDArray] = {}
+    for pattern, rows in zip(patterns, members, strict=True):
+        for rule, _, _ in pattern.measured:
+            need.setdefault(rule_target(rule, layers), np.zeros(n, dtype=bool))[rows] = True
+    for key, mask in need.items():
+        membership.measure(key, limits[key], mask)
+
+    columns: dict[str, list[NDArray]] = {name: [] for name in _MEASURED_COLUMNS}
+    for pattern, rows in zip(patterns, members, strict=True):
+        for rule, match, plan_inside in pattern.measured:
+            for name, values in _measure_rule(rule, match, plan_inside, rows, membership, layers, limits).items():
+                columns[name].append(values)
+    measured = pd.DataFrame({name: np.concatenate(parts) if parts else np.empty(0, dtype=_MEASURED_COLUMNS[name])
+                             for name, parts in columns.items()})
+
+    overall = np.array([pattern.severity for pattern in patterns], dtype=np.int8)[site_pattern]
+    if len(measured):
+        np.maximum.at(overall, measured["site"].to_numpy(), measured["severity"].to_numpy())
+    return Screening(overall, membership.epsg, site_pattern.astype(np.int32), patterns, measured)
+
+
+def _columns(arrays: list[NDArray], n: int) -> NDArray:
+    return np.column_stack(arrays) if arrays else np.zeros((n, 0), dtype=bool)
+
+
+def _situations(group: NDArray, flags: NDArray) -> tuple[NDArray, NDArray]:
+    """Pattern index per site and one representative site per pattern (sites with equal group and flags)."""
+    weights = np.left_shift(np.int64(1), np.arange(flags.shape[1], dtype=np.int64))
+    if flags.shape[1] + int(group.max(initial=0)).bit_length() < 63:
+        key = (group << flags.shape[1]) | (flags.astype(np.int64) @ weights)
+        _, first, site_pattern = np.unique(key, return_index=True, return_inverse=True)
+    else:
+        table = np.column_stack([group, np.packbits(flags.astype(np.uint8), axis=1).astype(np.int64)])
+        _, first, site_pattern = np.unique(table, axis=0, return_index=True, return_inverse=True)
+    return site_pattern.ravel(), first
+
+
+class _Membership:
+    """Inside and edge distance of sites for targets, the grid deciding where GEOS is needed."""
+
+    def __init__(self, zones: PreparedZones, lon: NDArray, lat: NDArray) -> None:
+        self.zones, self.lon, self.lat = zones, lon, lat
+        self.epsg, self.xy = gk_coordinates(lon, lat)
+        self.cells = zones.cells(lon, lat)
+        self.inside: dict[TargetKey, NDArray] = {}
+        self.edge: dict[TargetKey, NDArray] = {}
+
+    def measure(self, key: TargetKey, horizon: float, mask: NDArray, edges: bool = True) -> None:
+        n = len(self.lon)
+        codes = self.zones.grid_codes(key, horizon, self.cells)
+        inside = codes == DEEP
+        edge = np.full(n, np.nan)
+        exact = mask & (codes != DEEP) & (codes != FAR)
+        for code in np.unique(self.epsg[exact]):
+            rows = np.flatnonzero(exact & (self.epsg == code))
+            points = shapely.points(self.xy[rows])
+            zone = self.zones.zone(int(code))
+            zone.ensure([key])
+            inside[rows] = zone.inside(points, {key: np.ones(len(rows), dtype=bool)})[key]
+            if edges:
+                edge[rows] = zone.targets[key].edge_distance(points, limit=horizon)
+        self.inside[key] = inside
+        self.edge[key] = edge
+
+
+def _pattern(group: int, combos: list[tuple[Industry, Stage]], rules: list[Rule], layers: LayerSet, plans: list,
+             applies: NDArray, inside: NDArray, covered: dict[str, bool], units: list[str]) -> Pattern:
+    """The single-site decisions for one situation (mirrors spatial.checker.check)."""
+    industry, stage = combos[group]
+    plan_index = {plan.id: i for i, plan in enumerate(plans)}
+    pattern = Pattern(group, plans=[plan.id for plan, hit in zip(plans, applies, strict=True) if hit])
+    used = {LayerSet.ADMIN, *units}
+    for rule, match in applicable(rules, industry, stage):
+        i = plan_index[rule.plan.id]
+        if not applies[i]:
+            continue
+        layer = rule.zone.layer
+        handling = disposition(rule, layers, covered=covered.get(layer, True))
+        if handling is Disposition.MISSING:
+            pattern.not_evaluated.append((rule, layer, missing_reason(layers, layer)))
+            continue
+        if handling is Disposition.UNCOVERED:
+            pattern.not_evaluated.append((rule, layer, uncovered_reason(layers, layer)))
+            continue
+        if layer is not None:
+            used.add(layer)
+        if handling is Disposition.CONDITION:
+            pattern.conditions.append(rule)
+        elif handling is Disposition.MEASURED:
+            pattern.measured.append((rule, match, bool(inside[i])))
+        else:
+            verdict, hit = fixed_outcome(rule, match)
+            boundary = not inside[i]
+            if boundary:
+                verdict = VERDICTS[int(outside_jurisdiction(np.array([verdict.severity]), np.array([bool(hit)]))[0])]
+            pattern.findings.append((rule, verdict, hit, boundary))
+    pattern.demonstration = [layers.layers[i].name for i in sorted(used) if layers.layers[i].provenance.demonstration]
+    severities = [verdict.severity for _, verdict, _, _ in pattern.findings]
+    if pattern.demonstration or any(rule.action is not Action.ENCOURAGE for rule, _, _ in pattern.not_evaluated):
+        severities.append(REVIEW)
+    pattern.severity = max(severities, default=COMPLIANT)
+    return pattern
+
+
+_MEASURED_COLUMNS = {"site": np.int64, "rule": object, "severity": np.int8, "inside": bool, "boundary": bool,
+                     "distance_m": float, "margin_m": float, "horizon_m": float}
+
+
+def _measure_rule(rule: Rule, match: IndustryMatch, plan_inside: bool, rows: NDArray, membership: _Membership,
+                  layers: LayerSet, limits: dict[TargetKey, float]) -> dict[str, NDArray]:
+    key = rule_target(rule, layers)
+    provenance = layers.layers[key.layer].provenance
+    within = membership.inside[key][rows]
+    edge = membership.edge[key][rows]
+    distance = np.where(within, 0.0, edge)
+    if rule.zone.kind is ZoneKind.BUFFER:
+        margin = rule.zone.distance_m - distance
+        with np.errstate(invalid="ignore"):
+            inside = margin >= 0
+        band = provenance.accuracy_m + provenance.midline_to_bank_m
+    else:
+        margin = np.where(within, edge, -edge)
+        inside = within
+        band = provenance.accuracy_m
+    severity, boundary = measured_outcome(rule.action, match, inside, margin, provenance.accuracy_m, band)
+    if not plan_inside:
+        severity = outside_jurisdiction(severity, inside)
+        boundary = np.ones(len(rows), dtype=bool)
+    return {"site": rows, "rule": np.full(len(rows), rule.id, dtype=object), "severity": severity, "inside": inside,
+            "boundary": boundary, "distance_m": distance, "margin_m": margin, "horizon_m": np.full(len(rows), limits[key])}
+
+
+def _or_none(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)

@@ -1,0 +1,142 @@
+"""What a rule says about a site, written once for one site and for arrays of sites.
+
+The checker (one site, full report) and the batch screen (many sites, tables) both
+decide here which rules speak, how a measured distance becomes a verdict, and what a
+jurisdiction edge or a layer's coverage does to it. Verdicts travel as severities
+(indices into ``Verdict``) so that arrays of sites can be handled at once.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from enum import Enum
+
+import numpy as np
+from numpy.typing import NDArray
+
+from spatial.engine import AREA, COVERAGE, TargetKey, prepared
+from spatial.industry import Industry, IndustryMatch
+from spatial.layer import LayerSet
+from spatial.rules import Action, Rule, Stage, Verdict, ZoneKind
+
+VERDICTS = list(Verdict)
+REVIEW = Verdict.REVIEW.severity
+COMPLIANT = Verdict.COMPLIANT.severity
+
+
+class Disposition(Enum):
+    """How an applicable rule is handled for a site."""
+
+    MISSING = "missing"  # its layer does not exist: not evaluated
+    UNCOVERED = "uncovered"  # its layer does not speak for the site's area: not evaluated
+    CONDITION = "condition"  # a general condition: listed, never a verdict
+    FIXED = "fixed"  # undefined extent or whole jurisdiction: the same answer anywhere in scope
+    MEASURED = "measured"  # buffer or polygon zone: measured on the layer
+
+
+_APPLICABLE: OrderedDict[tuple, tuple[tuple[Rule, ...], list[tuple[Rule, IndustryMatch]]]] = OrderedDict()
+_APPLICABLE_SIZE = 256
+
+
+def applicable(rules: list[Rule] | tuple[Rule, ...], industry: Industry, stage: Stage) -> list[tuple[Rule, IndustryMatch]]:
+    """The rules for this industry and stage, with how the industry matches each (cached)."""
+    key = (tuple(map(id, rules)), industry.codes, stage)
+    if key in _APPLICABLE:
+        _APPLICABLE.move_to_end(key)
+        return _APPLICABLE[key][1]
+    chosen = []
+    for rule in rules:
+        if stage not in rule.stages:
+            continue
+        match = industry.match(rule.industry_codes, rule.excepted_codes)
+        if match is not IndustryMatch.NONE:
+            chosen.append((rule, match))
+    _APPLICABLE[key] = (tuple(rules), chosen)  # the rules are kept so their ids stay theirs
+    if len(_APPLICABLE) > _APPLICABLE_SIZE:
+        _APPLICABLE.popitem(last=False)
+    return chosen
+
+
+def disposition(rule: Rule, layers: LayerSet, covered: bool) -> Disposition:
+    """``covered``: the site lies within the area the rule's layer declares it covers."""
+    layer = rule.zone.layer
+    if layer is not None and layer in layers.missing:
+        return Disposition.MISSING
+    if not covered:
+        return Disposition.UNCOVERED
+    if rule.general:
+        return Disposition.CONDITION
+    if rule.zone.kind in (ZoneKind.BUFFER, ZoneKind.WITHIN):
+        return Disposition.MEASURED
+    return Disposition.FIXED
+
+
+def has_coverage(layer_id: str | None, layers: LayerSet) -> bool:
+    """Whether a layer declares a limited coverage (so sites outside it are not evaluated)."""
+    return layer_id is not None and layer_id in layers.layers and bool(layers.layers[layer_id].provenance.coverage)
+
+
+def rule_verdict(action: Action, match: IndustryMatch) -> Verdict:
+    """The verdict of a rule that reaches the site; a coarser industry only earns a review."""
+    if match is IndustryMatch.COARSER and action is not Action.ENCOURAGE:
+        return Verdict.REVIEW
+    return action.verdict
+
+
+def fixed_outcome(rule: Rule, match: IndustryMatch) -> tuple[Verdict, bool | None]:
+    """Verdict and ``inside`` of a rule on an undefined extent or a whole jurisdiction."""
+    if rule.zone.kind is ZoneKind.UNDEFINED:
+        return (Verdict.COMPLIANT if rule.action is Action.ENCOURAGE else Verdict.REVIEW), None
+    return rule_verdict(rule.action, match), True
+
+
+def measured_outcome(action: Action, match: IndustryMatch, inside: NDArray, margin: NDArray,
+                     accuracy: float, outward_band: float) -> tuple[NDArray, NDArray]:
+    """Severity and boundary flag per site from its margin into the zone (metres, < 0 outside).
+
+    A site within the layer's accuracy of the edge is a boundary case: inside, it keeps
+    the rule's verdict; outside, a non-encouraging rule asks for review. ``outward_band``
+    widens the outer band by the river's mid-line-to-bank distance. A NaN margin means
+    farther than any band from the edge.
+    """
+    with np.errstate(invalid="ignore"):
+        boundary = (inside & (margin <= accuracy)) | (~inside & (-margin <= outward_band))
+    hit = rule_verdict(action, match).severity
+    outside = REVIEW if action is not Action.ENCOURAGE else COMPLIANT
+    severity = np.where(inside, hit, np.where(boundary, outside, COMPLIANT)).astype(np.int8)
+    return severity, boundary
+
+
+def outside_jurisdiction(severity: NDArray, inside: NDArray) -> NDArray:
+    """A site just outside the plan area (within boundary accuracy): a rule hit becomes a review."""
+    return np.where(inside, np.minimum(severity, REVIEW), severity).astype(np.int8)
+
+
+def plan_applies(inside: NDArray, to_edge: NDArray, accuracy: float) -> tuple[NDArray, NDArray]:
+    """(applies, edge_case): a plan reaches sites inside it or within accuracy of its edge."""
+    with np.errstate(invalid="ignore"):
+        edge_case = to_edge <= accuracy
+    return inside | edge_case, edge_case
+
+
+def rule_target(rule: Rule, layers: LayerSet) -> TargetKey | None:
+    """The geometry a buffer or polygon rule is measured against (None for other rules)."""
+    zone = rule.zone
+    if zone.layer is None or zone.layer not in layers.layers:
+        return None
+    if zone.kind is ZoneKind.BUFFER:
+        return TargetKey(AREA, zone.layer, zone.section)
+    if zone.kind is ZoneKind.WITHIN:
+        return TargetKey(AREA, zone.layer)
+    return None
+
+
+def scope_keys(rules: list[Rule] | tuple[Rule, ...], layers: LayerSet) -> set[TargetKey]:
+    """The targets that decide which rules reach a site: plan jurisdictions and layer coverages (cached)."""
+    memo = prepared(layers).memo
+    key = ("scopes", tuple(map(id, rules)))
+    if key not in memo:
+        keys = {TargetKey.jurisdiction(rule.plan.jurisdiction) for rule in rules}
+        keys |= {TargetKey(COVERAGE, layer_id) for layer_id in layers.layers if has_coverage(layer_id, layers)}
+        memo[key] = (tuple(rules), keys)
+    return memo[key][1]
