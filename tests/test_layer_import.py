@@ -238,3 +238,20 @@ def test_osm_rivers_replace_the_1_to_4m_fen_and_tighten_its_boundary_band(tmp_pa
 
     code, _, err = siting(capsys, "layers", "import-osm", str(extract), "--river", "涑水河")
     assert code == 2 and "文峪河" in err and "汾河" in err
+
+
+@pytest.mark.parametrize("suffix, driver, epsg", [(".gpkg", "GPKG", 4490), (".geojson", "GeoJSON", 4326),
+                                                  (".gdb", "OpenFileGDB", 4546), (".kml", "LIBKML", 4326)])
+def test_red_line_reads_alike_from_every_agency_format(tmp_path, user_dir, layers, capsys, suffix, driver, epsg):
+    centre = project(site_in_zone(layers, "eco_redline", JIANGXIAN), 4326, 4546)
+    ring = shapely.Point(centre.x, centre.y).buffer(1500).difference(shapely.Point(centre.x, centre.y).buffer(500))
+    frame = gpd.GeoDataFrame({"name": ["环形红线（含洞）"]}, geometry=[ring], crs=4546)
+    path = tmp_path / f"红线{suffix}"
+    frame.to_crs(epsg).to_file(path, driver=driver)
+    code, _, err = siting(capsys, "layers", "import", str(path), "--kind", "redline")
+    assert code == 0, err
+    stored = load_layers().layers["eco_redline"].frame
+    assert stored["name"].iloc[0] == "环形红线（含洞）"  # Chinese attributes intact
+    area = project(stored.geometry.iloc[0], 4326, 4546).area
+    holes = shapely.get_num_interior_rings(shapely.get_parts(stored.geometry.iloc[0])).sum()
+    assert area == pytest.approx(ring.area, rel=1e-4) and holes == 1
