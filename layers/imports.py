@@ -93,15 +93,15 @@ def read_layer_file(path: Path, kind_name: str, crs: str | None = None, field_ma
     if frame.empty:
         raise file_error(FIELD, path, "文件中没有任何要素。", "the file holds no features.")
     frame, crs_text = _to_wgs84(path, frame, crs)
-    mapping = _field_mapping(path, kind, list(frame.columns.drop("geometry")), field_map or {})
-    table = pd.DataFrame({name: frame[column] for name, column in mapping.items()})
+    mapping = _field_mapping(kind, list(frame.columns.drop("geometry")), field_map or {})
+    table = pd.DataFrame({name: frame[column] for name, column in mapping.items()}, index=frame.index)
     geometries, repaired, dropped = _clean_geometries(path, frame.geometry.values, kind["geometry"])
     keep = ~shapely.is_empty(geometries)
     table = gpd.GeoDataFrame(table.loc[keep].reset_index(drop=True), geometry=geometries[keep], crs=STORAGE_CRS)
     if table.empty:
         raise file_error(FIELD, path, "文件中没有有效的几何要素。", "the file holds no valid geometry.")
     _inside_shanxi(path, table, crs_text)
-    frames = _split(path, kind, table)
+    frames = _split(kind, table, notes)
     if repaired:
         notes.append(f"{repaired} 个要素几何无效（自相交等），已用 make_valid 修复，请核对面积。")
     if dropped:
@@ -130,7 +130,7 @@ def _to_wgs84(path: Path, frame: gpd.GeoDataFrame, crs: str | None) -> tuple[gpd
     return frame.to_crs(STORAGE_CRS), described
 
 
-def _field_mapping(path: Path, kind: dict, columns: list[str], given: dict[str, str]) -> dict[str, str]:
+def _field_mapping(kind: dict, columns: list[str], given: dict[str, str]) -> dict[str, str]:
     """Catalog field → agency column, from --field options first, then by label and alias."""
     fields = kind.get("fields", {})
     unknown = sorted(set(given) - set(fields))
@@ -214,7 +214,7 @@ def _inside_shanxi(path: Path, frame: gpd.GeoDataFrame, crs_text: str) -> None:
     )
 
 
-def _split(path: Path, kind: dict, table: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
+def _split(kind: dict, table: gpd.GeoDataFrame, notes: list[str]) -> dict[str, gpd.GeoDataFrame]:
     """Features into the layer ids the rules use: all into each, or one layer per split value."""
     targets = kind["layers"]
     if isinstance(targets, list):
@@ -222,6 +222,13 @@ def _split(path: Path, kind: dict, table: gpd.GeoDataFrame) -> dict[str, gpd.Geo
     split_by = kind["split_by"]
     if split_by not in table.columns and split_by == "class" and "code" in table.columns:
         table[split_by] = [class_of_code(code, field="code").value for code in table["code"]]
+    if split_by not in table.columns:
+        label = kind["fields"][split_by]["label"]
+        if not kind.get("optional_split"):
+            raise InputError("--field", f"{split_by}（{label}）", f"缺少字段 {split_by}（{label}），无法分到各图层；请用 --field {split_by}=列名 指明。",
+                             f"field {split_by} is needed to split the features into layers; map it with --field {split_by}=COLUMN.")
+        notes.append(f"文件没有{label}字段，只导入为“{kind['name']}”整体，分区图层未导入。")
+        return {kind["all_features"]: table}
     values = table[split_by].astype(str)
     aliases = {str(k): v for k, v in kind.get("split_aliases", {}).items()}
     keys = values.map(lambda v: next((k for k in targets if k in v), aliases.get(v.strip().lower())))

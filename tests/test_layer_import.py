@@ -255,3 +255,31 @@ def test_red_line_reads_alike_from_every_agency_format(tmp_path, user_dir, layer
     area = project(stored.geometry.iloc[0], 4326, 4546).area
     holes = shapely.get_num_interior_rings(shapely.get_parts(stored.geometry.iloc[0])).sum()
     assert area == pytest.approx(ring.area, rel=1e-4) and holes == 1
+
+
+def test_water_source_zones_split_by_level_and_reach_their_rules(tmp_path, user_dir, layers, capsys):
+    centre = project(shapely.point_on_surface(layers.admin_area(JIANGXIAN)), 4326, 4546)
+    disks = [shapely.Point(centre.x, centre.y).buffer(r) for r in (300, 1500, 4000)]
+    rings = [disks[0], disks[1].difference(disks[0]), disks[2].difference(disks[1])]
+    frame = gpd.GeoDataFrame({"SYDMC": ["测试水源地"] * 3, "BHQJB": ["一级保护区", "二级保护区", "准保护区"]},
+                             geometry=rings, crs=4546)
+    path = tmp_path / "水源保护区.gpkg"
+    frame.to_file(path)
+    code, out, err = siting(capsys, "layers", "import", str(path), "--kind", "water_source")
+    assert code == 0, err
+    loaded = load_layers().layers
+    assert [len(loaded[i].frame) for i in ("dw_source_level1", "dw_source_level2", "dw_source_quasi", "drinking_water_zones")] == [1, 1, 1, 3]
+    site = project(shapely.Point(centre.x + 100, centre.y), 4546, 4326)
+    code, out, _ = siting(capsys, "check", "--lon", f"{site.x:.8f}", "--lat", f"{site.y:.8f}", "--industry", "化工", "--format", "json")
+    assert code == 0
+    inside = {f["layer"] for f in json.loads(out)["findings"] if f["inside"]}
+    assert {"dw_source_level1", "drinking_water_zones"} <= inside and "dw_source_level2" not in inside
+
+    nameless = gpd.GeoDataFrame({"名称": ["保护地"]}, geometry=[rings[2]], crs=4546)
+    nameless.to_file(tmp_path / "保护地.geojson")
+    code, out, err = siting(capsys, "layers", "import", str(tmp_path / "保护地.geojson"), "--kind", "nature_reserves")
+    assert code == 0 and "分区图层未导入" in out, err
+    assert "nature_reserve_core" in load_layers().missing  # no 功能分区: the core zone is not guessed
+
+    code, _, err = siting(capsys, "layers", "import", str(tmp_path / "保护地.geojson"), "--kind", "water_source")
+    assert code == 2 and "level（保护区级别）" in err
