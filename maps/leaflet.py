@@ -26,7 +26,7 @@ from maps.style import DEMO_TEXT, ZoneStyle
 from spatial.layer import Provenance
 
 _HELPERS_JS = Path(__file__).resolve().parent / "js" / "siting_map.js"
-_COORDINATE_DECIMALS = 6  # about 0.1 m: well below any layer's accuracy
+_POLYLINE_SCALE = 1e5  # 1e-5 degree, about 1 m: below every layer's accuracy
 DEMO_BANNER_ID = "siting-demo-banner"
 
 
@@ -46,12 +46,49 @@ def base_map(bounds: tuple[float, float, float, float], basemap: Basemap | None,
     return fmap
 
 
-def geojson_geometries(geometries: np.ndarray) -> list[dict | None]:
-    """WGS84 geometries as GeoJSON dicts with coordinates rounded for the page (None for empty)."""
+def _zigzag_chunks(values: np.ndarray) -> tuple[str, np.ndarray]:
+    """Google polyline characters for signed integers, and how many characters each took."""
+    zigzag = np.where(values < 0, ~(values << 1), values << 1).astype(np.uint64)
+    counts = np.floor(np.log2(np.maximum(zigzag, 1).astype(float))).astype(int) // 5 + 1
+    steps = np.arange(counts.max(initial=1))
+    chunks = ((zigzag[:, None] >> (5 * steps[None, :]).astype(np.uint64)) & np.uint64(31)).astype(np.int64)
+    chars = chunks + 0x20 * (steps[None, :] < counts[:, None] - 1) + 63
+    return chars[steps[None, :] < counts[:, None]].astype(np.uint8).tobytes().decode("ascii"), counts
+
+
+def encode_geometries(geometries: np.ndarray) -> list[list[list[str]] | None]:
+    """WGS84 polygons or lines as encoded polylines (1e-5°, about 1 m): per feature, parts of rings.
+
+    About a third of the size of GeoJSON text; identical coordinates encode identically,
+    so shared edges stay shared. Decoded by sitingDecode in maps/js/siting_map.js.
+    """
     geometries = np.asarray(geometries, dtype=object)
-    rounded = shapely.transform(geometries, lambda xy: np.round(xy, _COORDINATE_DECIMALS))
-    texts = shapely.to_geojson(rounded)
-    return [None if g is None or g.is_empty else json.loads(t) for g, t in zip(rounded, texts, strict=True)]
+    parts, owner = shapely.get_parts(geometries, return_index=True)
+    polygonal = shapely.get_type_id(parts) == shapely.GeometryType.POLYGON
+    rings, ring_of_polygon = shapely.get_rings(parts[polygonal], return_index=True)
+    ring_part = np.concatenate([np.flatnonzero(polygonal)[ring_of_polygon], np.flatnonzero(~polygonal)])
+    rings = np.concatenate([rings, parts[~polygonal]])
+    order = np.argsort(ring_part, kind="stable")  # exterior before holes, parts in order
+    rings, ring_part = rings[order], ring_part[order]
+    coords, ring_index = shapely.get_coordinates(rings, return_index=True)
+    ints = np.round(coords[:, ::-1] * _POLYLINE_SCALE).astype(np.int64)  # (lat, lng), as the format has it
+    deltas = np.diff(ints, axis=0, prepend=np.zeros((1, 2), dtype=np.int64))
+    starts = np.r_[True, ring_index[1:] != ring_index[:-1]] if len(ring_index) else np.zeros(0, bool)
+    deltas[starts] = ints[starts]
+    text, counts = _zigzag_chunks(deltas.ravel())
+    per_ring = np.bincount(ring_index, weights=counts.reshape(-1, 2).sum(axis=1), minlength=len(rings)).astype(int)
+    offsets = np.r_[0, np.cumsum(per_ring)]
+    encoded: list[list[list[str]] | None] = [None] * len(geometries)
+    previous_part = -1
+    for ring, part in enumerate(ring_part):
+        feature = owner[part]
+        if encoded[feature] is None:
+            encoded[feature] = []
+        if part != previous_part:
+            encoded[feature].append([])
+            previous_part = part
+        encoded[feature][-1].append(text[offsets[ring]:offsets[ring + 1]])
+    return encoded
 
 
 @dataclass(frozen=True)
@@ -63,21 +100,26 @@ class LevelGeometries:
 class ZoomLayer(Layer):
     """An overlay drawn from the level of detail matching the map's zoom."""
 
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-            var {{ this.get_name() }} = sitingLodLayer({{ this._parent.get_name() }}, {{ this.spec|tojson }});
-        {% endmacro %}
-    """)
+    _template = Template("")
+
+    def render(self, **kwargs) -> None:
+        # Written verbatim: branca would re-read macro output as a template, and encoded
+        # polylines may contain "{{".
+        data = json.dumps(self.spec, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+        self.get_root().script.add_child(
+            RawHtml(f"var {self.get_name()} = sitingLodLayer({self._parent.get_name()}, {data});"), name=self.get_name())
+        super().render(**kwargs)
 
     def __init__(self, name: str, style: ZoneStyle, levels: list[LevelGeometries], props: list[dict],
-                 demonstration: bool, show: bool = True) -> None:
+                 demonstration: bool, lines: bool = False, show: bool = True) -> None:
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "ZoomLayer"
         self.spec = {
             "style": style.leaflet(),
             "props": props,
             "demonstration": demonstration,
-            "lods": [{"maxZoom": level.max_zoom, "geoms": geojson_geometries(level.geometries)} for level in levels],
+            "lines": lines,
+            "lods": [{"maxZoom": level.max_zoom, "geoms": encode_geometries(level.geometries)} for level in levels],
         }
 
 
@@ -216,7 +258,7 @@ _PAGE_CSS = """<style>
 .siting-panel{position:fixed;z-index:1000;background:rgba(255,255,255,.94);border:1px solid #999;border-radius:4px;
   padding:4px 8px;font:12px/1.5 "Noto Sans CJK SC","Microsoft YaHei",sans-serif;max-height:45%;overflow:auto;max-width:380px}
 .siting-panel summary{font-weight:bold;cursor:pointer}
-.siting-bottomright{right:10px;bottom:24px}.siting-bottomleft{left:10px;bottom:40px}.siting-topright2{right:10px;top:140px}
+.siting-bottomright{right:10px;bottom:24px}.siting-bottomleft{left:10px;bottom:40px}.siting-topleft2{left:10px;top:130px}
 .siting-legend-row{display:flex;align-items:center;gap:6px;white-space:nowrap}
 .siting-swatch{display:inline-block;width:18px;height:12px;flex:none}
 .siting-line{display:inline-block;width:18px;height:0;flex:none}

@@ -29,6 +29,7 @@ _WGS84 = STORAGE_CRS.to_epsg()
 _ATTRIBUTE_LABELS = {"code": "单元编码", "name": "名称", "class": "管控类别", "class_name": "管控类别",
                      "county_name": "所在县（市、区）", "baseline": "基线", "distance_m": "距离（米）"}
 _POPUP_TEXT_LIMIT = 400
+_LEVEL_GAIN = 0.7  # a coarser level must drop at least 30 % of the vertices
 
 
 def _feature_popup(zone: Zone, row: dict, area_km2: float) -> str:
@@ -89,12 +90,25 @@ def simplified_levels(zones: RegionZones, levels: list[Level]) -> tuple[list[lis
     return per_level, rivers
 
 
+def _useful_levels(levels: list[Level], per_level: list, rivers: list) -> tuple[list[Level], list, list]:
+    """Keep a coarser level only if it saves enough vertices over the next finer one kept;
+    coarse source data would otherwise be written several times over for nothing."""
+    counts = [int(shapely.get_num_coordinates(np.concatenate(parts)).sum()) for parts in per_level]
+    keep = [len(levels) - 1]
+    for index in range(len(levels) - 2, -1, -1):
+        if counts[index] <= _LEVEL_GAIN * counts[keep[-1]]:
+            keep.append(index)
+    keep.reverse()
+    return [levels[i] for i in keep], [per_level[i] for i in keep], [[river[i] for i in keep] for river in rivers]
+
+
 def region_map(zones: RegionZones, layers: LayerSet, basemap: Basemap | None = None, out: Path | None = None,
                simplify: bool = True) -> folium.Map:
     """The zone map of a region; ``simplify=False`` draws full resolution (the benchmark's baseline)."""
     region = zones.region
     levels = levels_for(region.geometry.centroid.y) if simplify else [Level(19, 0.0)]
     per_level, rivers = simplified_levels(zones, levels)
+    levels, per_level, rivers = _useful_levels(levels, per_level, rivers)
     fmap = base_map(tuple(region.geometry.bounds), basemap, out)
 
     def lod(index: int) -> list[LevelGeometries]:
@@ -120,7 +134,7 @@ def region_map(zones: RegionZones, layers: LayerSet, basemap: Basemap | None = N
         ZoomLayer(name, ZoneStyle(RIVER_COLOUR, 0.0, weight=2.5),
                   [LevelGeometries(level.max_zoom, g) for level, g in zip(levels, river_levels, strict=True)],
                   [{"tooltip": html.escape(name)}] * len(frame), layers.layers[layer_id].provenance.demonstration,
-                  ).add_to(fmap)
+                  lines=True).add_to(fmap)
         legend.append((line_swatch(RIVER_COLOUR), name + "（中线）"))
     legend += [(line_swatch("#222222"), f"{region.name}边界"), (line_swatch(ADMIN_COLOUR), "县（市、区）界")]
 
@@ -129,7 +143,7 @@ def region_map(zones: RegionZones, layers: LayerSet, basemap: Basemap | None = N
     Panel(f"{region.name}管控分区图例", legend_html(legend), corner="bottomright").add_to(fmap)
     Panel("分区面积", _area_table(zones), corner="bottomleft", open_=False).add_to(fmap)
     if zones.missing:
-        Panel(f"未载入图层（{len(zones.missing)}）", _missing_list(zones), corner="topright2", open_=False).add_to(fmap)
+        Panel(f"未载入图层（{len(zones.missing)}）", _missing_list(zones), corner="topleft2", open_=False).add_to(fmap)
     folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
     return fmap
 

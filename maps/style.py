@@ -34,7 +34,8 @@ class ZoneStyle:
     order: int = 50  # drawing order: lower first (underneath)
 
     def leaflet(self) -> dict:
-        style = {"color": self.colour, "weight": self.weight, "fillColor": self.colour, "fillOpacity": self.fill_opacity}
+        style = {"color": self.colour, "weight": self.weight, "fillColor": self.colour, "fillOpacity": self.fill_opacity,
+                 "fill": self.fill_opacity > 0}  # an outline must not catch clicks meant for the zones beneath
         if self.dash:
             style["dashArray"] = self.dash
         return style

@@ -3,6 +3,26 @@
   "use strict";
   var demoLayers = [];
 
+  /* Google encoded polyline (1e-5 degree) → [[lat, lng], …]. */
+  window.sitingDecode = function (text) {
+    var points = [], index = 0, lat = 0, lng = 0;
+    function next() {
+      var result = 0, shift = 0, byte;
+      do {
+        byte = text.charCodeAt(index++) - 63;
+        result |= (byte & 31) << shift;
+        shift += 5;
+      } while (byte >= 32);
+      return (result & 1) ? ~(result >> 1) : (result >> 1);
+    }
+    while (index < text.length) {
+      lat += next();
+      lng += next();
+      points.push([lat / 1e5, lng / 1e5]);
+    }
+    return points;
+  };
+
   /* A feature group that shows, at each zoom, the geometry simplified for that zoom. */
   window.sitingLodLayer = function (map, spec) {
     var group = L.featureGroup();
@@ -15,20 +35,18 @@
       return spec.lods.length - 1;
     }
     function build(i) {
-      var features = [];
-      spec.lods[i].geoms.forEach(function (geometry, k) {
-        if (geometry) {
-          features.push({type: "Feature", geometry: geometry, properties: {k: k}});
-        }
+      var group = L.featureGroup();
+      spec.lods[i].geoms.forEach(function (parts, k) {
+        if (!parts) { return; }
+        var layer = spec.lines
+          ? L.polyline(parts.map(function (part) { return sitingDecode(part[0]); }), spec.style)
+          : L.polygon(parts.map(function (part) { return part.map(sitingDecode); }), spec.style);
+        var props = spec.props[k] || {};
+        if (props.popup) { layer.bindPopup(props.popup, {maxWidth: 420}); }
+        if (props.tooltip) { layer.bindTooltip(props.tooltip, {sticky: true}); }
+        group.addLayer(layer);
       });
-      return L.geoJSON({type: "FeatureCollection", features: features}, {
-        style: function () { return spec.style; },
-        onEachFeature: function (feature, layer) {
-          var props = spec.props[feature.properties.k] || {};
-          if (props.popup) { layer.bindPopup(props.popup, {maxWidth: 420}); }
-          if (props.tooltip) { layer.bindTooltip(props.tooltip, {sticky: true}); }
-        }
-      });
+      return group;
     }
     function show() {
       var i = levelFor(map.getZoom());
