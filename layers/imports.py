@@ -23,6 +23,8 @@ from layers import catalog
 from spatial.coordinates import resolve_crs
 from spatial.crs import STORAGE_CRS
 from spatial.errors import InputError
+from spatial.file_guards import check_archive, check_size
+from spatial.limits import LAYER_FILE_LIMITS
 from spatial.units import ACCESS_DIMENSIONS, class_of_code
 from spatial.vector_files import dataset_path, file_error, read_frame, shift_geographic
 
@@ -88,8 +90,8 @@ def read_layer_file(path: Path, kind_name: str, crs: str | None = None, field_ma
     kind = kind_of(kind_name)
     if not path.exists():
         raise file_error(FIELD, path, "文件不存在。", "the file does not exist.")
-    dataset, notes = dataset_path(path, FIELD, layer if path.suffix.lower() == ".zip" else None)
-    frame = read_frame(path, dataset, FIELD, None if path.suffix.lower() == ".zip" else layer)
+    dataset, notes = dataset_path(path, FIELD, LAYER_FILE_LIMITS, layer if path.suffix.lower() == ".zip" else None)
+    frame = read_frame(path, dataset, FIELD, LAYER_FILE_LIMITS, None if path.suffix.lower() == ".zip" else layer)
     if frame.empty:
         raise file_error(FIELD, path, "文件中没有任何要素。", "the file holds no features.")
     frame, crs_text = _to_wgs84(path, frame, crs)
@@ -247,6 +249,9 @@ def _split(kind: dict, table: gpd.GeoDataFrame, notes: list[str]) -> dict[str, g
 def read_access_list(path: Path) -> pd.DataFrame:
     """An Excel 准入清单 keyed by unit code: one row per unit with a column per dimension,
     or one row per unit and dimension (columns 管控维度 and 管控要求)."""
+    check_size(path, "--access-list", LAYER_FILE_LIMITS)
+    if path.suffix.lower() == ".xlsx":
+        check_archive(path, "--access-list", LAYER_FILE_LIMITS)
     try:
         sheet = pyogrio.read_dataframe(path, read_geometry=False, HEADERS="FORCE").astype(str) if path.suffix.lower() != ".csv" \
             else pd.read_csv(path, dtype=str)

@@ -23,6 +23,7 @@ from spatial.bd09 import bd09_to_wgs84
 from spatial.crs import transformer
 from spatial.errors import InputError
 from spatial.gcj02 import gcj02_to_wgs84
+from spatial.limits import MAX_COORDINATE_TEXT
 
 # Named systems a reviewer may give with --crs.
 GEOGRAPHIC_NAMES = {"wgs84": "WGS84", "cgcs2000": "CGCS2000", "gcj02": "GCJ-02", "bd09": "BD-09"}
@@ -121,6 +122,9 @@ def _dms(text: str, degrees: str, minutes: str | None, seconds: str | None) -> f
 
 def parse_point(text: str, crs: str | None = None) -> ParsedPoint:
     """Read one point from free text, optionally in a named system (see :func:`resolve_crs`)."""
+    if len(text) > MAX_COORDINATE_TEXT:
+        raise _fail(text[:40] + "…", f"坐标文本过长（{len(text)} 个字符，上限 {MAX_COORDINATE_TEXT}）；一个点只需两个坐标值。",
+                    f"the coordinate text is too long ({len(text)} characters, limit {MAX_COORDINATE_TEXT}); a point needs two values.")
     numbers = _numbers(text)
     if len(numbers) != 2:
         raise _fail(text, f"应给出两个坐标值，读到 {len(numbers)} 个。", f"expected two coordinates, found {len(numbers)}.")

@@ -21,11 +21,14 @@ from shapely.geometry.base import BaseGeometry
 
 from spatial.coordinates import UNNAMED_DEGREES_NOTE, parse_point, resolve_crs
 from spatial.errors import InputError
+from spatial.file_guards import check_archive, check_size
+from spatial.limits import SITE_FILE_LIMITS
 from spatial.vector_files import dataset_path, file_error, read_frame, shift_geographic
 
 VECTOR_SUFFIXES = {".kml", ".kmz", ".shp", ".zip", ".geojson", ".json", ".gpkg", ".dxf"}
 TABLE_SUFFIXES = {".csv", ".xlsx"}
 FIELD = "--site"
+CHINA_BOUNDS = (73.0, 3.0, 136.0, 54.0)  # lon/lat: where a site of this product can lie
 
 
 @dataclass(frozen=True)
@@ -56,13 +59,44 @@ def read_site(path: Path, crs: str | None = None) -> SiteFile:
     if suffix not in VECTOR_SUFFIXES:
         raise _error(path, f"不支持的文件类型 {suffix}；支持 KML/KMZ、Shapefile（可压缩为zip）、GeoJSON、GeoPackage、DXF、CSV/Excel 界址点表。",
                      f"unsupported file type {suffix}; use KML/KMZ, Shapefile (or zip), GeoJSON, GeoPackage, DXF or a CSV/Excel table.")
-    dataset, notes = dataset_path(path, FIELD)
-    frame = read_frame(path, dataset, FIELD)
-    if frame.empty or frame.geometry.is_empty.all():
+    dataset, notes = dataset_path(path, FIELD, SITE_FILE_LIMITS)
+    frame = read_frame(path, dataset, FIELD, SITE_FILE_LIMITS)
+    if frame.empty or frame.geometry.isna().all() or frame.geometry.is_empty.all():
         raise _error(path, "文件中没有任何几何要素。", "the file holds no geometry.")
     frame, crs_text = _with_crs(path, frame, crs, notes)
-    geometry, repair = _repair(path, shapely.force_2d(shapely.union_all(frame.to_crs(4326).geometry.values)))
+    wgs84 = frame.to_crs(4326).geometry.values
+    _in_china(path, wgs84, crs_text)
+    geometry, repair = _repair(path, shapely.force_2d(shapely.union_all(_one_dimension(wgs84, notes))))
     return SiteFile(geometry, path.name, len(frame), crs_text, tuple(notes + repair))
+
+
+def _one_dimension(geometries, notes: list[str]):
+    """A site is one polygon, line or point set: when a file mixes them (a KML with a marker
+    beside the parcel), the parts of the highest dimension are the site; the rest are named."""
+    parts = shapely.get_parts(geometries[~shapely.is_empty(geometries) & ~pd.isna(geometries)])
+    dimensions = shapely.get_dimensions(parts)
+    top = int(dimensions.max())
+    dropped = {d: int((dimensions == d).sum()) for d in (0, 1) if d < top and (dimensions == d).any()}
+    if dropped:
+        kinds = "、".join(f"{count} 个{('点', '线')[d]}" for d, count in dropped.items())
+        notes.append(f"文件混有不同几何类型：按{('点', '线', '面')[top]}要素作为场址，忽略了其中的 {kinds}要素，请核对。")
+    return parts[dimensions == top]
+
+
+def _in_china(path: Path, geometries, crs_text: str) -> None:
+    """Refuse a site read in the wrong CRS: degrees declared as metres land near the equator,
+    metres declared as degrees fall off the globe."""
+    x0, y0, x1, y1 = shapely.total_bounds(geometries)
+    if CHINA_BOUNDS[0] <= x0 <= x1 <= CHINA_BOUNDS[2] and CHINA_BOUNDS[1] <= y0 <= y1 <= CHINA_BOUNDS[3]:
+        return
+    raise _error(
+        path,
+        f"按 {crs_text} 读取后，场址落在经度 {x0:.3f}–{x1:.3f}、纬度 {y0:.3f}–{y1:.3f}，不在中国境内：文件声明的坐标系与坐标值不符"
+        "（如经纬度写在高斯坐标系文件里，或高斯坐标标成了经纬度）。请核对 .prj，或用 --crs 指明实际坐标系。",
+        f"read as {crs_text}, the site lies at longitude {x0:.3f}..{x1:.3f}, latitude {y0:.3f}..{y1:.3f}, outside China: the "
+        "declared CRS does not match the coordinates (degrees in a Gauss–Krüger file, or metres declared as degrees). "
+        "Check the .prj or name the real CRS with --crs.",
+    )
 
 
 def _with_crs(path: Path, frame: gpd.GeoDataFrame, crs: str | None, notes: list[str]) -> tuple[gpd.GeoDataFrame, str]:
@@ -101,6 +135,9 @@ def _repair(path: Path, geometry: BaseGeometry) -> tuple[BaseGeometry, list[str]
 
 def _read_boundary_table(path: Path, crs: str | None) -> SiteFile:
     """A 界址点 table: point number, X, Y per row, in order round the parcel."""
+    check_size(path, FIELD, SITE_FILE_LIMITS)
+    if path.suffix.lower() == ".xlsx":
+        check_archive(path, FIELD, SITE_FILE_LIMITS)
     try:
         if path.suffix.lower() == ".csv":
             raw = path.read_bytes()
@@ -114,16 +151,24 @@ def _read_boundary_table(path: Path, crs: str | None) -> SiteFile:
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, pyogrio.errors.DataSourceError) as error:
         raise _error(path, f"无法读取界址点表：{error}", f"cannot read the boundary-point table: {error}") from None
     columns = list(table.columns)
+    if len(table) > SITE_FILE_LIMITS.max_table_rows:
+        raise _error(path, f"界址点表行数过多（{len(table)} 行，上限 {SITE_FILE_LIMITS.max_table_rows}）。",
+                     f"the boundary table has too many rows ({len(table)}, limit {SITE_FILE_LIMITS.max_table_rows}).")
     if len(columns) < 3 or len(table) < 3:
         raise _error(path, "界址点表应有三列（点号、X、Y）且至少三个点。", "a boundary table needs three columns (point, X, Y) and at least three rows.")
-    try:
-        points = [parse_point(f"{x} {y}", crs) for x, y in zip(table[columns[1]], table[columns[2]], strict=True)]
-    except InputError as error:
-        raise _error(path, f"界址点坐标有误：{error.value}。{error.fix_zh}", f"bad boundary point {error.value!r}. {error.fix_en}") from None
+    points = []
+    for row, (number, x, y) in enumerate(zip(table[columns[0]], table[columns[1]], table[columns[2]], strict=True), start=2):
+        try:
+            points.append(parse_point(f"{x} {y}", crs))
+        except InputError as error:
+            raise _error(path, f"第 {row} 行（点号 {number}）界址点坐标有误：{error.value}。{error.fix_zh}",
+                         f"row {row} (point {number}): bad boundary point {error.value!r}. {error.fix_en}") from None
     ring = [(p.lon, p.lat) for p in points]
     notes = []
     if ring[0] != ring[-1]:
         ring.append(ring[0])
         notes.append("界址点首尾未闭合，已按首点闭合。")
+    if len(set(ring)) < 3:
+        raise _error(path, "界址点少于三个不同的点，围不成地块。", "fewer than three distinct boundary points: they enclose no parcel.")
     geometry, repair = _repair(path, shapely.Polygon(ring))
     return SiteFile(geometry, path.name, len(points), points[0].crs, tuple(notes + repair + list(points[0].notes)))

@@ -20,21 +20,27 @@ import shapely
 
 from spatial.coordinates import geographic_to_wgs84
 from spatial.errors import InputError
+from spatial.file_guards import check_archive, check_kml, check_size, loose_shapefile, zipped_shapefile
+from spatial.limits import FileLimits
 
 
 def file_error(field: str, path: Path, fix_zh: str, fix_en: str) -> InputError:
     return InputError(field, path.name, fix_zh, fix_en)
 
 
-def dataset_path(path: Path, field: str, member: str | None = None) -> tuple[str, list[str]]:
-    """The GDAL dataset name of a file: a zip is opened in place through /vsizip/."""
-    if path.suffix.lower() != ".zip":
+def dataset_path(path: Path, field: str, limits: FileLimits, member: str | None = None) -> tuple[str, list[str]]:
+    """The GDAL dataset name of a file that passed the guards: a zip is opened in place through /vsizip/."""
+    check_size(path, field, limits)
+    suffix = path.suffix.lower()
+    if suffix == ".kmz":
+        check_archive(path, field, limits)
+    elif suffix == ".kml":
+        check_kml(path, field, limits)
+    elif suffix == ".shp":
+        loose_shapefile(path, field)
+    if suffix != ".zip":
         return str(path), []
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = [n for n in archive.namelist() if not n.startswith("__MACOSX")]
-    except zipfile.BadZipFile:
-        raise file_error(field, path, "不是有效的 zip 压缩包。", "not a valid zip archive.") from None
+    names = [n for n in check_archive(path, field, limits) if not n.startswith("__MACOSX")]
     gdbs = sorted({n.split(".gdb/")[0] + ".gdb" for n in names if ".gdb/" in n.lower()})
     shapefiles = [n for n in names if n.lower().endswith(".shp")]
     candidates = gdbs or shapefiles
@@ -46,6 +52,8 @@ def dataset_path(path: Path, field: str, member: str | None = None) -> tuple[str
     if len(candidates) > 1:
         raise file_error(field, path, f"压缩包中有多个数据集（{'、'.join(candidates)}），请只放一个，或指明要读哪一个。",
                          f"the zip holds several datasets ({', '.join(candidates)}); include only one or name the one to read.")
+    if not gdbs:
+        zipped_shapefile(path, field, candidates[0])
     return f"/vsizip/{path}/{candidates[0]}", [f"读取压缩包内 {candidates[0]}"]
 
 
@@ -72,8 +80,8 @@ def dbf_encoding(path: Path, dataset: str) -> str | None:
         return "gbk"
 
 
-def read_frame(path: Path, dataset: str, field: str, layer: str | None = None) -> gpd.GeoDataFrame:
-    """Every layer of a dataset (or the named one) as one frame in the first layer's CRS."""
+def read_frame(path: Path, dataset: str, field: str, limits: FileLimits, layer: str | None = None) -> gpd.GeoDataFrame:
+    """Every layer of a dataset (or the named one) as one frame in the first layer's CRS, within the limits."""
     encoding = dbf_encoding(path, dataset)
     try:
         layer_names = [name for name, _ in pyogrio.list_layers(dataset)]
@@ -82,6 +90,7 @@ def read_frame(path: Path, dataset: str, field: str, layer: str | None = None) -
                 raise file_error(field, path, f"文件中没有图层 {layer}；现有：{'、'.join(layer_names)}。",
                                  f"the file has no layer {layer}; it has: {', '.join(layer_names)}.")
             layer_names = [layer]
+        _check_feature_count(path, dataset, layer_names, field, limits)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's unclosed-ring warning; GEOS refuses below
             frames = [pyogrio.read_dataframe(dataset, layer=name, encoding=encoding) for name in layer_names]
@@ -90,11 +99,26 @@ def read_frame(path: Path, dataset: str, field: str, layer: str | None = None) -
     except shapely.errors.GEOSException as error:
         raise file_error(field, path, f"几何无法解析，常见原因是面的环未闭合（首尾点不同）：{error}",
                          f"a geometry cannot be parsed, typically an unclosed ring (first and last point differ): {error}") from None
+    except (UnicodeDecodeError, LookupError) as error:
+        raise file_error(field, path, f"属性表的文字编码无法识别（{error}）；请检查 .cpg 文件（应为 UTF-8 或 GBK）。",
+                         f"the attribute encoding cannot be read ({error}); check the .cpg file (UTF-8 or GBK).") from None
     frames = [f for f in frames if not f.empty]
     if not frames:
         return gpd.GeoDataFrame(geometry=[], crs=None)
+    vertices = sum(int(shapely.get_num_coordinates(f.geometry.values).sum()) for f in frames)
+    if vertices > limits.max_vertices:
+        raise file_error(field, path, f"文件顶点过多（{vertices} 个，上限 {limits.max_vertices}）；请抽稀或只提交所需范围。",
+                         f"the file has too many vertices ({vertices}, limit {limits.max_vertices}); simplify it or submit only the area needed.")
     crs = frames[0].crs
     return gpd.GeoDataFrame(pd.concat([f.to_crs(crs) if f.crs and crs else f for f in frames], ignore_index=True), crs=crs)
+
+
+def _check_feature_count(path: Path, dataset: str, layer_names: list[str], field: str, limits: FileLimits) -> None:
+    """Refuse before reading when the layers declare more features than the limit."""
+    count = sum(max(pyogrio.read_info(dataset, layer=name)["features"], 0) for name in layer_names)
+    if count > limits.max_features:
+        raise file_error(field, path, f"文件要素过多（{count} 个，上限 {limits.max_features}）；请只提交所需范围。",
+                         f"the file has too many features ({count}, limit {limits.max_features}); submit only the area needed.")
 
 
 def shift_geographic(path: Path, frame: gpd.GeoDataFrame, system: str, field: str) -> gpd.GeoDataFrame:
