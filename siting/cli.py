@@ -20,7 +20,7 @@ from shapely.geometry.base import BaseGeometry
 from layers import catalog
 from layers.build import load_layers
 from layers.sources import SourceError
-from siting import history_command, layers_command, map_command, serve_command
+from siting import batch_command, history_command, layers_command, map_command, serve_command
 from siting.audit import AuditError, AuditLog
 from siting.audited_check import run_check
 from siting.report import report_suffix, write_report
@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     history_command.register(commands)
     serve_command.register(commands)
     map_command.register(commands)
+    batch_command.register(commands)
     return parser
 
 
@@ -190,7 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         handler = {"check": _run_check, "layers": layers_command.run, "rules": _run_rules, "industries": _run_industries,
-                   "history": history_command.run, "serve": serve_command.run, "map": map_command.run}
+                   "history": history_command.run, "serve": serve_command.run, "map": map_command.run,
+                   "batch": batch_command.run}
         return handler[args.command](args)
     except InputError as error:
         print(error.message, file=sys.stderr)

@@ -308,13 +308,29 @@ class PreparedZones:
 
 
 def target_geometry(layers: LayerSet, key: TargetKey, epsg: int) -> BaseGeometry:
-    """The geometry of a target in a CRS (EPSG:4326 included)."""
-    if key.kind == COVERAGE:
-        return layers.coverage_area(key.layer, epsg)
+    """The geometry of a target in a CRS (EPSG:4326 included).
+
+    An area is what ``LayerSet.projected`` gives (the layer's union, clipped to the
+    section, projected) and a coverage what ``LayerSet.coverage_area`` gives; each union
+    is computed once, not once per section and zone.
+    """
+    memo = prepared(layers).memo
+    if key.kind == COVERAGE:  # as LayerSet.coverage_area, one union per distinct coverage
+        codes = layers.layers[key.layer].provenance.coverage
+        if ("coverage", codes) not in memo:
+            memo[("coverage", codes)] = shapely.union_all([layers.admin_area(code) for code in codes])
+        return project(memo[("coverage", codes)], _WGS84, epsg)
     if key.kind == FEATURES:
         collection = shapely.geometrycollections(np.asarray(layers.layers[key.layer].frame.geometry.values))
         return collection if epsg == _WGS84 else project(collection, _WGS84, epsg)
-    return layers.projected(key.layer, epsg, section=key.section)
+    if ("union", key.layer) not in memo:
+        memo[("union", key.layer)] = shapely.union_all(layers.layers[key.layer].frame.geometry.values)
+    geometry = memo[("union", key.layer)]
+    if key.section is not None:
+        if ("section", key.layer, key.section) not in memo:
+            memo[("section", key.layer, key.section)] = shapely.intersection(geometry, layers.admin_area(key.section))
+        geometry = memo[("section", key.layer, key.section)]
+    return project(geometry, _WGS84, epsg)
 
 
 _PREPARED: weakref.WeakKeyDictionary[LayerSet, PreparedZones] = weakref.WeakKeyDictionary()
