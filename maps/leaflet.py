@@ -123,6 +123,24 @@ class ZoomLayer(Layer):
         }
 
 
+class Verbatim(MacroElement):
+    """A MacroElement whose rendered macros go into the page as they are.
+
+    branca re-reads macro output as a Jinja template, so text holding "{{" (a plan's
+    quote, an encoded polyline) would break the page or be altered.
+    """
+
+    def render(self, **kwargs) -> None:
+        figure = self.get_root()
+        module = self._template.module
+        for part, target in (("header", figure.header), ("html", figure.html), ("script", figure.script)):
+            macro = module.__dict__.get(part)
+            if macro is not None:
+                target.add_child(RawHtml(str(macro(self, kwargs))), name=self.get_name())
+        for child in self._children.values():
+            child.render(**kwargs)
+
+
 def authority_text(provenances: list[Provenance], simplified: bool = False) -> str:
     """What the banner says about the layers shown (the default layers are public, not official)."""
     text = "权威图层" if provenances and all(p.authoritative for p in provenances) else \
@@ -130,22 +148,23 @@ def authority_text(provenances: list[Provenance], simplified: bool = False) -> s
     return text + ("；几何已按缩放级别简化显示，审查以全精度数据计算" if simplified else "")
 
 
-class HtmlPopup(MacroElement):
+class HtmlPopup(Verbatim):
     """A popup of trusted HTML bound to its parent layer (folium.Popup would need jQuery)."""
 
     _template = Template("""
         {% macro script(this, kwargs) %}
-            {{ this._parent.get_name() }}.bindPopup({{ this.html|tojson }}, {maxWidth: {{ this.max_width }}});
+            {{ this._parent.get_name() }}.bindPopup({{ this.html_json }}, {maxWidth: {{ this.max_width }}});
         {% endmacro %}
     """)
 
     def __init__(self, html_text: str, max_width: int = 420) -> None:
         super().__init__()
         self._name = "HtmlPopup"
-        self.html, self.max_width = html_text, int(max_width)
+        self.html_json = json.dumps(html_text, ensure_ascii=False).replace("</", "<\\/")  # readable, safe in <script>
+        self.max_width = int(max_width)
 
 
-class DemoLayer(MacroElement):
+class DemoLayer(Verbatim):
     """Registers an existing overlay as demonstration data for the banner."""
 
     _template = Template("""
@@ -159,7 +178,7 @@ class DemoLayer(MacroElement):
         self.layer = layer
 
 
-class Banners(MacroElement):
+class Banners(Verbatim):
     """The authority of the data, always shown; the demonstration warning while demo layers are visible."""
 
     _template = Template("""
@@ -181,7 +200,7 @@ class Banners(MacroElement):
         self.demo_id = DEMO_BANNER_ID
 
 
-class Panel(MacroElement):
+class Panel(Verbatim):
     """A fixed, collapsible box of HTML (legend, area table, findings)."""
 
     _template = Template("""
@@ -213,7 +232,7 @@ def line_swatch(colour: str, dashed: bool = False) -> str:
     return f"<i class='siting-line' style='border-top:3px {'dashed' if dashed else 'solid'} {colour}'></i>"
 
 
-class ScaleBar(MacroElement):
+class ScaleBar(Verbatim):
     _template = Template("""
         {% macro script(this, kwargs) %}
             L.control.scale({metric: true, imperial: false, maxWidth: 200, position: "bottomleft"})

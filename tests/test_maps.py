@@ -8,6 +8,7 @@ demonstration banner exactly while demonstration layers are on the map.
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 
@@ -257,3 +258,15 @@ def test_elements_without_an_offline_copy_are_refused(layers, fen_check):
     folium.Marker([fen_check.site.lat, fen_check.site.lon], popup=folium.Popup("弹窗")).add_to(with_jquery_popup)
     with pytest.raises(ValueError, match="jQuery"):
         render_offline(with_jquery_popup)
+
+
+def test_text_with_template_braces_is_written_verbatim(layers, fen_check):
+    from maps.check_map import check_map
+    from maps.leaflet import HtmlPopup, Panel
+    from maps.offline import render_offline
+
+    fmap = check_map(fen_check, layers)
+    Panel("说明", "条文“{{ 1 }}”与 {% raw %}").add_to(fmap)
+    HtmlPopup("弹窗 {{ x }}").add_to(fmap)
+    page = render_offline(fmap)
+    assert "条文“{{ 1 }}”与 {% raw %}" in page and json.dumps("弹窗 {{ x }}", ensure_ascii=False) in page
