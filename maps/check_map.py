@@ -48,7 +48,7 @@ def finding_html(finding: Finding) -> str:
     )
 
 
-def _zone_groups(findings: list[Finding]) -> list[list[Finding]]:
+def zone_groups(findings: list[Finding]) -> list[list[Finding]]:
     """Findings drawn on the same zone geometry share one overlay (and one popup)."""
     groups: dict[tuple, list[Finding]] = {}
     for finding in findings:
@@ -59,13 +59,13 @@ def _zone_groups(findings: list[Finding]) -> list[list[Finding]]:
     return list(groups.values())
 
 
-def _strictest(findings: list[Finding]) -> Verdict:
+def strictest(findings: list[Finding]) -> Verdict:
     return max((f.verdict for f in findings), key=lambda v: v.severity)
 
 
 def zone_overlay(group: list[Finding], demonstration: bool) -> folium.GeoJson:
     first = group[0]
-    verdict = _strictest(group)
+    verdict = strictest(group)
     colour = VERDICT_COLOURS[verdict]
     buffer = first.rule.zone.kind is ZoneKind.BUFFER
     style = ZoneStyle(colour, 0.22, weight=1.5, dash="6 4" if buffer else None).leaflet()
@@ -200,7 +200,7 @@ def check_map(result: CheckResult, layers: LayerSet, basemap: Basemap | None = N
                                                                    result.site.gk_epsg)):
             overlay.add_to(fmap)
             shown.append(layers.layers[layer_id].provenance)
-    for group in _zone_groups(result.findings):
+    for group in zone_groups(result.findings):
         layer = layers.layers.get(group[0].layer)
         demonstration = bool(layer and layer.provenance.demonstration)
         overlay = zone_overlay(group, demonstration)

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrow, Patch, Rectangle
 
-from maps.check_map import view_bounds
+from maps.check_map import strictest, view_bounds, zone_groups
 from maps.fonts import cjk_family
 from maps.region import RegionZones
 from maps.style import ADMIN_COLOUR, DEMO_TEXT, RIVER_COLOUR, SITE_COLOUR, VERDICT_COLOURS, zone_style
@@ -35,7 +35,7 @@ from spatial.rules import ZoneKind
 A4_LANDSCAPE_IN = (297 / 25.4, 210 / 25.4)
 PNG_DPI = 300
 _WGS84 = STORAGE_CRS.to_epsg()
-_MAP_RECT = (0.035, 0.13, 0.60, 0.715)  # left, bottom, width, height (figure fraction)
+_MAP_RECT = (0.055, 0.13, 0.58, 0.715)  # left, bottom, width, height (figure fraction)
 _PANEL_RECT = (0.665, 0.13, 0.315, 0.715)
 TITLE_XY = (0.035, 0.955)  # figure fraction of the title's top-left corner
 TITLE_SIZE_PT = 17
@@ -239,10 +239,9 @@ def render_check_figure(result: CheckResult, layers: LayerSet, out: Path) -> Pat
                 _draw(ax, _gk_series([river], epsg), color=RIVER_COLOUR, linewidth=2, zorder=4)
                 shown.append(layers.layers[layer_id].provenance)
     demonstration = bool(result.demonstration)
-    for finding in sorted(result.findings, key=lambda f: f.verdict.severity):
-        if finding.zone_geometry is None or finding.zone_geometry.is_empty:
-            continue
-        colour = VERDICT_COLOURS[finding.verdict]
+    for group in sorted(zone_groups(result.findings), key=lambda g: strictest(g).severity):
+        finding = group[0]
+        colour = VERDICT_COLOURS[strictest(group)]
         buffer = finding.rule.zone.kind is ZoneKind.BUFFER
         _draw(ax, _gk_series([finding.zone_geometry], epsg), facecolor=colour, alpha=0.25, edgecolor="none", zorder=3)
         _draw(ax, _gk_series([finding.zone_geometry.boundary], epsg), color=colour, linewidth=1.2,
@@ -269,7 +268,7 @@ def render_check_figure(result: CheckResult, layers: LayerSet, out: Path) -> Pat
                 Line2D([], [], marker="o", color="none", markerfacecolor=VERDICT_COLOURS[verdict], markersize=9, label="场址")]
     panel_legend(sheet, handles, "图例")
     listed = result.findings[:_MAX_FINDINGS_LISTED]
-    rows = [(f"{f.verdict.label}  {f.rule.id}", "" if f.distance_m is None else f"{f.distance_m:,.0f} 米") for f in listed]
+    rows = [(f"{f.verdict.label}  {f.rule.id}", _distance_text(f)) for f in listed]
     colours: list[dict | None] = [{"facecolor": VERDICT_COLOURS[f.verdict]} for f in listed]
     if len(result.findings) > _MAX_FINDINGS_LISTED:
         rows.append((f"另有 {len(result.findings) - _MAX_FINDINGS_LISTED} 条，见审查意见", ""))
@@ -282,6 +281,12 @@ def render_check_figure(result: CheckResult, layers: LayerSet, out: Path) -> Pat
         add_demo_label(sheet)
     add_footer(sheet, shown, convergence, result.site.lon)
     return _save(sheet, out)
+
+
+def _distance_text(finding) -> str:
+    if finding.distance_m is None:
+        return ""
+    return "区内" if finding.inside and finding.distance_m == 0 else f"{finding.distance_m:,.0f} 米"
 
 
 def _draw_distance_lines(sheet: Sheet, result: CheckResult) -> None:
