@@ -97,12 +97,15 @@ def read_layer_file(path: Path, kind_name: str, crs: str | None = None, field_ma
     frame, crs_text = _to_wgs84(path, frame, crs)
     mapping = _field_mapping(kind, list(frame.columns.drop("geometry")), field_map or {})
     table = pd.DataFrame({name: frame[column] for name, column in mapping.items()}, index=frame.index)
+    present = frame.loc[~(frame.geometry.isna() | frame.geometry.is_empty)]
+    if present.empty:
+        raise file_error(FIELD, path, "文件中没有有效的几何要素。", "the file holds no valid geometry.")
+    _inside_shanxi(path, present, crs_text)  # before repair: a layer in the wrong CRS is refused, not "repaired"
     geometries, repaired, dropped = _clean_geometries(path, frame.geometry.values, kind["geometry"])
     keep = ~shapely.is_empty(geometries)
     table = gpd.GeoDataFrame(table.loc[keep].reset_index(drop=True), geometry=geometries[keep], crs=STORAGE_CRS)
     if table.empty:
         raise file_error(FIELD, path, "文件中没有有效的几何要素。", "the file holds no valid geometry.")
-    _inside_shanxi(path, table, crs_text)
     frames = _split(kind, table, notes)
     if repaired:
         notes.append(f"{repaired} 个要素几何无效（自相交等），已用 make_valid 修复，请核对面积。")
@@ -182,7 +185,11 @@ def _clean_geometries(path: Path, geometries, geometry_type: str):
         raise file_error(FIELD, path, f"该图层类型应为{_DIMENSION_ZH[dimension]}，但文件中有 {int(wrong.sum())} 个{names_zh}要素；请导出正确的图层。",
                          f"this kind holds {geometry_type} features, but the file has {int(wrong.sum())} {names_en} features.")
     invalid = present & ~shapely.is_valid(geometries)
-    repaired = shapely.make_valid(geometries[invalid], method="structure", keep_collapsed=False)
+    try:
+        repaired = shapely.make_valid(geometries[invalid], method="structure", keep_collapsed=False)
+    except shapely.errors.GEOSException as error:
+        raise file_error(FIELD, path, f"有要素几何损坏到无法修复（{error}）；请在 GIS 软件中检查几何后重新导出。",
+                         f"a feature's geometry is damaged beyond repair ({error}); check geometries in a GIS and export again.") from None
     geometries[invalid] = _of_dimension(repaired, dimension)
     emptied = ~shapely.is_empty(geometries) | ~present
     return geometries, int(invalid.sum()), int((~present).sum() + (~emptied).sum())

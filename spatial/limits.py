@@ -35,3 +35,5 @@ LAYER_FILE_LIMITS = FileLimits(
 )
 # Free-text coordinates: longer than any real way of writing one point.
 MAX_COORDINATE_TEXT = 200
+# A polygon site smaller than this is a ring folded onto a line (collinear 界址点), not a parcel.
+MIN_SITE_AREA_M2 = 1.0

@@ -10,6 +10,7 @@ a note, or refused with the reason.
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from shapely.geometry.base import BaseGeometry
 from spatial.coordinates import UNNAMED_DEGREES_NOTE, parse_point, resolve_crs
 from spatial.errors import InputError
 from spatial.file_guards import check_archive, check_size
-from spatial.limits import SITE_FILE_LIMITS
+from spatial.limits import MIN_SITE_AREA_M2, SITE_FILE_LIMITS
 from spatial.vector_files import dataset_path, file_error, read_frame, shift_geographic
 
 VECTOR_SUFFIXES = {".kml", ".kmz", ".shp", ".zip", ".geojson", ".json", ".gpkg", ".dxf"}
@@ -61,7 +62,7 @@ def read_site(path: Path, crs: str | None = None) -> SiteFile:
                      f"unsupported file type {suffix}; use KML/KMZ, Shapefile (or zip), GeoJSON, GeoPackage, DXF or a CSV/Excel table.")
     dataset, notes = dataset_path(path, FIELD, SITE_FILE_LIMITS)
     frame = read_frame(path, dataset, FIELD, SITE_FILE_LIMITS)
-    if frame.empty or frame.geometry.isna().all() or frame.geometry.is_empty.all():
+    if frame.empty or (frame.geometry.isna() | frame.geometry.is_empty).all():
         raise _error(path, "文件中没有任何几何要素。", "the file holds no geometry.")
     frame, crs_text = _with_crs(path, frame, crs, notes)
     wgs84 = frame.to_crs(4326).geometry.values
@@ -124,13 +125,26 @@ def _repair(path: Path, geometry: BaseGeometry) -> tuple[BaseGeometry, list[str]
     if geometry.is_empty:
         raise _error(path, "文件中没有任何几何要素。", "the file holds no geometry.")
     if shapely.is_valid(geometry):
+        _has_area(path, geometry)
         return geometry, []
     reason = shapely.is_valid_reason(geometry)
     repaired = shapely.make_valid(geometry)
     polygonal = shapely.get_dimensions(repaired) == 2 or shapely.get_dimensions(geometry) < 2
     if repaired.is_empty or not polygonal:
         raise _error(path, f"用地红线无效且无法修复：{reason}。", f"the site geometry is invalid and cannot be repaired: {reason}.")
+    _has_area(path, repaired)
     return repaired, [f"用地红线几何无效（{reason}），已自动修复，请核对面积。"]
+
+
+def _has_area(path: Path, geometry: BaseGeometry) -> None:
+    """A polygon site of (almost) no area is a ring folded onto a line, not a parcel."""
+    if shapely.get_dimensions(geometry) != 2:
+        return
+    metres_per_degree = 111_320.0
+    area_m2 = geometry.area * metres_per_degree**2 * math.cos(math.radians(geometry.centroid.y))
+    if area_m2 < MIN_SITE_AREA_M2:
+        raise _error(path, f"用地红线面积约 {area_m2:.2g} 平方米，几乎为零（界址点共线或重合）；请核对坐标。",
+                     f"the site polygon's area is about {area_m2:.2g} m², practically none (collinear or repeated points).")
 
 
 def _read_boundary_table(path: Path, crs: str | None) -> SiteFile:
