@@ -50,8 +50,9 @@ def wait_for_result(session: OfflinePage) -> str:
     page.wait_for_selector("#result:not([hidden])", timeout=60_000)
     check_id = re.search(r"C\d{8}T\d{6}-[0-9a-f]{12}", page.inner_text("#check-id")).group(0)
     page.wait_for_function("id => document.querySelector('#map').src.includes(id)", arg=check_id)
-    page.frame_locator("#map").locator(".leaflet-container").wait_for()
-    page.frame_locator("#map").locator(".leaflet-overlay-pane path").first.wait_for()
+    frame = page.frame_locator("#map")
+    frame.locator(".leaflet-control-layers").wait_for()  # the check map's layer control: the overview has none
+    assert frame.locator(".leaflet-overlay-pane path").count() > 0  # the site and its zones are drawn
     return check_id
 
 

@@ -34,7 +34,7 @@ from siting.audited_check import replay, run_check
 from siting.report import REPORT_FORMATS, write_report
 from siting.web.limits import BodySizeLimit, Limits, RequestTimeout, error_body
 from siting.web.map_page import check_map_page, overview_map_page
-from siting.web.schemas import BatchRequest, CheckRequest, api_error, parse_row, validation_errors
+from siting.web.schemas import BatchRequest, CheckAnswer, CheckRequest, api_error, parse_row, validation_errors
 from siting.web.uploads import ACCEPTED_SUFFIXES, read_upload
 from spatial.checker import CheckResult
 from spatial.errors import InputError
@@ -226,7 +226,10 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
     async def health() -> dict:
         return {"status": "ok", "layers": len(service.layers.layers), "audit_records": await in_worker(service.audit.count)}
 
-    @app.post("/api/check", summary="检查一个场址（点）", response_description="与 `siting check --format json` 相同的结构，另含 audit")
+    answer_doc = {200: {"model": CheckAnswer, "description": "与 `siting check --format json` 相同的结构，另含 audit"},
+                  422: {"description": "输入错误：error.field、error.message_zh、error.message_en"}}
+
+    @app.post("/api/check", summary="检查一个场址（点）", responses=answer_doc)
     async def check_point(request: CheckRequest) -> dict:
         def run() -> dict:
             site, given = request.site()
@@ -234,7 +237,7 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
 
         return await in_worker(run)
 
-    @app.post("/api/check/file", summary="上传用地红线或线路文件并检查")
+    @app.post("/api/check/file", summary="上传用地红线或线路文件并检查", responses=answer_doc)
     async def check_file(
         file: Annotated[UploadFile, File(description=f"场址文件：{'、'.join(ACCEPTED_SUFFIXES)}")],
         industry: Annotated[str, Form(max_length=200)],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import shapely
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -111,3 +111,27 @@ class BatchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     rows: list[Any] = Field(..., description="每行一个检查请求，字段同 /api/check")
+
+
+class AuditEcho(BaseModel):
+    check_id: str = Field(..., description="审查编号：凭此在审计日志中复现（siting history --id）")
+    checked_on: str = Field(..., description="审查日期（期限按此日期判断）")
+    catalog_version: str = Field(..., description="规则目录版本（sha256）")
+
+
+class CheckAnswer(BaseModel):
+    """For the OpenAPI schema only: the answer is ``CheckResult.to_dict()`` as the CLI prints it, plus ``audit``."""
+
+    model_config = ConfigDict(extra="allow")
+    overall: Literal["prohibited", "restricted", "review", "compliant"]
+    overall_label: str
+    site: dict = Field(..., description="场址：WGS84/CGCS2000 坐标、量测用高斯-克吕格带、行政区、输入回显")
+    industry: dict
+    stage: str
+    plans: list[dict]
+    findings: list[dict] = Field(..., description="每条适用条款：rule、plan、section、quote、action、verdict、inside、distance_m、margin_m…")
+    not_evaluated: list[dict]
+    conditions: list[dict]
+    layers: list[dict] = Field(..., description="所用图层及来源、sha256、坐标系、精度、是否权威、是否示意数据")
+    warnings: list[str]
+    audit: AuditEcho
