@@ -68,20 +68,43 @@ def rule_files() -> list[Path]:
 @lru_cache(maxsize=1)
 def rules() -> tuple[Rule, ...]:
     """Every rule of every plan file, validated against the taxonomy and layer declarations."""
-    terms = taxonomy()
-    declared_layers = layer_declarations()
-    loaded: list[Rule] = []
-    for path in rule_files():
-        with path.open(encoding="utf-8") as handle:
-            raw = yaml.safe_load(handle)
-        plan = Plan(**{k: str(v) for k, v in raw["plan"].items() if k in Plan.__dataclass_fields__})
-        for entry in raw["rules"]:
-            loaded.append(_rule(entry, plan, terms, declared_layers, path.name))
+    loaded = [rule for path in rule_files() for rule in read_rule_file(path)]
     ids = [rule.id for rule in loaded]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
         raise ValueError(f"duplicate rule ids: {sorted(duplicates)}")
     return tuple(loaded)
+
+
+def read_rule_file(path: Path) -> list[Rule]:
+    """One plan file's rules; a malformed file raises ValueError naming the file, the rule and the field."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            raw = yaml.safe_load(handle)
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path.name}: not a readable YAML rule file: {error}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("plan"), dict) or not isinstance(raw.get("rules"), list):
+        raise ValueError(f"{path.name}: field 'plan' (a mapping) and field 'rules' (a list) are required")
+    try:
+        plan = Plan(**{k: str(v) for k, v in raw["plan"].items() if k in Plan.__dataclass_fields__})
+    except TypeError as error:
+        raise ValueError(f"{path.name}: field 'plan' is incomplete: {error}") from None
+    terms, declared_layers = taxonomy(), layer_declarations()
+    rules = []
+    for entry in raw["rules"]:
+        if not isinstance(entry, dict):
+            raise ValueError(f"{path.name}: field 'rules' holds {entry!r}, not a rule mapping")
+        try:
+            rules.append(_rule(entry, plan, terms, declared_layers, path.name))
+        except KeyError as error:
+            raise ValueError(f"{path.name}: rule {entry.get('id', '?')}: field {error} is missing or unknown") from None
+        except (TypeError, AttributeError) as error:
+            raise ValueError(f"{path.name}: rule {entry.get('id', '?')}: a field has the wrong type: {error}") from None
+        except ValueError as error:  # an enum value (kind, action, stage) outside its list
+            if str(error).startswith(path.name):
+                raise
+            raise ValueError(f"{path.name}: rule {entry.get('id', '?')}: {error}") from None
+    return rules
 
 
 def _rule(entry: dict, plan: Plan, terms: Taxonomy, declared_layers: dict, filename: str) -> Rule:
