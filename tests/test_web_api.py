@@ -128,6 +128,7 @@ def test_kmz_upload_checks_the_polygon_under_the_clients_name_only(api, parcel, 
     assert finding["verdict"] == "prohibited" and finding["overlap"]["share"] == 1.0
     record = api.get(f"/api/checks/{answer['audit']['check_id']}").json()
     assert record["project"] == "某纸业项目" and record["channel"] == "api-file"
+    assert api.post(f"/api/checks/{answer['audit']['check_id']}/replay").json()["identical"] is True
 
 
 def _zip(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
