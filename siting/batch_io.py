@@ -164,13 +164,12 @@ class ResultWriter:
         """Rows appended to a sheet; past Excel's row limit a level continues on 量测明细2 …"""
         if level not in self._sheets:
             self._sheets[level] = [self._new_sheet(level, frame.columns), 1]
-        values = frame.astype(object).where(frame.notna(), None).to_numpy()
-        for row in values:
+        for row in zip(*(_excel_column(frame[c]) for c in frame.columns), strict=True):
             sheet, at = self._sheets[level]
             if at >= _EXCEL_MAX_ROWS:
                 count = sum(1 for name in self._book.sheetnames if name.startswith(level)) + 1
                 sheet, at = self._new_sheet(f"{level}{count}", frame.columns), 1
-            sheet.write_row(at, 0, [_excel_cell(v) for v in row])
+            sheet.write_row(at, 0, row)
             self._sheets[level] = [sheet, at + 1]
 
     def _new_sheet(self, name: str, columns: pd.Index):
@@ -179,12 +178,13 @@ class ResultWriter:
         return sheet
 
 
-def _excel_cell(value: object) -> object:
-    if isinstance(value, (np.bool_, bool)):
-        return "是" if value else "否"
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+def _excel_column(column: pd.Series) -> list:
+    """Cell values of a column as Python scalars: 是/否 for flags, None for missing."""
+    if column.dtype == bool:
+        return np.where(column.to_numpy(), "是", "否").tolist()
+    missing = column.isna().to_numpy()
+    values = column.to_numpy(dtype=object if column.dtype == object else None).tolist()
+    return [None if gone else value for value, gone in zip(values, missing, strict=True)] if missing.any() else values
 
 
 def _gpkg_safe(frame: pd.DataFrame) -> pd.DataFrame:

@@ -148,6 +148,16 @@ def _coordinates(frame: pd.DataFrame, rows: NDArray, columns: Columns, options: 
         if plain.any():
             lon[plain], lat[plain] = geographic_to_wgs84(system or "WGS84", lon_num[plain], lat_num[plain])
         field = f"{columns.lon}/{columns.lat}"
+        numeric = np.isfinite(lon_num) & np.isfinite(lat_num) & ~plain
+        if not (isinstance(system, CRS) and not system.is_geographic):
+            for i in np.flatnonzero(numeric):  # numbers out of range: as siting check --lon/--lat, never guessed
+                swapped = abs(lat_num[i]) <= 180 and abs(lon_num[i]) <= 90
+                reasons[i].append(InputError(
+                    f"第{rows[i]}行 {field}", f"{lon_text.iat[i]}, {lat_text.iat[i]}",
+                    "经度应在 ±180°、纬度应在 ±90° 以内" + ("；该行经纬度像是写反了，请交换两列的值。" if swapped else "。"),
+                    "longitude must lie within ±180° and latitude within ±90°" + ("; the two look swapped." if swapped else "."),
+                ).message)
+            plain |= numeric
         for i in np.flatnonzero(~plain):
             text_lon, text_lat = lon_text.iat[i], lat_text.iat[i]
             if not text_lon or not text_lat:
@@ -233,9 +243,10 @@ def _tables(frame: pd.DataFrame, rows: NDArray, valid: NDArray, lon: NDArray, la
             column[extra.index.to_numpy()] = [f"{a}; {b}" if a else b for a, b in zip(column[extra.index.to_numpy()], extra.to_numpy(), strict=True)]
 
     distances = np.full(n, "", dtype=object)
-    if len(measured):
-        text = measured["rule"] + "=" + _distance_text(measured["distance_m"].to_numpy(), measured["horizon_m"].to_numpy())
-        joined = text.groupby(site_row).agg("; ".join)
+    stated = np.isfinite(measured["distance_m"].to_numpy())
+    if stated.any():
+        text = measured["rule"][stated] + "=" + measured["distance_m"][stated].map("{:.1f}".format)
+        joined = text.groupby(site_row[stated]).agg("; ".join)
         distances[joined.index.to_numpy()] = joined.to_numpy()
 
     overall = np.full(n, "", dtype=object)
@@ -264,23 +275,23 @@ def _tables(frame: pd.DataFrame, rows: NDArray, valid: NDArray, lon: NDArray, la
     })
     summary = pd.concat([summary.rename(columns={c: f"{c}_输入" for c in SUMMARY_COLUMNS if c in summary.columns}), added], axis=1)
 
+    # The measured findings worth a line: a stated distance, or a verdict other than compliant.
+    # The rest are compliant and farther than the report horizon (规划情形 lists what was measured).
+    keep = stated | (measured["severity"].to_numpy() != Verdict.COMPLIANT.severity)
+    kept = measured[keep]
     names = frame[columns.name].astype("string").fillna("").to_numpy(dtype=object) if columns.name else np.full(n, "", dtype=object)
-    beyond = np.isnan(measured["distance_m"].to_numpy()) if len(measured) else np.zeros(0, dtype=bool)
-    severity = measured["severity"].to_numpy()
+    horizon = kept["horizon_m"].map("{:.0f}".format).to_numpy(dtype=object)
+    note = np.where(np.isnan(kept["distance_m"].to_numpy()), "距离超过 " + horizon + " 米（报告范围以外）",
+                    np.where(np.isnan(kept["margin_m"].to_numpy()), "距边界超过 " + horizon + " 米", ""))
+    severity = kept["severity"].to_numpy()
     details = pd.DataFrame({
-        ROW: rows[site_row], "名称": names[site_row], "条款": measured["rule"].to_numpy(),
-        "结论": np.array([v.label for v in VERDICTS], dtype=object)[severity] if len(measured) else [],
-        "verdict": np.array([v.value for v in VERDICTS], dtype=object)[severity] if len(measured) else [],
-        "在管控区内": measured["inside"].to_numpy(), "边界情形": measured["boundary"].to_numpy(),
-        "距离_米": np.round(measured["distance_m"].to_numpy(), 2), "余量_米": np.round(measured["margin_m"].to_numpy(), 2),
-        "说明": np.where(beyond, "距离超过 " + measured["horizon_m"].map("{:.0f}".format).to_numpy(dtype=object) + " 米（报告范围以外）", ""),
+        ROW: rows[site_row[keep]], "名称": names[site_row[keep]], "条款": kept["rule"].to_numpy(),
+        "结论": np.array([v.label for v in VERDICTS], dtype=object)[severity],
+        "verdict": np.array([v.value for v in VERDICTS], dtype=object)[severity],
+        "在管控区内": kept["inside"].to_numpy(), "边界情形": kept["boundary"].to_numpy(),
+        "距离_米": np.round(kept["distance_m"].to_numpy(), 2), "余量_米": np.round(kept["margin_m"].to_numpy(), 2), "说明": note,
     }).sort_values([ROW, "条款"], kind="stable").reset_index(drop=True)
     return ChunkResult(summary, details, dict(situations))
-
-
-def _distance_text(distance: NDArray, horizon: NDArray) -> pd.Series:
-    text = pd.Series(distance).map("{:.1f}".format)
-    return text.where(~np.isnan(distance), ">" + pd.Series(horizon).map("{:.0f}".format)).reset_index(drop=True)
 
 
 def _joined(pattern, verdict: Verdict) -> str:

@@ -24,7 +24,8 @@ from typing import NamedTuple
 import numpy as np
 import shapely
 from numpy.typing import NDArray
-from rasterio import features, transform
+from rasterio import features
+from rasterio.transform import Affine
 from scipy import ndimage
 from shapely.geometry.base import BaseGeometry
 
@@ -230,7 +231,7 @@ class _Grid:
         if col0 >= col1 or row0 >= row1:
             return codes
         shape = (row1 - row0, col1 - col0)
-        affine = transform.from_origin(self.west + col0 * _GRID_DEG, north - row0 * _GRID_DEG, _GRID_DEG, _GRID_DEG)
+        affine = Affine(_GRID_DEG, 0.0, self.west + col0 * _GRID_DEG, 0.0, -_GRID_DEG, north - row0 * _GRID_DEG)
         polygons, chunks = _linework(geometry)
         touched = features.rasterize(((g, 1) for g in chunks), out_shape=shape, transform=affine,
                                      all_touched=True, dtype=np.uint8) if len(chunks) else np.zeros(shape, np.uint8)

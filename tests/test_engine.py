@@ -1,0 +1,139 @@
+"""The bulk screen and the single-site check give the same answer, site by site.
+
+Sites: random over Shanxi and 运城, and sites placed on the built layers where answers
+turn: either side of the river buffers and their accuracy bands, and either side of
+plan-area and demonstration-zone edges within their accuracy.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import shapely
+
+from layers import catalog
+from spatial.checker import check
+from spatial.crs import gk3_zone_for_longitude
+from spatial.engine import DEEP, FAR, TargetKey, gk_coordinates, prepared
+from spatial.layer import project
+from spatial.rules import Stage
+from spatial.screening import screen
+from tests.sites import site_near
+
+INDUSTRIES = ("造纸", "焦化", "25", "软件开发", "钢铁", "农副食品加工")
+
+
+def _edge_sites(layers, area_wgs84, offsets_m, count, rng):
+    """Points at given signed offsets (m, + inward) from the edge of a WGS84 polygon."""
+    epsg = gk3_zone_for_longitude(area_wgs84.centroid.x).epsg
+    area = project(area_wgs84, 4326, epsg)
+    ring = shapely.get_exterior_ring(max(shapely.get_parts(area), key=lambda p: p.area))
+    sites = []
+    for fraction in rng.uniform(0, 1, count):
+        at = ring.interpolate(fraction, normalized=True)
+        ahead = ring.interpolate(min(fraction + 1e-4, 1.0), normalized=True)
+        tangent = np.array([ahead.x - at.x, ahead.y - at.y])
+        if not np.linalg.norm(tangent):
+            continue
+        normal = np.array([-tangent[1], tangent[0]]) / np.linalg.norm(tangent)
+        if not area.contains(shapely.Point(at.x + 5 * normal[0], at.y + 5 * normal[1])):
+            normal = -normal
+        for offset in offsets_m:
+            sites.append(project(shapely.Point(at.x + offset * normal[0], at.y + offset * normal[1]), epsg, 4326))
+    return sites
+
+
+@pytest.fixture(scope="module")
+def sites(layers):
+    rng = np.random.default_rng(20261123)
+    points = [shapely.Point(x, y) for x, y in zip(rng.uniform(110.2, 114.6, 250), rng.uniform(34.6, 40.7, 250), strict=True)]
+    points += [shapely.Point(x, y) for x, y in zip(rng.uniform(110.3, 111.9, 120), rng.uniform(34.6, 35.8, 120), strict=True)]
+    for layer_id, county in (("fen_river", "140825"), ("yellow_river", "140881"), ("fen_river", "140109")):
+        accuracy = layers.layers[layer_id].provenance
+        for distance in (300, 1000 - 1, 1000 + 1, 2000 - 1, 2000 + 1, 2000 + accuracy.accuracy_m - 1,
+                         2000 + accuracy.accuracy_m + accuracy.midline_to_bank_m + 1, 4500):
+            try:
+                points.append(site_near(layers, layer_id, county, distance))
+            except LookupError:
+                continue
+    points += _edge_sites(layers, layers.admin_area("140800"), (-250, -150, -1, 1, 150, 250), 6, rng)
+    for layer_id in ("eco_redline", "units_key", "planning_areas"):
+        if layer_id in layers.layers:
+            accuracy = layers.layers[layer_id].provenance.accuracy_m
+            zone = shapely.union_all(layers.layers[layer_id].frame.geometry.values)
+            points += _edge_sites(layers, zone, (-accuracy - 5, -accuracy + 5, -3, 3, accuracy - 5, accuracy + 5), 4, rng)
+    return points
+
+
+def _compare(layers, rules, sites, report_m):
+    taxonomy = catalog.taxonomy()
+    combos = [(taxonomy.resolve(text), stage) for text in INDUSTRIES for stage in (Stage.NEW, Stage.EXISTING)]
+    group = np.arange(len(sites)) % len(combos)
+    bulk = screen([p.x for p in sites], [p.y for p in sites], group, combos, rules, layers, report_m)
+    compared = 0
+    for i, site in enumerate(sites):
+        single = check(site, *combos[group[i]], rules, layers)
+        assert bulk.overall[i] == single.overall.severity, i
+        found = {f["rule"]: f for f in bulk.findings_of(i)}
+        assert set(found) == {f.rule.id for f in single.findings}, i
+        for finding in single.findings:
+            mine = found[finding.rule.id]
+            assert (mine["verdict"], mine["inside"], mine["boundary_case"]) == (finding.verdict, finding.inside, finding.boundary_case)
+            if finding.distance_m is None:
+                assert mine["distance_m"] is None and mine["margin_m"] is None
+                continue
+            horizon = bulk.measured.loc[(bulk.measured["site"] == i) & (bulk.measured["rule"] == finding.rule.id), "horizon_m"].iloc[0]
+            for name, value in (("distance_m", finding.distance_m), ("margin_m", finding.margin_m)):
+                if mine[name] is None:  # beyond the report horizon: stated as such, never a wrong number
+                    assert abs(value) > horizon or abs(finding.distance_m) > horizon
+                else:
+                    assert mine[name] == pytest.approx(value, abs=0.01)
+                    compared += 1
+        pattern = bulk.patterns[bulk.pattern[i]]
+        assert sorted(r.id for r, _, _ in pattern.not_evaluated) == sorted(n.rule.id for n in single.not_evaluated)
+        assert sorted(r.id for r in pattern.conditions) == sorted(c.rule.id for c in single.conditions)
+        assert pattern.demonstration == single.demonstration
+    return compared
+
+
+def test_bulk_screen_equals_single_checks(layers, rules, sites):
+    assert len(sites) > 500
+    assert _compare(layers, rules, sites, report_m=1000.0) > 200
+
+
+def test_with_an_unbounded_horizon_every_distance_is_stated_and_equal(layers, rules, sites):
+    subset = sites[::4]
+    compared = _compare(layers, rules, subset, report_m=math.inf)
+    assert compared > 0
+
+
+def test_grid_codes_never_contradict_the_exact_answer(layers):
+    zones = prepared(layers)
+    rng = np.random.default_rng(5)
+    lon, lat = rng.uniform(110.0, 114.8, 20000), rng.uniform(34.4, 40.9, 20000)
+    epsg, xy = gk_coordinates(lon, lat)
+    cells = zones.cells(lon, lat)
+    for key, horizon in ((TargetKey.jurisdiction("140800"), 200.0), (TargetKey("area", "yellow_river"), 3200.0),
+                         (TargetKey("area", "fen_river", "140800"), 3150.0)):
+        codes = zones.grid_codes(key, horizon, cells)
+        assert (codes == FAR).sum() > 1000
+        for code in np.unique(epsg):
+            rows = np.flatnonzero(epsg == code)
+            zone = zones.zone(int(code))
+            zone.ensure([key])
+            target = zone.targets[key]
+            points = shapely.points(xy[rows])
+            inside = shapely.intersects(target.geometry, points)
+            edge = target.edge_distance(points)
+            assert not (inside & (codes[rows] == FAR)).any() and not (~inside & (codes[rows] == DEEP)).any()
+            assert (edge[codes[rows] != 0] > horizon).all()
+
+
+def test_nearest_edge_index_keeps_every_segment(layers):
+    zone = prepared(layers).zone(4546)
+    for key in (TargetKey.jurisdiction("140800"), TargetKey("area", "yellow_river"), TargetKey("area", "fen_river", "140800")):
+        zone.ensure([key])
+        target = zone.targets[key]
+        lines = target.geometry.boundary if shapely.get_dimensions(target.geometry) == 2 else target.geometry
+        assert shapely.union_all(target.chunks).length == pytest.approx(lines.length, rel=1e-12)
+        assert shapely.get_num_coordinates(target.chunks).max() <= 32
