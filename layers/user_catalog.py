@@ -128,6 +128,8 @@ def load(root: Path) -> tuple[dict[str, Layer], dict[str, MissingLayer]]:
     for layer_id, entry in read_index(root)["layers"].items():
         path = catalog_dir(root) / "layers" / entry["file"]
         try:
+            if _sha256(path) != entry["file_sha256"]:  # truncated, emptied or swapped: never read as "no zones here"
+                raise ValueError("文件哈希与导入时不符，已被改动或损坏")
             frame = gpd.read_parquet(path)
         except (OSError, ValueError) as error:
             broken[layer_id] = MissingLayer(layer_id, entry["name"], f"导入的图层文件无法读取（{path.name}：{error}），请重新导入。")
