@@ -18,6 +18,7 @@ from pyproj import Transformer
 
 from layers import catalog
 from spatial.layer import project
+from spatial.limits import SITE_FILE_LIMITS
 from tests.sites import site_near
 from tests.test_site_files import write_ovi_kmz
 from tests.webapp import running_server
@@ -150,8 +151,8 @@ def _bad_files(parcel: shapely.Polygon) -> list[tuple[str, bytes, str]]:
         ("empty.kml", b"", "文件为空"),
         ("broken.kmz", b"PK\x03\x04 not really a zip", "压缩包"),
         ("traversal.kmz", _zip({"../doc.kml": empty_kml}), "不安全的路径"),
-        ("many.kmz", _zip({f"f{i}.kml": b"" for i in range(201)}), "文件过多"),
-        ("bomb.kmz", _zip({"doc.kml": b"\0" * (201 * 1024 * 1024)}), "压缩炸弹"),
+        ("many.kmz", _zip({f"f{i}.kml": b"" for i in range(SITE_FILE_LIMITS.max_archive_members + 1)}), "文件过多"),
+        ("bomb.kmz", _zip({"files/overlay.dat": b"\0" * (SITE_FILE_LIMITS.max_unpacked_bytes + 1)}), "压缩炸弹"),
     ]
 
 

@@ -21,8 +21,6 @@ from spatial.errors import InputError
 class Limits:
     max_upload_bytes: int = 20 * 1024 * 1024
     max_json_bytes: int = 2 * 1024 * 1024
-    max_archive_members: int = 200
-    max_unpacked_bytes: int = 200 * 1024 * 1024
     max_site_vertices: int = 200_000
     max_batch_rows: int = 100
     request_timeout_s: float = 60.0
