@@ -30,6 +30,7 @@ from spatial.errors import InputError
 
 _ROW, _X, _Y = "__row", "__x", "__y"
 _SITES_PER_PARTITION = 25_000
+_SHANXI_BOUNDS = (110.0, 34.4, 114.8, 40.9)  # Hilbert curve extent; sites outside it still sort, at its edge
 
 
 def run_dask(table: SiteTable, columns: Columns, options: Options, scheduler: str | None, workers: int,
@@ -41,7 +42,11 @@ def run_dask(table: SiteTable, columns: Columns, options: Options, scheduler: st
     sites = _sites(table, columns)
     partitions = max(workers * 2, math.ceil(len(sites) / _SITES_PER_PARTITION))
     with dask.config.set({"dataframe.convert-string": False}):
-        frame = dask_geopandas.from_geopandas(sites, npartitions=partitions).spatial_shuffle(by="hilbert")
+        # Hilbert order, cut into contiguous runs: each partition is a compact patch of the map.
+        # (Sorted here rather than by a distributed shuffle, which would force every input
+        # column through Arrow and fail on the mixed types of real registers.)
+        ordered = sites.iloc[np.argsort(sites.geometry.hilbert_distance(total_bounds=_SHANXI_BOUNDS), kind="stable")]
+        frame = dask_geopandas.from_geopandas(ordered, npartitions=partitions, sort=False)
         if scheduler:
             try:
                 client = Client(scheduler, timeout="20s")

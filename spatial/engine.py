@@ -17,6 +17,7 @@ conservative; only sites in cells of the last kind reach GEOS.
 from __future__ import annotations
 
 import math
+import threading
 import weakref
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -80,9 +81,18 @@ class Target:
         out = np.full(len(points), np.nan)
         if self.tree is None or len(points) == 0:
             return out
-        bound = None if limit is None or math.isinf(limit) else limit
-        (hit, _), distance = self.tree.query_nearest(points, max_distance=bound, return_distance=True, all_matches=False)
-        out[hit] = distance
+        if limit is None or math.isinf(limit):
+            (hit, _), distance = self.tree.query_nearest(points, return_distance=True, all_matches=False)
+            out[hit] = distance
+            return out
+        # Bounded: every piece within the limit, then the least distance per point. Much
+        # cheaper than a bounded nearest-neighbour search when most points have few pieces near.
+        hit, piece = self.tree.query(points, predicate="dwithin", distance=limit)
+        if len(hit):
+            distance = shapely.distance(points[hit], self.chunks[piece])
+            order = np.lexsort((distance, hit))
+            first = np.r_[True, hit[order][1:] != hit[order][:-1]]
+            out[hit[order][first]] = distance[order][first]
         return out
 
 
@@ -116,39 +126,53 @@ def _chunks(lines: NDArray) -> NDArray:
     return shapely.linestrings(np.r_[coords, coords[joint]][order][keep], indices=piece)
 
 
+@dataclass(frozen=True)
+class _SharedTree:
+    """The STRtree over every polygon part of a zone's targets, swapped whole when targets are added."""
+
+    keys: tuple[TargetKey, ...] = ()
+    index: dict[TargetKey, int] = field(default_factory=dict)
+    parts: NDArray = field(default_factory=lambda: np.empty(0, dtype=object))
+    part_target: NDArray = field(default_factory=lambda: np.empty(0, dtype=np.int32))
+    tree: shapely.STRtree | None = None
+
+
 class ZoneIndex:
-    """Every target prepared in one GK zone, with one STRtree over all their polygon parts."""
+    """Every target prepared in one GK zone, with one STRtree over all their polygon parts.
+
+    Preparing is serialised by a lock and published by swapping one object, so threads
+    may screen chunks against the same index.
+    """
 
     def __init__(self, layers: LayerSet, epsg: int) -> None:
         self.layers = layers
         self.epsg = epsg
         self.targets: dict[TargetKey, Target] = {}
-        self._keys: list[TargetKey] = []
-        self._index: dict[TargetKey, int] = {}
-        self._parts = np.empty(0, dtype=object)
-        self._part_target = np.empty(0, dtype=np.int32)
-        self._tree: shapely.STRtree | None = None
+        self._shared = _SharedTree()
+        self._lock = threading.Lock()
 
     def geometry(self, key: TargetKey) -> BaseGeometry:
         return target_geometry(self.layers, key, self.epsg)
 
     def ensure(self, keys: set[TargetKey] | list[TargetKey]) -> None:
         """Prepare the targets not yet prepared, then rebuild the shared tree once."""
-        new = [k for k in dict.fromkeys(keys) if k not in self.targets]
-        if not new:
+        if all(k in self.targets for k in keys):
             return
-        for key in new:
-            geometry = self.geometry(key)
-            polygons, chunks = _linework(geometry)
-            shapely.prepare(polygons)
-            self.targets[key] = Target(key, self.epsg, geometry, polygons, chunks,
-                                       shapely.STRtree(chunks) if len(chunks) else None)
-            self._index[key] = len(self._keys)
-            self._keys.append(key)
-        self._parts = np.concatenate([self.targets[k].parts for k in self._keys])
-        self._part_target = np.concatenate([np.full(len(self.targets[k].parts), i, dtype=np.int32)
-                                            for i, k in enumerate(self._keys)])
-        self._tree = shapely.STRtree(self._parts) if len(self._parts) else None
+        with self._lock:
+            new = [k for k in dict.fromkeys(keys) if k not in self.targets]
+            if not new:
+                return
+            for key in new:
+                geometry = self.geometry(key)
+                polygons, chunks = _linework(geometry)
+                shapely.prepare(polygons)
+                self.targets[key] = Target(key, self.epsg, geometry, polygons, chunks,
+                                           shapely.STRtree(chunks) if len(chunks) else None)
+            keys_all = (*self._shared.keys, *new)
+            parts = np.concatenate([self.targets[k].parts for k in keys_all])
+            part_target = np.concatenate([np.full(len(self.targets[k].parts), i, dtype=np.int32) for i, k in enumerate(keys_all)])
+            self._shared = _SharedTree(keys_all, {k: i for i, k in enumerate(keys_all)}, parts, part_target,
+                                       shapely.STRtree(parts) if len(parts) else None)
 
     def inside(self, points: NDArray, wanted: dict[TargetKey, NDArray]) -> dict[TargetKey, NDArray]:
         """Point-in-target for the points each key asks about (``wanted[key]``: a boolean mask).
@@ -157,25 +181,25 @@ class ZoneIndex:
         prepared parts then decide the pairs some key wants.
         """
         self.ensure(list(wanted))
+        shared = self._shared
         result = {key: np.zeros(len(points), dtype=bool) for key in wanted}
         asked = np.zeros(len(points), dtype=bool)
         for mask in wanted.values():
             asked |= mask
         rows = np.flatnonzero(asked)
-        if self._tree is None or len(rows) == 0:
+        if shared.tree is None or len(rows) == 0:
             return result
-        index = self._index
-        want = np.zeros((len(self._keys), len(points)), dtype=bool)
+        want = np.zeros((len(shared.keys), len(points)), dtype=bool)
         for key, mask in wanted.items():
-            want[index[key]] = mask
-        pair_point, pair_part = self._tree.query(points[rows])
+            want[shared.index[key]] = mask
+        pair_point, pair_part = shared.tree.query(points[rows])
         pair_point = rows[pair_point]
-        pair_target = self._part_target[pair_part]
+        pair_target = shared.part_target[pair_part]
         keep = want[pair_target, pair_point]
         pair_point, pair_part, pair_target = pair_point[keep], pair_part[keep], pair_target[keep]
-        hit = shapely.intersects(self._parts[pair_part], points[pair_point])
+        hit = shapely.intersects(shared.parts[pair_part], points[pair_point])
         for key in wanted:
-            sel = hit & (pair_target == index[key])
+            sel = hit & (pair_target == shared.index[key])
             result[key][pair_point[sel]] = True
         return result
 
@@ -259,10 +283,12 @@ class PreparedZones:
         self._grid: _Grid | None = None
         self._admin_tree: shapely.STRtree | None = None
         self.memo: dict = {}  # derived data keyed by the callers (e.g. the targets of a rule list)
+        self._lock = threading.RLock()
 
     def zone(self, epsg: int) -> ZoneIndex:
         if epsg not in self._zones:
-            self._zones[epsg] = ZoneIndex(self.layers, epsg)
+            with self._lock:
+                self._zones.setdefault(epsg, ZoneIndex(self.layers, epsg))
         return self._zones[epsg]
 
     def admin_names(self, lon: float, lat: float) -> dict[str, str]:
@@ -292,8 +318,9 @@ class PreparedZones:
 
     @property
     def grid(self) -> _Grid:
-        if self._grid is None:
-            self._grid = _Grid.covering(tuple(self.layers.admin.frame.total_bounds))
+        with self._lock:
+            if self._grid is None:
+                self._grid = _Grid.covering(tuple(self.layers.admin.frame.total_bounds))
         return self._grid
 
     def cells(self, lon: NDArray, lat: NDArray) -> NDArray:
@@ -304,7 +331,9 @@ class PreparedZones:
         """The grid code (FAR, DEEP, 0) of each cell for a target and horizon (0 outside the grid)."""
         grid = self.grid
         if (key, horizon) not in grid.codes:
-            grid.codes[(key, horizon)] = grid.classify(target_geometry(self.layers, key, _WGS84), horizon)
+            with self._lock:
+                if (key, horizon) not in grid.codes:
+                    grid.codes[(key, horizon)] = grid.classify(target_geometry(self.layers, key, _WGS84), horizon)
         return np.where(cells >= 0, grid.codes[(key, horizon)][np.maximum(cells, 0)], 0).astype(np.uint8)
 
 
@@ -325,13 +354,31 @@ def target_geometry(layers: LayerSet, key: TargetKey, epsg: int) -> BaseGeometry
         collection = shapely.geometrycollections(np.asarray(layers.layers[key.layer].frame.geometry.values))
         return collection if epsg == _WGS84 else project(collection, _WGS84, epsg)
     if ("union", key.layer) not in memo:
-        memo[("union", key.layer)] = shapely.union_all(layers.layers[key.layer].frame.geometry.values)
+        memo[("union", key.layer)] = _union(layers.layers[key.layer].frame.geometry.values)
     geometry = memo[("union", key.layer)]
     if key.section is not None:
         if ("section", key.layer, key.section) not in memo:
             memo[("section", key.layer, key.section)] = shapely.intersection(geometry, layers.admin_area(key.section))
         geometry = memo[("section", key.layer, key.section)]
     return project(geometry, _WGS84, epsg)
+
+
+def _union(geometries: NDArray) -> BaseGeometry:
+    """The union of a layer's features; polygons that touch no other are kept as they are.
+
+    Agency polygon layers (red line, units) rarely overlap, and a full union of 10,000
+    detailed polygons takes GEOS tens of seconds; only the overlapping ones are merged.
+    """
+    geometries = np.asarray(geometries)
+    if not len(geometries) or not (shapely.get_dimensions(geometries) == 2).all():
+        return shapely.union_all(geometries)
+    parts = shapely.get_parts(geometries)
+    left, right = shapely.STRtree(parts).query(parts, predicate="intersects")
+    crowded = np.zeros(len(parts), dtype=bool)
+    crowded[left[left != right]] = True
+    alone = parts[~crowded]
+    merged = shapely.get_parts(shapely.union_all(parts[crowded])) if crowded.any() else np.empty(0, dtype=object)
+    return shapely.multipolygons(np.concatenate([alone, merged]))
 
 
 _PREPARED: weakref.WeakKeyDictionary[LayerSet, PreparedZones] = weakref.WeakKeyDictionary()
