@@ -231,7 +231,8 @@ def _tables(frame: pd.DataFrame, rows: NDArray, valid: NDArray, lon: NDArray, la
     n = len(frame)
     situations = [_situation(pattern, combos) for pattern in screening.patterns]
     keys = np.array([key for key, _ in situations], dtype=object)
-    measured = screening.measured
+    # In (site, rule) order, so that every engine and chunking joins the same strings.
+    measured = screening.measured.assign(rule=screening.measured["rule"].astype(str)).sort_values(["site", "rule"], kind="stable")
     site_row = valid[measured["site"].to_numpy()] if len(measured) else np.empty(0, dtype=np.int64)
 
     ids = {verdict: np.full(n, "", dtype=object) for verdict in (Verdict.PROHIBITED, Verdict.RESTRICTED, Verdict.REVIEW)}

@@ -32,6 +32,7 @@ from spatial.semantics import (
     measured_outcome,
     plan_applies,
     rule_target,
+    rule_verdict,
     scope_keys,
 )
 from spatial.units import ACCESS_DIMENSIONS, UnitClass
@@ -500,7 +501,8 @@ def _evaluate(rule: Rule, match: IndustryMatch, measure: _Measure, layers: Layer
         outward_band = accuracy
 
     inside = margin >= 0
-    severity, boundary_flags = measured_outcome(rule.action, match, np.array([inside]), np.array([margin]), accuracy, outward_band)
+    severity, boundary_flags = measured_outcome(rule.action, rule_verdict(rule.action, match).severity, np.array([inside]),
+                                                np.array([margin]), accuracy, outward_band)
     verdict, boundary = VERDICTS[severity[0]], bool(boundary_flags[0])
     if not inside and boundary and rule.action is not Action.ENCOURAGE:
         notes.append(f"场址在管控范围外 {-margin:.0f} 米，但在图层位置精度（含河道中线至河岸距离）以内。")

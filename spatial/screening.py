@@ -14,6 +14,7 @@ stated only as "more than the horizon" (NaN here); no verdict depends on it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,7 @@ from spatial.semantics import (
     outside_jurisdiction,
     plan_applies,
     rule_target,
+    rule_verdict,
 )
 from spatial.units import UnitClass
 
@@ -107,6 +109,10 @@ def screen(lon: NDArray, lat: NDArray, group: NDArray, combos: list[tuple[Indust
     n = len(lon)
     accuracy = layers.admin.provenance.accuracy_m
     everyone = np.ones(n, dtype=bool)
+    if n == 0:
+        empty = pd.DataFrame({name: np.empty(0, dtype=kind) for name, kind in _MEASURED_COLUMNS.items()})
+        empty["rule"] = pd.Categorical.from_codes(empty["rule"], categories=["-"])
+        return Screening(np.empty(0, np.int8), np.empty(0, np.int32), np.empty(0, np.int32), [], empty)
 
     plans = list({rule.plan.id: rule.plan for rule in rules}.values())
     jurisdictions = [TargetKey.jurisdiction(plan.jurisdiction) for plan in plans]
@@ -141,13 +147,23 @@ def screen(lon: NDArray, lat: NDArray, group: NDArray, combos: list[tuple[Indust
     for key, mask in need.items():
         membership.measure(key, limits[key], mask)
 
-    columns: dict[str, list[NDArray]] = {name: [] for name in _MEASURED_COLUMNS}
+    # One array pass per measured rule over every site it reaches, whatever their pattern.
+    reach: dict[str, tuple[Rule, list[NDArray], list[NDArray], list[NDArray]]] = {}
     for pattern, rows in zip(patterns, members, strict=True):
         for rule, match, plan_inside in pattern.measured:
-            for name, values in _measure_rule(rule, match, plan_inside, rows, membership, layers, limits).items():
-                columns[name].append(values)
+            entry = reach.setdefault(rule.id, (rule, [], [], []))
+            entry[1].append(rows)
+            entry[2].append(np.full(len(rows), rule_verdict(rule.action, match).severity, dtype=np.int8))
+            entry[3].append(np.full(len(rows), plan_inside))
+    columns: dict[str, list[NDArray]] = {name: [] for name in _MEASURED_COLUMNS}
+    for code, (rule, rows, hits, plan_inside) in enumerate(reach.values()):
+        found = _measure_rule(rule, np.concatenate(rows), np.concatenate(hits), np.concatenate(plan_inside), membership, layers, limits)
+        found["rule"] = np.full(len(found["site"]), code, dtype=np.int16)
+        for name, values in found.items():
+            columns[name].append(values)
     measured = pd.DataFrame({name: np.concatenate(parts) if parts else np.empty(0, dtype=_MEASURED_COLUMNS[name])
                              for name, parts in columns.items()})
+    measured["rule"] = pd.Categorical.from_codes(measured["rule"].to_numpy(dtype=np.int16), categories=list(reach) or ["-"])
 
     overall = np.array([pattern.severity for pattern in patterns], dtype=np.int8)[site_pattern]
     if len(measured):
@@ -181,6 +197,11 @@ class _Membership:
         self.inside: dict[TargetKey, NDArray] = {}
         self.edge: dict[TargetKey, NDArray] = {}
 
+    @cached_property
+    def points(self) -> NDArray:
+        """The sites as GK points, made once, when a first target needs GEOS."""
+        return shapely.points(self.xy)
+
     def measure(self, key: TargetKey, horizon: float, mask: NDArray, edges: bool = True) -> None:
         n = len(self.lon)
         codes = self.zones.grid_codes(key, horizon, self.cells)
@@ -189,7 +210,7 @@ class _Membership:
         exact = mask & (codes != DEEP) & (codes != FAR)
         for code in np.unique(self.epsg[exact]):
             rows = np.flatnonzero(exact & (self.epsg == code))
-            points = shapely.points(self.xy[rows])
+            points = self.points[rows]
             zone = self.zones.zone(int(code))
             zone.ensure([key])
             inside[rows] = zone.inside(points, {key: np.ones(len(rows), dtype=bool)})[key]
@@ -238,11 +259,11 @@ def _pattern(group: int, combos: list[tuple[Industry, Stage]], rules: list[Rule]
     return pattern
 
 
-_MEASURED_COLUMNS = {"site": np.int64, "rule": object, "severity": np.int8, "inside": bool, "boundary": bool,
+_MEASURED_COLUMNS = {"site": np.int64, "rule": np.int16, "severity": np.int8, "inside": bool, "boundary": bool,
                      "distance_m": float, "margin_m": float, "horizon_m": float}
 
 
-def _measure_rule(rule: Rule, match: IndustryMatch, plan_inside: bool, rows: NDArray, membership: _Membership,
+def _measure_rule(rule: Rule, rows: NDArray, hit: NDArray, plan_inside: NDArray, membership: _Membership,
                   layers: LayerSet, limits: dict[TargetKey, float]) -> dict[str, NDArray]:
     key = rule_target(rule, layers)
     provenance = layers.layers[key.layer].provenance
@@ -258,12 +279,11 @@ def _measure_rule(rule: Rule, match: IndustryMatch, plan_inside: bool, rows: NDA
         margin = np.where(within, edge, -edge)
         inside = within
         band = provenance.accuracy_m
-    severity, boundary = measured_outcome(rule.action, match, inside, margin, provenance.accuracy_m, band)
-    if not plan_inside:
-        severity = outside_jurisdiction(severity, inside)
-        boundary = np.ones(len(rows), dtype=bool)
-    return {"site": rows, "rule": np.full(len(rows), rule.id, dtype=object), "severity": severity, "inside": inside,
-            "boundary": boundary, "distance_m": distance, "margin_m": margin, "horizon_m": np.full(len(rows), limits[key])}
+    severity, boundary = measured_outcome(rule.action, hit, inside, margin, provenance.accuracy_m, band)
+    severity = np.where(plan_inside, severity, outside_jurisdiction(severity, inside)).astype(np.int8)
+    boundary = boundary | ~plan_inside
+    return {"site": rows, "severity": severity, "inside": inside, "boundary": boundary, "distance_m": distance, "margin_m": margin,
+            "horizon_m": np.full(len(rows), limits[key])}
 
 
 def _or_none(value: float) -> float | None:

@@ -90,18 +90,18 @@ def fixed_outcome(rule: Rule, match: IndustryMatch) -> tuple[Verdict, bool | Non
     return rule_verdict(rule.action, match), True
 
 
-def measured_outcome(action: Action, match: IndustryMatch, inside: NDArray, margin: NDArray,
+def measured_outcome(action: Action, hit: int | NDArray, inside: NDArray, margin: NDArray,
                      accuracy: float, outward_band: float) -> tuple[NDArray, NDArray]:
     """Severity and boundary flag per site from its margin into the zone (metres, < 0 outside).
 
-    A site within the layer's accuracy of the edge is a boundary case: inside, it keeps
-    the rule's verdict; outside, a non-encouraging rule asks for review. ``outward_band``
-    widens the outer band by the river's mid-line-to-bank distance. A NaN margin means
-    farther than any band from the edge.
+    ``hit`` is the severity of the rule for a site inside (``rule_verdict``; per site when
+    sites differ in how their industry matches). A site within the layer's accuracy of
+    the edge is a boundary case: inside, it keeps the rule's verdict; outside, a
+    non-encouraging rule asks for review. ``outward_band`` widens the outer band by the
+    river's mid-line-to-bank distance. A NaN margin means farther than any band.
     """
     with np.errstate(invalid="ignore"):
         boundary = (inside & (margin <= accuracy)) | (~inside & (-margin <= outward_band))
-    hit = rule_verdict(action, match).severity
     outside = REVIEW if action is not Action.ENCOURAGE else COMPLIANT
     severity = np.where(inside, hit, np.where(boundary, outside, COMPLIANT)).astype(np.int8)
     return severity, boundary
