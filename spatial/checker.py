@@ -139,10 +139,9 @@ class _Measure:
     def prefetch(self, keys: set[TargetKey]) -> None:
         """Prepare the targets and, for a point, test them all in one query of the shared tree."""
         self.zone.ensure(keys)
-        fresh = [key for key in keys if key not in self._inside]
-        if self.point and fresh:
-            found = self.zone.inside(self._points, {key: np.ones(1, dtype=bool) for key in fresh})
-            self._inside.update((key, bool(hit[0])) for key, hit in found.items())
+        if self.point:
+            containing = self.zone.containing(self.site_gk)
+            self._inside.update((key, key in containing) for key in keys)
 
     def target(self, key: TargetKey) -> Target:
         self.zone.ensure([key])
@@ -275,7 +274,7 @@ def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule
         result.warnings.append("场址不在山西省境内（按行政区划图层判断）；仍按所载规划检查，请核对坐标。")
 
     admin_accuracy = layers.admin.provenance.accuracy_m
-    plans = list({rule.plan.id: rule.plan for rule in rules}.values())
+    plans = plans_of(rules, zones)
     measure = _Measure(site_gk, zones.zone(gk.epsg))
     measure.prefetch(scope_keys(rules, layers))
     scopes = {plan.id: _plan_scope(plan, measure, admin_accuracy) for plan in plans}
@@ -355,6 +354,14 @@ def units_at(site: BaseGeometry, site_gk: BaseGeometry, epsg: int, layers: Layer
     return found
 
 
+def plans_of(rules: list[Rule], zones: PreparedZones) -> list[Plan]:
+    """The plans of a rule list, in first-seen order (cached per list)."""
+    key = ("plans", tuple(map(id, rules)))
+    if key not in zones.memo:
+        zones.memo[key] = (tuple(rules), list({rule.plan.id: rule.plan for rule in rules}.values()))
+    return zones.memo[key][1]
+
+
 def _rules_on(rules: list[Rule], layer_id: str, zones: PreparedZones) -> list[tuple[str, str]]:
     """(rule id, plan id) of the rules whose zone is a layer, in catalog order (cached)."""
     key = ("rules_on", layer_id, tuple(map(id, rules)))
@@ -432,16 +439,16 @@ def _plan_scope(plan: Plan, measure: _Measure, accuracy: float) -> dict:
     else:
         area = measure.target(key).geometry
         to_edge = float(shapely.distance(area.boundary, measure.site_gk) if inside else shapely.distance(area, measure.site_gk))
-    applies, edge_case = plan_applies(np.array([inside]), np.array([to_edge]), accuracy)
+    applies, edge_case = plan_applies(inside, to_edge, accuracy)
     return {
         "id": plan.id,
         "title": plan.title,
         "jurisdiction": plan.jurisdiction,
         "jurisdiction_name": plan.jurisdiction_name,
         "inside": inside,
-        "applies": bool(applies[0]),
+        "applies": bool(applies),
         "distance_to_edge_m": round(to_edge, 1),
-        "edge_case": bool(edge_case[0]),
+        "edge_case": bool(edge_case),
     }
 
 

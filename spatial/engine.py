@@ -174,6 +174,15 @@ class ZoneIndex:
             self._shared = _SharedTree(keys_all, {k: i for i, k in enumerate(keys_all)}, parts, part_target,
                                        shapely.STRtree(parts) if len(parts) else None)
 
+    def containing(self, point: BaseGeometry) -> set[TargetKey]:
+        """The prepared targets whose polygons a single point intersects (one tree query)."""
+        shared = self._shared
+        if shared.tree is None:
+            return set()
+        candidates = shared.tree.query(point)
+        hit = candidates[shapely.intersects(shared.parts[candidates], point)]
+        return {shared.keys[i] for i in shared.part_target[hit].tolist()}
+
     def inside(self, points: NDArray, wanted: dict[TargetKey, NDArray]) -> dict[TargetKey, NDArray]:
         """Point-in-target for the points each key asks about (``wanted[key]``: a boolean mask).
 
@@ -298,12 +307,12 @@ class PreparedZones:
             geometries = np.asarray(frame.geometry.values)
             shapely.prepare(geometries)
             self._admin_geometries = geometries
-            self._admin_rows = list(zip(frame["level"], frame["name"], frame["code"], strict=True))
+            self._admin_rows = [(str(level), f"{name}（{code}）") for level, name, code in zip(frame["level"], frame["name"], frame["code"], strict=True)]
             self._admin_tree = shapely.STRtree(geometries)
         point = shapely.Point(lon, lat)
         candidates = self._admin_tree.query(point)
         hits = candidates[shapely.contains(self._admin_geometries[candidates], point)]
-        return {level: f"{name}（{code}）" for level, name, code in (self._admin_rows[i] for i in sorted(hits))}
+        return dict(self._admin_rows[i] for i in sorted(hits.tolist()))
 
     def features_at(self, layer_id: str, site: BaseGeometry) -> NDArray:
         """Indices (ascending) of a layer's features a WGS84 site intersects, through a prepared tree."""

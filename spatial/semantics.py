@@ -100,8 +100,7 @@ def measured_outcome(action: Action, hit: int | NDArray, inside: NDArray, margin
     non-encouraging rule asks for review. ``outward_band`` widens the outer band by the
     river's mid-line-to-bank distance. A NaN margin means farther than any band.
     """
-    with np.errstate(invalid="ignore"):
-        boundary = (inside & (margin <= accuracy)) | (~inside & (-margin <= outward_band))
+    boundary = (inside & (margin <= accuracy)) | (~inside & (-margin <= outward_band))  # NaN compares False
     outside = REVIEW if action is not Action.ENCOURAGE else COMPLIANT
     severity = np.where(inside, hit, np.where(boundary, outside, COMPLIANT)).astype(np.int8)
     return severity, boundary
@@ -112,10 +111,9 @@ def outside_jurisdiction(severity: NDArray, inside: NDArray) -> NDArray:
     return np.where(inside, np.minimum(severity, REVIEW), severity).astype(np.int8)
 
 
-def plan_applies(inside: NDArray, to_edge: NDArray, accuracy: float) -> tuple[NDArray, NDArray]:
-    """(applies, edge_case): a plan reaches sites inside it or within accuracy of its edge."""
-    with np.errstate(invalid="ignore"):
-        edge_case = to_edge <= accuracy
+def plan_applies(inside: NDArray | bool, to_edge: NDArray | float, accuracy: float) -> tuple[NDArray | bool, NDArray | bool]:
+    """(applies, edge_case): a plan reaches sites inside it or within accuracy of its edge (arrays or scalars)."""
+    edge_case = to_edge <= accuracy  # NaN (farther than asked) compares False
     return inside | edge_case, edge_case
 
 
