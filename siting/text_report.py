@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 from spatial.checker import CheckResult
 
 
 def _metres(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.0f}"
+    return "—" if value is None or not math.isfinite(value) else f"{value:,.0f}"
 
 
 def _input_lines(site: dict) -> list[str]:

@@ -9,6 +9,7 @@ project but whose zone has no layer yet or no defined extent.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -550,4 +551,5 @@ def join_notes(notes: list[str]) -> str:
 
 
 def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
+    """Metres to 0.1 m; no distance at all (a zone layer with no features) is null, never NaN."""
+    return None if value is None or not math.isfinite(value) else round(value, 1)

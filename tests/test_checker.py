@@ -1,6 +1,7 @@
 """The issue's acceptance sites, placed on the built layers and checked through the engine."""
 
 import dataclasses
+import json
 from datetime import date
 
 import pytest
@@ -8,6 +9,7 @@ import shapely
 
 from layers import catalog
 from spatial.checker import check
+from spatial.layer import LayerSet
 from spatial.rules import Stage, Verdict
 from tests.sites import geodesic_distance_to_line, site_near
 
@@ -138,3 +140,14 @@ def test_a_passed_deadline_is_stated_as_overdue(layers, rules):
     early = check(site, industry, Stage.EXISTING, [dated], layers, on=date(2025, 6, 1)).findings[0]
     assert late.overdue and "已逾期" in late.note and late.to_dict()["deadline"] == "2025-12-31"
     assert not early.overdue and "2025-12-31" in early.note and "已逾期" not in early.note
+
+
+def test_a_zone_layer_with_no_features_reports_no_distance_not_nan(layers):
+    general = layers.layers["units_general"]
+    emptied = dict(layers.layers, units_general=dataclasses.replace(general, frame=general.frame.iloc[0:0]))
+    rule = next(r for r in catalog.rules() if r.id == "CQ23-3.1-general-units")
+    site = shapely.point_on_surface(layers.admin_area("140502"))
+    result = check(site, catalog.taxonomy().resolve("造纸"), Stage.NEW, [rule], LayerSet(emptied, layers.missing))
+    (finding,) = result.findings
+    assert finding.inside is False and finding.to_dict()["distance_m"] is None
+    json.loads(json.dumps(result.to_dict(), allow_nan=False))
