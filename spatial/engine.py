@@ -336,6 +336,13 @@ class PreparedZones:
         """Grid cell of each WGS84 point (−1 outside the grid), to pass to grid_codes."""
         return self.grid.cell(lon, lat)
 
+    def locality_order(self, cells: NDArray) -> NDArray:
+        """A permutation putting sites near each other next to each other (Morton order of
+        2 km blocks), so tree searches and grid look-ups touch memory in order."""
+        row, col = np.divmod(np.maximum(cells, 0), self.grid.nx)
+        key = _interleave(row >> 3) << 1 | _interleave(col >> 3)
+        return np.argsort(np.where(cells >= 0, key, np.iinfo(np.int64).max), kind="stable")
+
     def grid_codes(self, key: TargetKey, horizon: float, cells: NDArray) -> NDArray:
         """The grid code (FAR, DEEP, 0) of each cell for a target and horizon (0 outside the grid)."""
         grid = self.grid
@@ -344,6 +351,15 @@ class PreparedZones:
                 if (key, horizon) not in grid.codes:
                     grid.codes[(key, horizon)] = grid.classify(target_geometry(self.layers, key, _WGS84), horizon)
         return np.where(cells >= 0, grid.codes[(key, horizon)][np.maximum(cells, 0)], 0).astype(np.uint8)
+
+
+def _interleave(values: NDArray) -> NDArray:
+    """Spread the low 16 bits of each value to the even bit positions (for Morton keys)."""
+    v = values.astype(np.int64) & 0xFFFF
+    v = (v | (v << 8)) & 0x00FF00FF
+    v = (v | (v << 4)) & 0x0F0F0F0F
+    v = (v | (v << 2)) & 0x33333333
+    return (v | (v << 1)) & 0x55555555
 
 
 def target_geometry(layers: LayerSet, key: TargetKey, epsg: int) -> BaseGeometry:

@@ -43,7 +43,7 @@ from spatial.semantics import (
 )
 from spatial.units import UnitClass
 
-DEFAULT_REPORT_M = 1000.0
+DEFAULT_REPORT_M = 500.0
 
 
 @dataclass
@@ -118,6 +118,8 @@ def screen(lon: NDArray, lat: NDArray, group: NDArray, combos: list[tuple[Indust
     jurisdictions = [TargetKey.jurisdiction(plan.jurisdiction) for plan in plans]
     coverages = [TargetKey(COVERAGE, layer_id) for layer_id in layers.layers if has_coverage(layer_id, layers)]
     units = [TargetKey(FEATURES, unit.layer) for unit in UnitClass if unit.layer in layers.layers]
+    locality = zones.locality_order(zones.cells(lon, lat))
+    lon, lat, group = lon[locality], lat[locality], group[locality]
     membership = _Membership(zones, lon, lat)
     for key in dict.fromkeys(jurisdictions):
         membership.measure(key, accuracy, everyone)
@@ -168,7 +170,16 @@ def screen(lon: NDArray, lat: NDArray, group: NDArray, combos: list[tuple[Indust
     overall = np.array([pattern.severity for pattern in patterns], dtype=np.int8)[site_pattern]
     if len(measured):
         np.maximum.at(overall, measured["site"].to_numpy(), measured["severity"].to_numpy())
-    return Screening(overall, membership.epsg, site_pattern.astype(np.int32), patterns, measured)
+    # Back to the caller's order.
+    measured["site"] = locality[measured["site"].to_numpy()]
+    return Screening(_unsort(overall, locality), _unsort(membership.epsg, locality), _unsort(site_pattern.astype(np.int32), locality),
+                     patterns, measured)
+
+
+def _unsort(values: NDArray, order: NDArray) -> NDArray:
+    out = np.empty_like(values)
+    out[order] = values
+    return out
 
 
 def _columns(arrays: list[NDArray], n: int) -> NDArray:
