@@ -1,7 +1,8 @@
 """Site registers in and result tables out, in chunks so memory stays flat.
 
-In: CSV (UTF-8 or GBK), Excel .xlsx (read with calamine) or GeoPackage (a point
-layer, read as Arrow batches). Out: Excel (one sheet per detail level, written with
+In: CSV (UTF-8 or GBK), Excel .xlsx (read with calamine, after the archive checks of
+``spatial.file_guards``) or GeoPackage (a point layer, read as Arrow batches), each
+within the agency-file size bounds. Out: Excel (one sheet per detail level, written with
 xlsxwriter in constant-memory mode), GeoPackage (one layer per level) or CSV (one file
 per level). The levels: 汇总 (every input row), 量测明细 (every measured finding) and
 规划情形 (what each situation of plans, industry and stage gets).
@@ -22,6 +23,8 @@ from numpy.typing import NDArray
 
 from siting.batch_rows import SITUATION_COLUMNS, ChunkResult
 from spatial.errors import InputError
+from spatial.file_guards import check_archive, check_size
+from spatial.limits import LAYER_FILE_LIMITS
 
 _EXCEL_MAX_ROWS = 1_048_576
 SUMMARY, DETAILS, SITUATIONS = "汇总", "量测明细", "规划情形"
@@ -41,6 +44,9 @@ class SiteTable:
             raise InputError("IN", path.name, "批量审查支持 CSV、Excel（.xlsx）和 GeoPackage（.gpkg）。",
                              "batches read CSV, Excel (.xlsx) or GeoPackage (.gpkg).")
         self.crs: str | None = None
+        check_size(path, "IN", LAYER_FILE_LIMITS)
+        if self.kind == "xlsx":  # inflated and parsed by the hardened checks before calamine reads it
+            check_archive(path, "IN", LAYER_FILE_LIMITS)
         if self.kind == "csv":
             self._encoding = _csv_encoding(path)
             header = pd.read_csv(path, dtype=str, nrows=0, encoding=self._encoding)
