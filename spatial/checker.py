@@ -279,12 +279,8 @@ def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule
     measure = _Measure(site_gk, zones.zone(gk.epsg))
     measure.prefetch(scope_keys(rules, layers))
     scopes = {plan.id: _plan_scope(plan, measure, admin_accuracy) for plan in plans}
-    chosen = []
-    for rule, match in applicable(rules, industry, stage):
-        if scopes[rule.plan.id]["applies"]:
-            coverage = _coverage(rule.zone.layer, measure, layers)
-            chosen.append((rule, match, coverage, disposition(rule, layers, covered=coverage != "outside")))
-    measure.prefetch({rule_target(rule, layers) for rule, _, _, handling in chosen if handling is Disposition.MEASURED})
+    situation = _situation(rules, industry, stage, on, scopes, measure, layers)
+    measure.prefetch({rule_target(rule, layers) for rule, _, _ in situation.measured})
     result.plans = list(scopes.values())
     for plan in plans:
         scope = scopes[plan.id]
@@ -296,25 +292,15 @@ def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule
     if not any(scope["applies"] for scope in scopes.values()):
         result.warnings.append("场址不在任何已载入规划的管辖范围内，没有规划条款适用。")
 
-    used_layers = {LayerSet.ADMIN}
-    for rule, match, coverage, handling in chosen:
-        scope = scopes[rule.plan.id]
-        zone = rule.zone
-        if handling is Disposition.MISSING:
-            result.not_evaluated.append(NotEvaluated(rule, zone.layer, missing_reason(layers, zone.layer)))
-            continue
-        if handling is Disposition.UNCOVERED:
-            result.not_evaluated.append(NotEvaluated(rule, zone.layer, uncovered_reason(layers, zone.layer)))
-            continue
-        if zone.layer is not None:
-            used_layers.add(zone.layer)
+    used_layers = set(situation.layers)
+    result.not_evaluated = list(situation.not_evaluated)
+    result.conditions = list(situation.conditions)
+    result.findings = list(situation.findings)
+    for rule, match, coverage in situation.measured:
         finding = _with_deadline(_evaluate(rule, match, measure, layers), on)
         if coverage == "partial":
-            finding = _partly_covered(finding, layers.layers[zone.layer], layers)
-        if handling is Disposition.CONDITION:
-            result.conditions.append(dataclasses.replace(finding, verdict=Verdict.COMPLIANT))
-            continue
-        if not scope["inside"]:
+            finding = _partly_covered(finding, layers.layers[rule.zone.layer], layers)
+        if not scopes[rule.plan.id]["inside"]:
             finding = _outside_jurisdiction(finding)
         result.findings.append(finding)
 
@@ -390,6 +376,76 @@ def _layer_record(layers: LayerSet, layer_id: str) -> dict:
     if key not in memo:
         memo[key] = layers.layers[layer_id].to_dict()
     return dict(memo[key])
+
+
+@dataclass(frozen=True)
+class _Situation:
+    """What every site in the same situation gets from the rules that need no measurement."""
+
+    not_evaluated: tuple[NotEvaluated, ...]
+    conditions: tuple[Finding, ...]
+    findings: tuple[Finding, ...]  # undefined extents and whole jurisdictions
+    layers: frozenset[str]  # layers the evaluated rules use
+    measured: tuple[tuple[Rule, IndustryMatch, str], ...]  # (rule, match, coverage) to measure at the site
+
+
+_SITUATIONS_KEPT = 4096
+
+
+def _situation(rules: list[Rule], industry: Industry, stage: Stage, on: date, scopes: dict, measure: _Measure,
+               layers: LayerSet) -> _Situation:
+    """The rule decisions that depend only on industry, stage, date, the plans that reach the
+    site and the layer coverages it falls in; for a point they are kept and reused."""
+    key = None
+    if measure.point:
+        coverages = tuple(measure.inside(TargetKey(COVERAGE, layer_id)) for layer_id in coverage_layers(layers))
+        key = ("situation", tuple(map(id, rules)), industry.codes, stage, on,
+               tuple((s["applies"], s["inside"]) for s in scopes.values()), coverages)
+        memo = prepared(layers).memo
+        if key in memo:
+            return memo[key][1]
+    not_evaluated, conditions, findings, measured = [], [], [], []
+    used = {LayerSet.ADMIN}
+    for rule, match in applicable(rules, industry, stage):
+        scope = scopes[rule.plan.id]
+        if not scope["applies"]:
+            continue
+        layer = rule.zone.layer
+        coverage = _coverage(layer, measure, layers)
+        handling = disposition(rule, layers, covered=coverage != "outside")
+        if handling is Disposition.MISSING:
+            not_evaluated.append(NotEvaluated(rule, layer, missing_reason(layers, layer)))
+            continue
+        if handling is Disposition.UNCOVERED:
+            not_evaluated.append(NotEvaluated(rule, layer, uncovered_reason(layers, layer)))
+            continue
+        if layer is not None:
+            used.add(layer)
+        if handling is Disposition.MEASURED:
+            measured.append((rule, match, coverage))
+            continue
+        finding = _with_deadline(_evaluate(rule, match, measure, layers), on)
+        if coverage == "partial":
+            finding = _partly_covered(finding, layers.layers[layer], layers)
+        if handling is Disposition.CONDITION:
+            conditions.append(dataclasses.replace(finding, verdict=Verdict.COMPLIANT))
+        else:
+            findings.append(_outside_jurisdiction(finding) if not scope["inside"] else finding)
+    situation = _Situation(tuple(not_evaluated), tuple(conditions), tuple(findings), frozenset(used), tuple(measured))
+    if key is not None:
+        if sum(1 for k in memo if k[0] == "situation") >= _SITUATIONS_KEPT:
+            for old in [k for k in memo if k[0] == "situation"]:
+                del memo[old]
+        memo[key] = (tuple(rules), situation)
+    return situation
+
+
+def coverage_layers(layers: LayerSet) -> list[str]:
+    """Ids of the layers that declare a limited coverage (cached)."""
+    memo = prepared(layers).memo
+    if "coverage_layers" not in memo:
+        memo["coverage_layers"] = [layer_id for layer_id in layers.layers if has_coverage(layer_id, layers)]
+    return memo["coverage_layers"]
 
 
 def missing_reason(layers: LayerSet, layer_id: str) -> str:

@@ -416,17 +416,22 @@ def prepared(layers: LayerSet) -> PreparedZones:
     return _PREPARED[layers]
 
 
+def gk_epsg(lon: NDArray) -> NDArray:
+    """EPSG code of each site's GK zone (0 where the longitude is not finite)."""
+    zone = np.floor(np.asarray(lon, dtype=float) / 3.0 + 0.5)
+    epsg = np.zeros(len(zone), dtype=np.int32)
+    for number in np.unique(zone[np.isfinite(zone)]):
+        epsg[zone == number] = gk3_zone_for_longitude(3.0 * number).epsg
+    return epsg
+
+
 def gk_coordinates(lon: NDArray, lat: NDArray) -> tuple[NDArray, NDArray]:
     """EPSG code of each site's GK zone and its (x, y) in that zone, as arrays (no geometry objects)."""
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
-    zone = np.floor(lon / 3.0 + 0.5)
-    epsg = np.zeros(len(lon), dtype=np.int32)
+    epsg = gk_epsg(lon)
     xy = np.full((len(lon), 2), np.nan)
-    for number in np.unique(zone[np.isfinite(zone)]):
-        rows = np.flatnonzero(zone == number)
-        code = gk3_zone_for_longitude(3.0 * number).epsg
-        x, y = transformer(_WGS84, code).transform(lon[rows], lat[rows])
-        epsg[rows] = code
-        xy[rows, 0], xy[rows, 1] = x, y
+    for code in np.unique(epsg[epsg > 0]):
+        rows = np.flatnonzero(epsg == code)
+        xy[rows, 0], xy[rows, 1] = transformer(_WGS84, int(code)).transform(lon[rows], lat[rows])
     return epsg, xy

@@ -14,7 +14,6 @@ stated only as "more than the horizon" (NaN here); no verdict depends on it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -22,7 +21,8 @@ import shapely
 from numpy.typing import NDArray
 
 from spatial.checker import missing_reason, uncovered_reason
-from spatial.engine import COVERAGE, DEEP, FAR, FEATURES, PreparedZones, TargetKey, gk_coordinates, prepared
+from spatial.crs import transformer
+from spatial.engine import COVERAGE, DEEP, FAR, FEATURES, PreparedZones, TargetKey, gk_epsg, prepared
 from spatial.industry import Industry, IndustryMatch
 from spatial.layer import LayerSet
 from spatial.rules import Action, Rule, Stage, Verdict, ZoneKind
@@ -203,15 +203,19 @@ class _Membership:
 
     def __init__(self, zones: PreparedZones, lon: NDArray, lat: NDArray) -> None:
         self.zones, self.lon, self.lat = zones, lon, lat
-        self.epsg, self.xy = gk_coordinates(lon, lat)
+        self.epsg = gk_epsg(lon)
         self.cells = zones.cells(lon, lat)
         self.inside: dict[TargetKey, NDArray] = {}
         self.edge: dict[TargetKey, NDArray] = {}
+        self._points = np.full(len(lon), None, dtype=object)
 
-    @cached_property
-    def points(self) -> NDArray:
-        """The sites as GK points, made once, when a first target needs GEOS."""
-        return shapely.points(self.xy)
+    def points(self, rows: NDArray, code: int) -> NDArray:
+        """GK points of some sites (all in zone ``code``), projected and made only when GEOS first needs them."""
+        fresh = rows[shapely.is_missing(self._points[rows])]
+        if len(fresh):
+            x, y = transformer(4326, code).transform(self.lon[fresh], self.lat[fresh])
+            self._points[fresh] = shapely.points(x, y)
+        return self._points[rows]
 
     def measure(self, key: TargetKey, horizon: float, mask: NDArray, edges: bool = True) -> None:
         n = len(self.lon)
@@ -221,7 +225,7 @@ class _Membership:
         exact = mask & (codes != DEEP) & (codes != FAR)
         for code in np.unique(self.epsg[exact]):
             rows = np.flatnonzero(exact & (self.epsg == code))
-            points = self.points[rows]
+            points = self.points(rows, int(code))
             zone = self.zones.zone(int(code))
             zone.ensure([key])
             inside[rows] = zone.inside(points, {key: np.ones(len(rows), dtype=bool)})[key]
