@@ -45,6 +45,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.chunk_rows < 1:
         raise InputError("--chunk-rows", args.chunk_rows, "应为正整数。", "must be a positive integer.")
+    if not args.report_m >= 0:
+        raise InputError("--report-m", args.report_m, "应为非负的米数（inf 表示全部精确）。", "must be a non-negative number of metres (inf: every distance).")
     table = SiteTable(args.input, args.chunk_rows, args.layer)
     overrides = {role: getattr(args, f"{role}_col") for role in FIELDS}
     columns = resolve_columns(table.headers, overrides, table.has_geometry)
