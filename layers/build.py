@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -102,8 +103,11 @@ def build_hydrography(decl: dict, shapefile: Path, encoding: str) -> gpd.GeoData
 
 
 def _build_key(declarations: dict, source_digests: dict) -> str:
+    """Changes with the sources, the declarations and the builders' own code, so an edited
+    builder never leaves a stale cache behind."""
+    builders = [sha256_file(Path(module.__file__)) for module in (sys.modules[__name__], sys.modules[build_demo.__module__])]
     payload = json.dumps(
-        {"builder": BUILDER_VERSION, "declarations": declarations, "sources": source_digests,
+        {"builder": BUILDER_VERSION, "code": builders, "declarations": declarations, "sources": source_digests,
          "demo": catalog.demo_parameters()},
         sort_keys=True, ensure_ascii=False,
     )
