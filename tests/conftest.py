@@ -32,3 +32,14 @@ def layers(data_dir: Path) -> LayerSet:
 @pytest.fixture(scope="session")
 def rules() -> list[Rule]:
     return list(catalog.rules())
+
+
+@pytest.fixture
+def user_dir(layers: object, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data directory of its own, sharing the built defaults (read-only), exported to children."""
+    root = tmp_path / "data"
+    root.mkdir()
+    for shared in ("layers", "sources"):
+        (root / shared).symlink_to(data_dir / shared)
+    monkeypatch.setenv("SITING_DATA_DIR", str(root))
+    return root

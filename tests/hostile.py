@@ -9,8 +9,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 TIME_LIMIT_S = 60
 MEMORY_LIMIT_BYTES = 4 * 1024**3  # address space of the whole process, GDAL and all
 SQUARE_KML = """<?xml version="1.0" encoding="UTF-8"?>
@@ -56,17 +54,6 @@ def assert_refused(result: Bounded, *fragments: str) -> None:
 
 def square_kml(doctype: str = "", name: str = "一号地块", extra: str = "") -> str:
     return SQUARE_KML.format(doctype=doctype, name=name, extra=extra)
-
-
-@pytest.fixture
-def user_dir(layers: object, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A data directory of its own, sharing the built defaults (read-only), exported to children."""
-    root = tmp_path / "data"
-    root.mkdir()
-    for shared in ("layers", "sources"):
-        (root / shared).symlink_to(data_dir / shared)
-    monkeypatch.setenv("SITING_DATA_DIR", str(root))
-    return root
 
 
 def catalog_state(root: Path) -> tuple[bytes | None, list[str]]:

@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from tests.hostile import assert_refused, catalog_state, check_site, siting_bounded, square_kml, user_dir  # noqa: F401
+from tests.hostile import assert_refused, catalog_state, check_site, siting_bounded, square_kml
 
 
 @pytest.mark.parametrize("member", ["../../../tmp/evil.shp", "/etc/evil.shp", "C:/evil.shp", "data/../../evil.kml"])
@@ -28,7 +28,7 @@ def test_a_symlink_member_in_a_kmz_is_refused(tmp_path):
     assert_refused(check_site(path), "链接.kmz", "符号链接", "doc.kml")
 
 
-def test_a_symlink_in_a_layer_import_leaves_the_catalog_untouched(tmp_path, user_dir):  # noqa: F811
+def test_a_symlink_in_a_layer_import_leaves_the_catalog_untouched(tmp_path, user_dir):
     path = tmp_path / "redline.zip"
     link = zipfile.ZipInfo("redline.shp")
     link.external_attr = (stat.S_IFLNK | 0o777) << 16

@@ -12,14 +12,14 @@ import shapely
 
 from layers.build import load_layers
 from spatial.layer import project
-from tests.hostile import siting_bounded, user_dir  # noqa: F401
+from tests.hostile import siting_bounded
 
 JIANGXIAN = "140826"
 GK111 = 4546
 
 
 @pytest.fixture
-def imported_red_line(tmp_path, user_dir, layers):  # noqa: F811
+def imported_red_line(tmp_path, user_dir, layers):
     """A 2 km square of agency red line in 绛县, imported through the CLI; returns (point inside, stored file)."""
     centre = project(shapely.point_on_surface(layers.admin_area(JIANGXIAN)), 4326, GK111)
     square = project(shapely.box(centre.x - 1000, centre.y - 1000, centre.x + 1000, centre.y + 1000), GK111, 4326)

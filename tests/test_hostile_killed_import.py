@@ -15,7 +15,7 @@ import numpy as np
 import shapely
 
 from layers import user_catalog
-from tests.hostile import TIME_LIMIT_S, siting_bounded, user_dir  # noqa: F401
+from tests.hostile import TIME_LIMIT_S, siting_bounded
 
 
 def _red_line(tmp_path, layers):
@@ -41,7 +41,7 @@ def _assert_whole(root):
     assert user_catalog.verify(root) == []
 
 
-def test_an_import_killed_at_any_moment_leaves_the_catalog_whole(tmp_path, user_dir, layers):  # noqa: F811
+def test_an_import_killed_at_any_moment_leaves_the_catalog_whole(tmp_path, user_dir, layers):
     path = _red_line(tmp_path, layers)
     start = time.monotonic()
     first = siting_bounded("layers", "import", str(path), "--kind", "redline")

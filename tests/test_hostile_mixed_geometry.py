@@ -7,7 +7,7 @@ import geopandas as gpd
 import shapely
 
 from spatial.site_files import read_site
-from tests.hostile import assert_refused, catalog_state, siting_bounded, square_kml, user_dir  # noqa: F401
+from tests.hostile import assert_refused, catalog_state, siting_bounded, square_kml
 
 MARKER = ("<Placemark><name>大门</name><Point><coordinates>111.52,35.52</coordinates></Point></Placemark>"
           "<Placemark><name>进场道路</name><LineString><coordinates>111.52,35.52 111.53,35.53</coordinates></LineString></Placemark>")
@@ -29,7 +29,7 @@ def test_a_line_route_with_station_points_is_a_line(tmp_path):
     assert site.geometry.geom_type == "LineString" and any("1 个点" in n for n in site.notes)
 
 
-def test_an_imported_polygon_layer_with_lines_and_points_is_refused(tmp_path, user_dir):  # noqa: F811
+def test_an_imported_polygon_layer_with_lines_and_points_is_refused(tmp_path, user_dir):
     path = tmp_path / "redline.gpkg"
     frame = gpd.GeoDataFrame({"名称": ["面", "线", "点"]}, geometry=[
         shapely.box(111.5, 35.5, 111.51, 35.51), shapely.LineString([(111.5, 35.5), (111.6, 35.6)]), shapely.Point(111.5, 35.5)],

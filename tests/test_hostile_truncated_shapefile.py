@@ -10,7 +10,7 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from tests.hostile import assert_refused, catalog_state, check_site, siting_bounded, user_dir  # noqa: F401
+from tests.hostile import assert_refused, catalog_state, check_site, siting_bounded
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_a_truncated_dbf_inside_a_zip_is_refused(tmp_path, shapefile):
     assert_refused(check_site(archive_path), "用地.zip", ".dbf 文件不完整", "40 条记录")
 
 
-def test_a_truncated_layer_is_refused_and_the_catalog_kept(tmp_path, shapefile, user_dir):  # noqa: F811
+def test_a_truncated_layer_is_refused_and_the_catalog_kept(tmp_path, shapefile, user_dir):
     path = _cut(shapefile, tmp_path / "cut", ".shp", 0.5)
     before = catalog_state(user_dir)
     assert_refused(siting_bounded("layers", "import", str(path), "--kind", "redline"), "FILE", ".shp 文件不完整")

@@ -7,7 +7,7 @@ import geopandas as gpd
 import shapely
 
 from spatial.layer import project
-from tests.hostile import assert_refused, catalog_state, check_site, siting_bounded, user_dir  # noqa: F401
+from tests.hostile import assert_refused, catalog_state, check_site, siting_bounded
 
 GK37_PREFIXED = 4525
 PARCEL = shapely.box(111.55, 35.50, 111.56, 35.51)  # 绛县, degrees
@@ -35,7 +35,7 @@ def test_the_same_parcel_with_the_right_prj_reads(tmp_path):
     assert result.code == 0, result.err
 
 
-def test_degrees_in_a_gk_layer_are_refused_on_import(tmp_path, user_dir):  # noqa: F811
+def test_degrees_in_a_gk_layer_are_refused_on_import(tmp_path, user_dir):
     path = _shapefile(tmp_path / "redline.shp", PARCEL, GK37_PREFIXED)
     before = catalog_state(user_dir)
     result = siting_bounded("layers", "import", str(path), "--kind", "redline")

@@ -8,7 +8,7 @@ import zipfile
 import pytest
 
 from spatial.site_files import read_site
-from tests.hostile import TIME_LIMIT_S, assert_refused, catalog_state, check_site, siting_bounded, square_kml, user_dir  # noqa: F401
+from tests.hostile import TIME_LIMIT_S, assert_refused, catalog_state, check_site, siting_bounded, square_kml
 
 XXE = '<!DOCTYPE kml [<!ENTITY secret SYSTEM "file:///etc/passwd">]>\n'
 LAUGHS = "<!DOCTYPE kml [<!ENTITY l0 \"ha\">" + "".join(
@@ -34,7 +34,7 @@ def test_a_dtd_in_a_site_file_is_refused_quickly(tmp_path, case, suffix):
     assert result.seconds < TIME_LIMIT_S
 
 
-def test_a_dtd_in_an_imported_layer_is_refused_and_the_catalog_kept(tmp_path, user_dir):  # noqa: F811
+def test_a_dtd_in_an_imported_layer_is_refused_and_the_catalog_kept(tmp_path, user_dir):
     path = tmp_path / "redline.kml"
     path.write_text(square_kml(doctype=XXE, name="&secret;"), encoding="utf-8")
     before = catalog_state(user_dir)

@@ -8,7 +8,7 @@ import zipfile
 import pytest
 
 from spatial.limits import LAYER_FILE_LIMITS, SITE_FILE_LIMITS, MiB
-from tests.hostile import TIME_LIMIT_S, assert_refused, catalog_state, check_site, siting_bounded, square_kml, user_dir  # noqa: F401
+from tests.hostile import TIME_LIMIT_S, assert_refused, catalog_state, check_site, siting_bounded, square_kml
 
 _ZEROS = b"\0" * MiB
 
@@ -48,7 +48,7 @@ def test_zipped_shapefile_bomb_is_refused_before_gdal_opens_it(tmp_path):
     assert_refused(check_site(path), "红线.zip", "疑似压缩炸弹")
 
 
-def test_an_archive_of_too_many_members_is_refused_on_import(tmp_path, user_dir):  # noqa: F811
+def test_an_archive_of_too_many_members_is_refused_on_import(tmp_path, user_dir):
     path = tmp_path / "units.zip"
     with zipfile.ZipFile(path, "w") as archive:
         for i in range(LAYER_FILE_LIMITS.max_archive_members + 1):

@@ -21,17 +21,6 @@ JIANGXIAN = "140826"
 GK_ZONE_37 = 4525  # CGCS2000 3-degree GK zone 37: the zone number prefixes the easting
 
 
-@pytest.fixture
-def user_dir(data_dir, tmp_path, monkeypatch):
-    """A data directory of its own for each test, sharing the built defaults (read-only)."""
-    root = tmp_path / "data"
-    root.mkdir()
-    for shared in ("layers", "sources"):
-        (root / shared).symlink_to(data_dir / shared)
-    monkeypatch.setenv("SITING_DATA_DIR", str(root))
-    return root
-
-
 @pytest.fixture(scope="module")
 def agency_units(layers):
     """Two units splitting 绛县 at its seat's meridian: a priority west, a key east."""
