@@ -49,10 +49,13 @@ def taxonomy() -> Taxonomy:
     return Taxonomy(standard=raw["standard"], classes=classes, terms=terms)
 
 
+@lru_cache(maxsize=1)
 def layer_declarations() -> dict[str, dict]:
+    """Read once per process: a run asks for it from several places (build, load, rules, imports)."""
     return read_yaml("layers.yaml")
 
 
+@lru_cache(maxsize=1)
 def demo_parameters() -> dict:
     return read_yaml("demo.yaml")
 

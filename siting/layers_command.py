@@ -11,7 +11,7 @@ import shapely
 
 from layers import catalog, user_catalog
 from layers.build import build_layers, data_dir, load_layers
-from layers.imports import file_hashes, infer_coverage, kind_of, read_access_list, read_layer_file, with_access_list
+from layers.imports import ImportedLayers, file_hashes, infer_coverage, kind_of, read_access_list, read_layer_file, with_access_list
 from layers.osm import read_osm_rivers
 from spatial.crs import gk3_zone_for_longitude
 from spatial.errors import InputError
@@ -167,16 +167,22 @@ def _import(args: argparse.Namespace) -> int:
                              "an access list goes only with --kind units.")
         imported = with_access_list(imported, read_access_list(args.access_list))
         access = file_hashes(args.access_list)
-    names = {layer_id: catalog.layer_declarations()[layer_id]["name"] for layer_id in imported.frames}
-    accuracy = args.accuracy if args.accuracy is not None else float(kind["accuracy_m"])
-    accuracy_note = f"位置精度 ±{accuracy:g} 米（" + ("导入时给出" if args.accuracy is not None else kind.get("accuracy_note") or "默认") + "）"
-    record = user_catalog.add(
-        data_dir(), imported, names, accuracy_m=accuracy, accuracy_note=accuracy_note,
-        coverage=_coverage(args.coverage, layers, imported.frames), source=args.source, version=args.version,
-        authoritative=args.authoritative, access_list=access, midline_to_bank_m=_midlines(imported.frames),
-    )
-    _report_import(record, imported.frames)
+    _store(imported, args.accuracy, kind, coverage=_coverage(args.coverage, layers, imported.frames), source=args.source,
+           version=args.version, authoritative=args.authoritative, access_list=access)
     return EXIT_OK
+
+
+def _store(imported: ImportedLayers, accuracy_given: float | None, defaults: dict, **record: object) -> None:
+    """Record an import in the user's catalog (accuracy as given, else the kind's default) and report it."""
+    declared = catalog.layer_declarations()
+    accuracy = accuracy_given if accuracy_given is not None else float(defaults["accuracy_m"])
+    source = "导入时给出" if accuracy_given is not None else defaults.get("accuracy_note") or "默认"
+    stored = user_catalog.add(
+        data_dir(), imported, {layer_id: declared[layer_id]["name"] for layer_id in imported.frames},
+        accuracy_m=accuracy, accuracy_note=f"位置精度 ±{accuracy:g} 米（{source}）",
+        midline_to_bank_m=_midlines(imported.frames), **record,
+    )
+    _report_import(stored, imported.frames)
 
 
 def _midlines(frames: dict) -> dict[str, float]:
@@ -204,7 +210,7 @@ def _import_osm(args: argparse.Namespace) -> int:
     for option in args.river:
         name, _, layer_id = option.partition("=")
         layer_id = layer_id.strip() or rivers["names"].get(name.strip())
-        if layer_id not in catalog.layer_declarations() or catalog.layer_declarations()[layer_id]["geometry"] != "LineString":
+        if catalog.layer_declarations().get(layer_id, {}).get("geometry") != "LineString":
             raise InputError("--river", option, f"不知道该河流对应哪个图层；已知：{'、'.join(rivers['names'])}，或写成 名称=图层id。",
                              f"no layer is known for this river; known: {', '.join(rivers['names'])}, or write NAME=LAYER_ID.")
         wanted[name.strip()] = layer_id
@@ -212,16 +218,8 @@ def _import_osm(args: argparse.Namespace) -> int:
     epsg = gk3_zone_for_longitude(province.centroid.x).epsg
     window = project(shapely.buffer(project(province, 4326, epsg), _OSM_WINDOW_M), epsg, 4326)
     imported = read_osm_rivers(args.file, wanted, clip=window)
-    names = {layer_id: catalog.layer_declarations()[layer_id]["name"] for layer_id in imported.frames}
-    accuracy = args.accuracy if args.accuracy is not None else float(rivers["accuracy_m"])
-    record = user_catalog.add(
-        data_dir(), imported, names, accuracy_m=accuracy,
-        accuracy_note=f"位置精度 ±{accuracy:g} 米（" + ("导入时给出" if args.accuracy is not None else rivers["accuracy_note"]) + "）",
-        coverage=infer_coverage(imported.frames, layers.admin.frame),
-        source=f"OpenStreetMap 贡献者（ODbL），摘录 {args.file.name}", version=None, authoritative=False,
-        midline_to_bank_m=_midlines(imported.frames),
-    )
-    _report_import(record, imported.frames)
+    _store(imported, args.accuracy, rivers, coverage=infer_coverage(imported.frames, layers.admin.frame),
+           source=f"OpenStreetMap 贡献者（ODbL），摘录 {args.file.name}", version=None, authoritative=False)
     return EXIT_OK
 
 
