@@ -4,6 +4,8 @@ It lives in the user data directory (``<data dir>/catalog``), never in the insta
 package. ``catalog.json`` is the only index: layer files are written first under new
 names, then the index is replaced in one atomic rename, so a process killed mid-import
 leaves the previous catalog whole. Every import records its files and their hashes.
+What such a killed import wrote (layer files the index never named, a staged index) is
+swept on the next import, removal or load: see :func:`sweep`.
 """
 
 from __future__ import annotations
@@ -37,12 +39,43 @@ def read_index(root: Path) -> dict:
 
 @contextlib.contextmanager
 def _locked(root: Path) -> Iterator[Path]:
-    """One writer at a time (another import waits for this one)."""
+    """One writer at a time (another import waits for this one); what a killed writer left is swept first."""
     directory = catalog_dir(root)
     (directory / "layers").mkdir(parents=True, exist_ok=True)
     with (directory / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        _remove_leftovers(directory)
         yield directory
+
+
+def _remove_leftovers(directory: Path) -> list[str]:
+    """Delete layer files the index does not name and staged indexes; the caller holds the lock.
+
+    Every writer holds the lock from its first file to its index rename, and the kernel drops
+    the lock of a killed process, so while we hold it nothing unnamed can belong to a live import.
+    """
+    named = {entry["file"] for entry in read_index(directory.parent)["layers"].values()}
+    leftovers = [p for p in (directory / "layers").glob("*.parquet") if p.name not in named]
+    leftovers += list(directory.glob(".catalog-*.json"))
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return sorted(p.name for p in leftovers)
+
+
+def sweep(root: Path) -> list[str]:
+    """Remove what a killed import left behind, unless an import is running now; returns the names removed.
+
+    Never waits: a reader that finds the lock taken leaves the sweep to the next one.
+    """
+    directory = catalog_dir(root)
+    if not (directory / "layers").is_dir():
+        return []
+    try:
+        with (directory / ".lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return _remove_leftovers(directory)
+    except OSError:  # taken by a running import, or a read-only data directory
+        return []
 
 
 def _write_index(directory: Path, index: dict) -> None:
@@ -123,6 +156,7 @@ def remove(root: Path, target: str) -> list[str]:
 
 def load(root: Path) -> tuple[dict[str, Layer], dict[str, MissingLayer]]:
     """Imported layers, and the imported layers that could not be read (to be reported, never passed)."""
+    sweep(root)
     loaded: dict[str, Layer] = {}
     broken: dict[str, MissingLayer] = {}
     for layer_id, entry in read_index(root)["layers"].items():
