@@ -55,21 +55,21 @@ def run(args: argparse.Namespace) -> int:
         from spatial.coordinates import resolve_crs
 
         resolve_crs(options.crs)  # a bad --crs is one error for the file, not one per row
-    writer = ResultWriter(args.out)
-    layers = load_layers(log=lambda m: print(m, file=sys.stderr))  # verifies every pinned source, once
-    rules = list(catalog.rules())
     counts: Counter = Counter()
-    with tqdm(total=table.total, unit="行", desc="批量审查", file=sys.stderr, disable=None) as bar:
-        if args.engine == "dask":
-            from siting.batch_dask import run_dask
+    # OUT appears, all at once, only when every row is written (see batch_io.ResultWriter).
+    with ResultWriter(args.out) as writer:
+        layers = load_layers(log=lambda m: print(m, file=sys.stderr))  # verifies every pinned source, once
+        rules = list(catalog.rules())
+        with tqdm(total=table.total, unit="行", desc="批量审查", file=sys.stderr, disable=None) as bar:
+            if args.engine == "dask":
+                from siting.batch_dask import run_dask
 
-            results = run_dask(table, columns, options, args.scheduler, args.workers, bar)
-        else:
-            results = _run_local(table, columns, options, rules, layers, bar)
-        for result in results:
-            writer.write(result)
-            counts.update(result.summary["verdict"].where(result.summary[STATUS] != UNCHECKED, "unchecked"))
-    writer.close()
+                results = run_dask(table, columns, options, args.scheduler, args.workers, bar)
+            else:
+                results = _run_local(table, columns, options, rules, layers, bar)
+            for result in results:
+                writer.write(result)
+                counts.update(result.summary["verdict"].where(result.summary[STATUS] != UNCHECKED, "unchecked"))
     _report(counts, writer)
     return 0
 

@@ -6,13 +6,23 @@ within the agency-file size bounds. Out: Excel (one sheet per detail level, writ
 xlsxwriter in constant-memory mode), GeoPackage (one layer per level) or CSV (one file
 per level). The levels: 汇总 (every input row), 量测明细 (every measured finding) and
 规划情形 (what each situation of plans, industry and stage gets).
+
+Results are written into a staging directory beside OUT and moved into place by rename
+only when the run completes, so a run killed partway never leaves a half-written file
+under OUT's name (nor removes the previous result); the next run to the same OUT deletes
+what the killed one staged.
 """
 
 from __future__ import annotations
 
+import fcntl
 import io
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import TracebackType
 
 import geopandas as gpd
 import numpy as np
@@ -113,7 +123,11 @@ def _csv_encoding(path: Path) -> str:
 
 
 class ResultWriter:
-    """Writes the three levels to OUT; the format follows OUT's suffix."""
+    """Writes the three levels to OUT; the format follows OUT's suffix.
+
+    Use as a context manager: leaving the block normally puts the files in place, an
+    exception discards them and leaves any previous OUT untouched.
+    """
 
     def __init__(self, out: Path) -> None:
         self.out = out
@@ -121,21 +135,36 @@ class ResultWriter:
         if self.kind is None:
             raise InputError("--out", out.name, "输出文件应为 .xlsx、.gpkg 或 .csv。", "the output must be .xlsx, .gpkg or .csv.")
         out.parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned(out)
+        self._staging = Path(tempfile.mkdtemp(prefix=_staging_prefix(out), dir=out.parent))
+        self._lock = (self._staging / ".lock").open("w")
+        fcntl.flock(self._lock, fcntl.LOCK_EX)  # held until the run ends, by exit or by death
         self.situations: dict[str, pd.DataFrame] = {}
         self._started: set[str] = set()
         if self.kind == "xlsx":
             import xlsxwriter
 
-            self._book = xlsxwriter.Workbook(str(out), {"constant_memory": True, "strings_to_numbers": False,
-                                                        "strings_to_formulas": False, "strings_to_urls": False})
+            self._book = xlsxwriter.Workbook(str(self._staged(out)), {
+                "constant_memory": True, "tmpdir": str(self._staging), "strings_to_numbers": False,
+                "strings_to_formulas": False, "strings_to_urls": False})
             self._sheets: dict[str, list] = {}
-        elif out.exists():
-            out.unlink()
+
+    def __enter__(self) -> ResultWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self._discard()
 
     def paths(self) -> list[Path]:
         if self.kind == "csv":
             return [self.out, *(self.out.with_name(f"{self.out.stem}_{level}.csv") for level in (DETAILS, SITUATIONS))]
         return [self.out]
+
+    def _staged(self, path: Path) -> Path:
+        return self._staging / path.name
 
     def write(self, result: ChunkResult) -> None:
         self._level(SUMMARY, result.summary, geometry=True)
@@ -143,18 +172,30 @@ class ResultWriter:
         self.situations.update(result.situations)
 
     def close(self) -> None:
+        """Finish the files and move them into place, OUT last: an OUT from this run means all its files are."""
         situations = (pd.concat([self.situations[k] for k in sorted(self.situations)], ignore_index=True)
                       if self.situations else pd.DataFrame(columns=SITUATION_COLUMNS))
         self._level(SITUATIONS, situations)
         if self.kind == "xlsx":
             self._book.close()
+        for path in [*self.paths()[1:], self.out]:
+            with self._staged(path).open("rb") as staged:
+                os.fsync(staged.fileno())
+            os.replace(self._staged(path), path)
+        _fsync_directory(self.out.parent)
+        self._discard()
+
+    def _discard(self) -> None:
+        shutil.rmtree(self._staging, ignore_errors=True)
+        self._lock.close()
 
     def _level(self, level: str, frame: pd.DataFrame, geometry: bool = False) -> None:
         first = level not in self._started
         self._started.add(level)
         if self.kind == "csv":
             path = self.out if level == SUMMARY else self.out.with_name(f"{self.out.stem}_{level}.csv")
-            frame.to_csv(path, mode="w" if first else "a", header=first, index=False, encoding="utf-8-sig" if first else "utf-8")
+            frame.to_csv(self._staged(path), mode="w" if first else "a", header=first, index=False,
+                         encoding="utf-8-sig" if first else "utf-8")
         elif self.kind == "gpkg":
             if geometry:
                 points = shapely.points(frame["经度_WGS84"].to_numpy(dtype=float), frame["纬度_WGS84"].to_numpy(dtype=float))
@@ -162,7 +203,7 @@ class ResultWriter:
                 frame = gpd.GeoDataFrame(_gpkg_safe(frame), geometry=points, crs=4326)
             else:
                 frame = _gpkg_safe(frame)
-            pyogrio.write_dataframe(frame, self.out, layer=level, append=not first)
+            pyogrio.write_dataframe(frame, self._staged(self.out), layer=level, append=not first)
         else:
             self._excel(level, frame)
 
@@ -182,6 +223,35 @@ class ResultWriter:
         sheet = self._book.add_worksheet(name)
         sheet.write_row(0, 0, [str(c) for c in columns])
         return sheet
+
+
+def _staging_prefix(out: Path) -> str:
+    return f".{out.name}.partial-"
+
+
+def _remove_abandoned(out: Path) -> list[Path]:
+    """Delete what runs writing ``out`` staged and did not finish (killed); a live run holds its lock and is left alone."""
+    prefix = _staging_prefix(out)
+    removed = []
+    for path in out.parent.iterdir():
+        if not (path.name.startswith(prefix) and path.is_dir()):
+            continue
+        try:
+            with (path / ".lock").open("a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(path)
+                removed.append(path)
+        except OSError:  # locked by a running batch, or already gone
+            continue
+    return removed
+
+
+def _fsync_directory(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _excel_column(column: pd.Series) -> list:
