@@ -14,6 +14,7 @@ Run: ``python scripts/bench_latency.py [--requests N]``.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import subprocess
 import sys
@@ -88,6 +89,35 @@ def cold_cli() -> None:
     cold, empty = statistics.median(runs), statistics.median(bare)
     print("\n== (d) cold `siting check` process, default layers ==")
     print(f"siting check (fresh process)       {cold:7.2f} s   target ≤ 1.5 s; bare interpreter {empty:.2f} s ({cold / empty:.0f}×)")
+    phases = [json.loads(subprocess.run([sys.executable, "-c", _PHASES], capture_output=True, check=True, text=True).stdout)
+              for _ in range(5)]
+    print("where the time goes (median of 5 fresh processes): " + ", ".join(
+        f"{name} {statistics.median(p[name] for p in phases):.2f} s" for name in phases[0]))
+
+
+# The steps `siting check` takes, timed one by one in a fresh process.
+_PHASES = """
+import json, time
+start = time.perf_counter()
+import siting.cli
+from layers import catalog
+from layers.build import load_layers
+from spatial.checker import check
+from spatial.rules import Stage
+import shapely
+phases = {"imports": time.perf_counter() - start}
+start = time.perf_counter()
+rules = list(catalog.rules())
+industry = catalog.taxonomy().resolve("造纸")
+phases["rule catalog"] = time.perf_counter() - start
+start = time.perf_counter()
+layers = load_layers()
+phases["layers"] = time.perf_counter() - start
+start = time.perf_counter()
+check(shapely.Point(111.157728, 35.576393), industry, Stage.parse("new"), rules, layers)
+phases["first check"] = time.perf_counter() - start
+print(json.dumps(phases))
+"""
 
 
 def main() -> None:

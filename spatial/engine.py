@@ -36,6 +36,7 @@ _CHUNK_VERTICES = 32  # linework is cut into pieces of this many vertices for th
 _DIRECT_VERTICES = 2500  # below this many linework vertices one point is measured directly, not through the tree
 _GRID_DEG = 0.0025  # about 230 m east–west and 280 m north–south in Shanxi
 _GRID_PAD_DEG = 0.25
+_GRID_COLUMNS_STEP = 16  # the grid table grows by this many targets at a time
 _M_PER_DEG_LAT_MIN = 110_570.0  # metres per degree of latitude, a lower bound anywhere on the ellipsoid
 _M_PER_DEG_LAT_MAX = 111_700.0
 _M_PER_DEG_LON_EQ = 111_320.0
@@ -222,13 +223,19 @@ class ZoneIndex:
 
 @dataclass
 class _Grid:
-    """A WGS84 raster over the zones' extent; a per-target code says where GEOS is not needed."""
+    """A WGS84 raster over the zones' extent; a per-target code says where GEOS is not needed.
+
+    The codes are one table, a row per cell (and a last, all-zero row for the cell index −1,
+    outside the grid) and a column per (target, horizon): the table is far larger than the
+    CPU caches, so looking a site up costs a cache miss, once for all targets, not once each.
+    """
 
     west: float
     south: float
     nx: int
     ny: int
-    codes: dict[tuple[TargetKey, float], NDArray] = field(default_factory=dict)
+    columns: dict[tuple[TargetKey, float], int] = field(default_factory=dict)
+    table: NDArray = field(default_factory=lambda: np.zeros((1, 0), dtype=np.uint8))
 
     @classmethod
     def covering(cls, bounds: tuple[float, float, float, float]) -> _Grid:
@@ -245,6 +252,16 @@ class _Grid:
             row = np.floor((self.south + self.ny * _GRID_DEG - lat) / _GRID_DEG)
         ok = (col >= 0) & (col < self.nx) & (row >= 0) & (row < self.ny)
         return np.where(ok, np.nan_to_num(row) * self.nx + np.nan_to_num(col), -1).astype(np.int64)
+
+    def add_column(self, name: tuple[TargetKey, float], codes: NDArray) -> None:
+        """Store a target's codes; the column is published (in ``columns``) only once written."""
+        width = len(self.columns)
+        if width == self.table.shape[1]:
+            grown = np.zeros((self.ny * self.nx + 1, width + _GRID_COLUMNS_STEP), dtype=np.uint8)
+            grown[:len(self.table), :width] = self.table
+            self.table = grown
+        self.table[:-1, width] = codes
+        self.columns[name] = width
 
     def classify(self, geometry: BaseGeometry, horizon: float) -> NDArray:
         """FAR, DEEP or 0 per cell, conservative by two cell diagonals.
@@ -350,19 +367,32 @@ class PreparedZones:
 
     def locality_order(self, cells: NDArray) -> NDArray:
         """A permutation putting sites near each other next to each other (Morton order of
-        2 km blocks), so tree searches and grid look-ups touch memory in order."""
-        row, col = np.divmod(np.maximum(cells, 0), self.grid.nx)
-        key = _interleave(row >> 3) << 1 | _interleave(col >> 3)
-        return np.argsort(np.where(cells >= 0, key, np.iinfo(np.int64).max), kind="stable")
+        blocks of at least 8 × 8 cells, 2 km), so tree searches and grid look-ups touch memory
+        in order. Blocks are made coarse enough for a 16-bit key, which numpy radix-sorts."""
+        grid = self.grid
+        shift = max(3, (max(grid.nx, grid.ny) - 1).bit_length() - 8)
+        row, col = np.divmod(np.maximum(cells, 0), grid.nx)
+        key = (_interleave(row >> shift) << 1 | _interleave(col >> shift)).astype(np.uint16)
+        return np.argsort(np.where(cells >= 0, key, np.uint16(0xFFFF)), kind="stable")
+
+    def grid_column(self, key: TargetKey, horizon: float) -> int:
+        """The grid table's column for a target and horizon, classified on first use."""
+        grid = self.grid
+        if (key, horizon) not in grid.columns:
+            with self._lock:
+                if (key, horizon) not in grid.columns:
+                    grid.add_column((key, horizon), grid.classify(target_geometry(self.layers, key, _WGS84), horizon))
+        return grid.columns[(key, horizon)]
+
+    def grid_rows(self, cells: NDArray) -> NDArray:
+        """The codes of every column classified so far, per cell: one gather for all targets."""
+        table = self.grid.table
+        return table[cells, :len(self.grid.columns)]
 
     def grid_codes(self, key: TargetKey, horizon: float, cells: NDArray) -> NDArray:
         """The grid code (FAR, DEEP, 0) of each cell for a target and horizon (0 outside the grid)."""
-        grid = self.grid
-        if (key, horizon) not in grid.codes:
-            with self._lock:
-                if (key, horizon) not in grid.codes:
-                    grid.codes[(key, horizon)] = grid.classify(target_geometry(self.layers, key, _WGS84), horizon)
-        return np.where(cells >= 0, grid.codes[(key, horizon)][np.maximum(cells, 0)], 0).astype(np.uint8)
+        column = self.grid_column(key, horizon)
+        return self.grid.table[cells, column]
 
 
 def _interleave(values: NDArray) -> NDArray:

@@ -13,6 +13,7 @@ stated only as "more than the horizon" (NaN here); no verdict depends on it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -131,13 +132,14 @@ def screen(lon: NDArray, lat: NDArray, group: NDArray, combos: list[tuple[Indust
     in_unit = _columns([membership.inside[key] for key in units], n)
 
     site_pattern, first = _situations(group, np.column_stack([applies, inside, covered, in_unit]))
-    order = np.argsort(site_pattern, kind="stable")
+    order = np.argsort(site_pattern.astype(np.uint16) if len(first) <= 1 << 16 else site_pattern, kind="stable")  # radix sort
     members = np.split(order, np.searchsorted(site_pattern[order], np.arange(1, len(first))))
     coverage_index = {key.layer: i for i, key in enumerate(coverages)}
+    rule_ids = tuple(map(id, rules))
     patterns = [
-        _pattern(int(group[s]), combos, rules, layers, plans, applies[s], inside[s],
-                 {layer: bool(covered[s, i]) for layer, i in coverage_index.items()},
-                 [key.layer for key, hit in zip(units, in_unit[s], strict=True) if hit])
+        _known_pattern(zones, rule_ids, int(group[s]), combos, rules, layers, plans, applies[s], inside[s],
+                       {layer: bool(covered[s, i]) for layer, i in coverage_index.items()},
+                       [key.layer for key, hit in zip(units, in_unit[s], strict=True) if hit])
         for s in first
     ]
 
@@ -208,6 +210,7 @@ class _Membership:
         self.inside: dict[TargetKey, NDArray] = {}
         self.edge: dict[TargetKey, NDArray] = {}
         self._points = np.full(len(lon), None, dtype=object)
+        self._codes = np.zeros((len(lon), 0), dtype=np.uint8)  # grid codes per site and table column
 
     def points(self, rows: NDArray, code: int) -> NDArray:
         """GK points of some sites (all in zone ``code``), projected and made only when GEOS first needs them."""
@@ -219,7 +222,10 @@ class _Membership:
 
     def measure(self, key: TargetKey, horizon: float, mask: NDArray, edges: bool = True) -> None:
         n = len(self.lon)
-        codes = self.zones.grid_codes(key, horizon, self.cells)
+        column = self.zones.grid_column(key, horizon)
+        if column >= self._codes.shape[1]:
+            self._codes = self.zones.grid_rows(self.cells)
+        codes = self._codes[:, column]
         inside = codes == DEEP
         edge = np.full(n, np.nan)
         exact = mask & (codes != DEEP) & (codes != FAR)
@@ -233,6 +239,18 @@ class _Membership:
                 edge[rows] = zone.targets[key].edge_distance(points, limit=horizon)
         self.inside[key] = inside
         self.edge[key] = edge
+
+
+def _known_pattern(zones: PreparedZones, rule_ids: tuple[int, ...], group: int, combos: list[tuple[Industry, Stage]],
+                   rules: list[Rule], layers: LayerSet, plans: list, applies: NDArray, inside: NDArray,
+                   covered: dict[str, bool], units: list[str]) -> Pattern:
+    """A situation's pattern, worked out once per prepared layer set and rule list: the
+    chunks of a batch share most situations."""
+    industry, stage = combos[group]
+    key = ("pattern", rule_ids, industry.codes, stage, applies.tobytes(), inside.tobytes(), tuple(covered.items()), tuple(units))
+    if key not in zones.memo:
+        zones.memo[key] = (rules, _pattern(group, combos, rules, layers, plans, applies, inside, covered, units))
+    return dataclasses.replace(zones.memo[key][1], group=group)
 
 
 def _pattern(group: int, combos: list[tuple[Industry, Stage]], rules: list[Rule], layers: LayerSet, plans: list,
