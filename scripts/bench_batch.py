@@ -38,6 +38,7 @@ import shapely
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_data import combos, full_stack, random_sites
 
+from siting.memory import freeze_long_lived
 from spatial.crs import transformer
 from spatial.engine import gk_coordinates, gk_epsg
 from spatial.layer import project
@@ -201,6 +202,7 @@ def postgis_run(zones, xy, epsg) -> float:
 def engine_child(sites: int) -> None:
     """Run only the engine on ``sites`` sites (for the peak-memory measurement in a child process)."""
     layers, rules = full_stack()
+    freeze_long_lived()  # as `siting batch` does once the layers are loaded
     lon, lat, group = random_sites(sites)
     screen(lon[:20_000], lat[:20_000], group[:20_000], combos(), rules, layers)
     seconds, _ = engine_run(layers, rules, lon, lat, group)
@@ -220,6 +222,7 @@ def main() -> None:
 
     start = time.perf_counter()
     layers, rules = full_stack()
+    freeze_long_lived()  # as `siting batch` does once the layers are loaded
     lon, lat, group = random_sites(args.sites)
     kinds = combos()
     stack_seconds = time.perf_counter() - start

@@ -20,6 +20,7 @@ from layers import catalog
 from layers.build import load_layers
 from siting.batch_io import ResultWriter, SiteTable
 from siting.batch_rows import FIELDS, STATUS, UNCHECKED, Columns, Options, resolve_columns, screen_chunk
+from siting.memory import freeze_long_lived
 from spatial.errors import InputError
 from spatial.screening import DEFAULT_REPORT_M
 
@@ -60,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     with ResultWriter(args.out) as writer:
         layers = load_layers(log=lambda m: print(m, file=sys.stderr))  # verifies every pinned source, once
         rules = list(catalog.rules())
+        freeze_long_lived()
         with tqdm(total=table.total, unit="行", desc="批量审查", file=sys.stderr, disable=None) as bar:
             if args.engine == "dask":
                 from siting.batch_dask import run_dask
