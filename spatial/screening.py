@@ -206,6 +206,7 @@ class _Membership:
     def __init__(self, zones: PreparedZones, lon: NDArray, lat: NDArray) -> None:
         self.zones, self.lon, self.lat = zones, lon, lat
         self.epsg = gk_epsg(lon)
+        self.in_zone = {int(code): self.epsg == code for code in np.unique(self.epsg)}  # sites per GK zone, found once
         self.cells = zones.cells(lon, lat)
         self.inside: dict[TargetKey, NDArray] = {}
         self.edge: dict[TargetKey, NDArray] = {}
@@ -229,10 +230,12 @@ class _Membership:
         inside = codes == DEEP
         edge = np.full(n, np.nan)
         exact = mask & (codes != DEEP) & (codes != FAR)
-        for code in np.unique(self.epsg[exact]):
-            rows = np.flatnonzero(exact & (self.epsg == code))
-            points = self.points(rows, int(code))
-            zone = self.zones.zone(int(code))
+        for code, in_zone in self.in_zone.items():
+            rows = np.flatnonzero(exact & in_zone)
+            if not len(rows):
+                continue
+            points = self.points(rows, code)
+            zone = self.zones.zone(code)
             zone.ensure([key])
             inside[rows] = zone.inside(points, {key: np.ones(len(rows), dtype=bool)})[key]
             if edges:
