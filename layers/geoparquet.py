@@ -20,7 +20,10 @@ from pyproj import CRS
 def read_frame(path: Path) -> gpd.GeoDataFrame:
     """A GeoParquet file (WKB geometry, as ``GeoDataFrame.to_parquet`` writes it) as a frame."""
     table = pq.read_table(path)
-    geo = json.loads(table.schema.metadata[b"geo"])
+    metadata = table.schema.metadata or {}
+    if b"geo" not in metadata:
+        raise ValueError(f"{path.name} is Parquet without GeoParquet metadata")
+    geo = json.loads(metadata[b"geo"])
     column = geo["primary_column"]
     meta = geo["columns"][column]
     if meta.get("encoding", "WKB").upper() != "WKB":

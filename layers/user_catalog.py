@@ -20,8 +20,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-import geopandas as gpd
-
+from layers.geoparquet import read_frame
 from layers.imports import ImportedLayers
 from spatial.layer import Layer, MissingLayer, Provenance
 
@@ -164,7 +163,7 @@ def load(root: Path) -> tuple[dict[str, Layer], dict[str, MissingLayer]]:
         try:
             if _sha256(path) != entry["file_sha256"]:  # truncated, emptied or swapped: never read as "no zones here"
                 raise ValueError("文件哈希与导入时不符，已被改动或损坏")
-            frame = gpd.read_parquet(path)
+            frame = read_frame(path)
         except (OSError, ValueError) as error:
             broken[layer_id] = MissingLayer(layer_id, entry["name"], f"导入的图层文件无法读取（{path.name}：{error}），请重新导入。")
             continue

@@ -44,3 +44,10 @@ def test_index_columns_and_crs_survive(tmp_path, crs):
     _same(ours, gpd.read_parquet(path))
     assert ours.index.tolist() == [7, 3] and ours.index.name == "fid"
     assert ours.crs == (CRS.from_user_input(crs) if crs else None)
+
+
+def test_parquet_without_geo_metadata_is_refused_by_name(tmp_path):
+    path = tmp_path / "plain.parquet"
+    pd.DataFrame({"a": [1]}).to_parquet(path)
+    with pytest.raises(ValueError, match=r"plain\.parquet"):
+        read_frame(path)
