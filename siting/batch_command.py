@@ -9,8 +9,10 @@ why. ``--engine dask`` runs the same chunk check on a dask cluster (see batch_da
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +41,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help=f"在各管控区最宽边界带以外再精确报告距离的范围（米，默认 {DEFAULT_REPORT_M:g}；inf 为全部精确）")
     batch.add_argument("--chunk-rows", type=int, default=50_000, help="每批读入的行数（默认 50000）")
     batch.add_argument("--engine", choices=["local", "dask"], default="local", help="local：本进程；dask：dask 集群")
+    batch.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                       help="local 引擎同时审查的批数（线程，默认为 CPU 核数）")
     batch.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed 调度器地址，如 tcp://10.0.0.5:8786；不给则在本机启动集群")
     batch.add_argument("--workers", type=int, default=2, help="本机 dask 集群的工作进程数（默认 2）")
 
@@ -46,6 +50,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.chunk_rows < 1:
         raise InputError("--chunk-rows", args.chunk_rows, "应为正整数。", "must be a positive integer.")
+    if args.threads < 1:
+        raise InputError("--threads", args.threads, "应为正整数。", "must be a positive integer.")
     if not args.report_m >= 0:
         raise InputError("--report-m", args.report_m, "应为非负的米数（inf 表示全部精确）。", "must be a non-negative number of metres (inf: every distance).")
     table = SiteTable(args.input, args.chunk_rows, args.layer)
@@ -68,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
                 results = run_dask(table, columns, options, args.scheduler, args.workers, bar)
             else:
-                results = _run_local(table, columns, options, rules, layers, bar)
+                results = _run_local(table, columns, options, rules, layers, bar, args.threads)
             for result in results:
                 writer.write(result)
                 counts.update(result.summary["verdict"].where(result.summary[STATUS] != UNCHECKED, "unchecked"))
@@ -76,13 +82,27 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_local(table: SiteTable, columns: Columns, options: Options, rules: list, layers, bar: tqdm):
+def _run_local(table: SiteTable, columns: Columns, options: Options, rules: list, layers, bar: tqdm, threads: int):
+    """Chunk results in input order, ``threads`` chunks screened at once (GEOS releases the
+    GIL) while the next is read; no more than that many chunks are held, so memory stays flat."""
+    pending: deque[tuple[Future, int]] = deque()
     start = 1
-    for frame, xy in table.chunks():
-        rows = np.arange(start, start + len(frame))
-        start += len(frame)
-        yield screen_chunk(frame, rows, columns, options, rules, layers, xy)
-        bar.update(len(frame))
+    with ThreadPoolExecutor(threads) as pool:
+        for frame, xy in table.chunks():
+            rows = np.arange(start, start + len(frame))
+            start += len(frame)
+            pending.append((pool.submit(screen_chunk, frame, rows, columns, options, rules, layers, xy), len(frame)))
+            if len(pending) >= threads:
+                yield _finished(pending.popleft(), bar)
+        while pending:
+            yield _finished(pending.popleft(), bar)
+
+
+def _finished(job: tuple[Future, int], bar: tqdm):
+    future, size = job
+    result = future.result()
+    bar.update(size)
+    return result
 
 
 def _report(counts: Counter, writer: ResultWriter) -> None:

@@ -12,6 +12,11 @@ these objects, so they cannot disagree.
 For bulk work a WGS84 grid classifies every cell once per target as "far outside",
 "deep inside" or "needs an exact look", with margins that make the classification
 conservative; only sites in cells of the last kind reach GEOS.
+
+Threads (web requests, batch chunks) share these objects. GEOS prepared geometries are
+not thread-safe (their indexes are built lazily, libgeos/geos#825), so every predicate on
+a prepared geometry runs under its owner's lock; tree queries and distances, which only
+read, run in parallel.
 """
 
 from __future__ import annotations
@@ -188,7 +193,8 @@ class ZoneIndex:
         if shared.tree is None:
             return set()
         candidates = shared.tree.query(point)
-        hit = candidates[shapely.intersects(shared.parts[candidates], point)]
+        with self._lock:  # prepared geometries
+            hit = candidates[shapely.intersects(shared.parts[candidates], point)]
         return {shared.keys[i] for i in shared.part_target[hit].tolist()}
 
     def inside(self, points: NDArray, wanted: dict[TargetKey, NDArray]) -> dict[TargetKey, NDArray]:
@@ -214,7 +220,8 @@ class ZoneIndex:
         pair_target = shared.part_target[pair_part]
         keep = want[pair_target, pair_point]
         pair_point, pair_part, pair_target = pair_point[keep], pair_part[keep], pair_target[keep]
-        hit = shapely.intersects(shared.parts[pair_part], points[pair_point])
+        with self._lock:  # prepared geometries
+            hit = shapely.intersects(shared.parts[pair_part], points[pair_point])
         for key in wanted:
             sel = hit & (pair_target == shared.index[key])
             result[key][pair_point[sel]] = True
@@ -282,7 +289,8 @@ class _Grid:
         north = self.south + self.ny * _GRID_DEG
         lat_high = max(abs(self.south), abs(north))
         lat_low = 0.0 if self.south <= 0 <= north else min(abs(self.south), abs(north))
-        side = _GRID_DEG * min(_M_PER_DEG_LAT_MIN, _M_PER_DEG_LON_EQ * math.cos(math.radians(lat_high)))
+        side_y, side_x = _GRID_DEG * _M_PER_DEG_LAT_MIN, _GRID_DEG * _M_PER_DEG_LON_EQ * math.cos(math.radians(lat_high))
+        side = min(side_y, side_x)
         diagonal = _GRID_DEG * math.hypot(_M_PER_DEG_LAT_MAX, _M_PER_DEG_LON_EQ * math.cos(math.radians(lat_low)))
         pad = math.ceil((horizon + 3 * diagonal) / side) + 1  # in cells
         west, south, east, top = shapely.bounds(geometry)
@@ -301,9 +309,10 @@ class _Grid:
                                       dtype=np.uint8) if len(polygons) else np.zeros(shape, np.uint8)
         window = np.zeros(shape, dtype=np.uint8)
         if touched.any():
-            # Chessboard distance between cell centres times the shorter cell side never exceeds
-            # the metres between them; two diagonals more cover any point of either cell.
-            distance = ndimage.distance_transform_cdt(touched == 0, metric="chessboard").astype(np.float64) * side
+            # The Euclidean distance between cell centres measured on the least metres a cell
+            # spans north–south and east–west never exceeds the metres between them; two
+            # diagonals more cover any point of either cell.
+            distance = ndimage.distance_transform_edt(touched == 0, sampling=(side_y, side_x))
             clear = distance - 2 * diagonal > horizon
             inside = interior.astype(bool)
             window[clear & ~inside] = FAR
@@ -332,27 +341,27 @@ class PreparedZones:
     def admin_names(self, lon: float, lat: float) -> dict[str, str]:
         """Province, city and county containing a WGS84 point (as LayerSet.admin_names, prepared)."""
         frame = self.layers.admin.frame
-        if self._admin_tree is None:
-            geometries = np.asarray(frame.geometry.values)
-            shapely.prepare(geometries)
-            self._admin_geometries = geometries
-            self._admin_rows = [(str(level), f"{name}（{code}）") for level, name, code in zip(frame["level"], frame["name"], frame["code"], strict=True)]
-            self._admin_tree = shapely.STRtree(geometries)
         point = shapely.Point(lon, lat)
-        candidates = self._admin_tree.query(point)
-        hits = candidates[shapely.contains(self._admin_geometries[candidates], point)]
+        with self._lock:  # prepared geometries
+            if self._admin_tree is None:
+                geometries = _prepared_copies(frame.geometry.values)
+                self._admin_geometries = geometries
+                self._admin_rows = [(str(level), f"{name}（{code}）") for level, name, code in zip(frame["level"], frame["name"], frame["code"], strict=True)]
+                self._admin_tree = shapely.STRtree(geometries)
+            candidates = self._admin_tree.query(point)
+            hits = candidates[shapely.contains(self._admin_geometries[candidates], point)]
         return dict(self._admin_rows[i] for i in sorted(hits.tolist()))
 
     def features_at(self, layer_id: str, site: BaseGeometry) -> NDArray:
         """Indices (ascending) of a layer's features a WGS84 site intersects, through a prepared tree."""
         key = ("features", layer_id)
-        if key not in self.memo:
-            geometries = np.asarray(self.layers.layers[layer_id].frame.geometry.values)
-            shapely.prepare(geometries)
-            self.memo[key] = (geometries, shapely.STRtree(geometries))
-        geometries, tree = self.memo[key]
-        candidates = np.sort(tree.query(site))
-        return candidates[shapely.intersects(geometries[candidates], site)]
+        with self._lock:  # prepared geometries
+            if key not in self.memo:
+                geometries = _prepared_copies(self.layers.layers[layer_id].frame.geometry.values)
+                self.memo[key] = (geometries, shapely.STRtree(geometries))
+            geometries, tree = self.memo[key]
+            candidates = np.sort(tree.query(site))
+            return candidates[shapely.intersects(geometries[candidates], site)]
 
     @property
     def grid(self) -> _Grid:
@@ -450,14 +459,24 @@ def _union(geometries: NDArray) -> BaseGeometry:
     return shapely.multipolygons(np.concatenate([alone, merged]))
 
 
+def _prepared_copies(geometries: NDArray) -> NDArray:
+    """Prepared copies of a layer's geometries: preparing the layer's own objects would make
+    every predicate anywhere on them use GEOS prepared geometry, which is not thread-safe."""
+    copies = shapely.from_wkb(shapely.to_wkb(np.asarray(geometries)))
+    shapely.prepare(copies)
+    return copies
+
+
 _PREPARED: weakref.WeakKeyDictionary[LayerSet, PreparedZones] = weakref.WeakKeyDictionary()
+_PREPARED_LOCK = threading.Lock()
 
 
 def prepared(layers: LayerSet) -> PreparedZones:
     """The one PreparedZones of a LayerSet, built on first use and kept as long as the layers."""
-    if layers not in _PREPARED:
-        _PREPARED[layers] = PreparedZones(layers)
-    return _PREPARED[layers]
+    with _PREPARED_LOCK:  # threads screening chunks of one batch share one index
+        if layers not in _PREPARED:
+            _PREPARED[layers] = PreparedZones(layers)
+        return _PREPARED[layers]
 
 
 def gk_epsg(lon: NDArray) -> NDArray:
