@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -95,10 +96,7 @@ def test_the_dask_engine_agrees_with_the_local_engine_row_for_row(register, loca
     path, _, _ = register
     local, _ = local_result
     out = path.with_name("结果_dask.xlsx")
-    done = siting("batch", str(path), "--out", str(out), "--engine", "dask", "--workers", "2")
-    assert done.returncode == 0, done.stderr
-    for level in ("汇总", "量测明细", "规划情形"):
-        pd.testing.assert_frame_equal(read_result(out, level), read_result(local, level))
+    _assert_same_result(local, "batch", str(path), "--out", str(out), "--engine", "dask", "--workers", "2")
 
 
 def test_chunks_screened_on_threads_come_back_in_input_order(register, local_result):
@@ -106,10 +104,16 @@ def test_chunks_screened_on_threads_come_back_in_input_order(register, local_res
     path, _, _ = register
     local, _ = local_result
     out = path.with_name("结果_线程.xlsx")
-    done = siting("batch", str(path), "--out", str(out), "--threads", "3", "--chunk-rows", "9000")
+    _assert_same_result(local, "batch", str(path), "--out", str(out), "--threads", "3", "--chunk-rows", "9000")
+
+
+def _assert_same_result(expected, *command: str) -> None:
+    """Run a batch command; every level of its OUT equals the same level of ``expected``."""
+    done = siting(*command)
     assert done.returncode == 0, done.stderr
+    out = Path(command[command.index("--out") + 1])
     for level in ("汇总", "量测明细", "规划情形"):
-        pd.testing.assert_frame_equal(read_result(out, level), read_result(local, level))
+        pd.testing.assert_frame_equal(read_result(out, level), read_result(expected, level))
 
 
 def test_geopackage_points_in_gcj02_are_shifted_and_written_back_as_layers(tmp_path, layers, rules):
