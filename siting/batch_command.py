@@ -26,6 +26,8 @@ from siting.memory import freeze_long_lived
 from spatial.errors import InputError
 from spatial.screening import DEFAULT_REPORT_M
 
+_MAX_DEFAULT_THREADS = 4  # each thread holds a chunk in memory: more must be asked for
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     batch = commands.add_parser("batch", help="批量审查 CSV、Excel 或 GeoPackage 中的全部场址")
@@ -41,8 +43,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help=f"在各管控区最宽边界带以外再精确报告距离的范围（米，默认 {DEFAULT_REPORT_M:g}；inf 为全部精确）")
     batch.add_argument("--chunk-rows", type=int, default=50_000, help="每批读入的行数（默认 50000）")
     batch.add_argument("--engine", choices=["local", "dask"], default="local", help="local：本进程；dask：dask 集群")
-    batch.add_argument("--threads", type=int, default=os.cpu_count() or 1,
-                       help="local 引擎同时审查的批数（线程，默认为 CPU 核数）")
+    batch.add_argument("--threads", type=int, default=min(len(os.sched_getaffinity(0)), _MAX_DEFAULT_THREADS),
+                       help=f"local 引擎同时审查的批数（线程，默认为可用 CPU 核数，至多 {_MAX_DEFAULT_THREADS}）")
     batch.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed 调度器地址，如 tcp://10.0.0.5:8786；不给则在本机启动集群")
     batch.add_argument("--workers", type=int, default=2, help="本机 dask 集群的工作进程数（默认 2）")
 
