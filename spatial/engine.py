@@ -371,7 +371,7 @@ class PreparedZones:
         return self._grid
 
     def cells(self, lon: NDArray, lat: NDArray) -> NDArray:
-        """Grid cell of each WGS84 point (−1 outside the grid), to pass to grid_codes."""
+        """Grid cell of each WGS84 point (−1 outside the grid), to pass to grid_rows."""
         return self.grid.cell(lon, lat)
 
     def locality_order(self, cells: NDArray) -> NDArray:
@@ -397,11 +397,6 @@ class PreparedZones:
         """The codes of every column classified so far, per cell: one gather for all targets."""
         table = self.grid.table
         return table[cells, :len(self.grid.columns)]
-
-    def grid_codes(self, key: TargetKey, horizon: float, cells: NDArray) -> NDArray:
-        """The grid code (FAR, DEEP, 0) of each cell for a target and horizon (0 outside the grid)."""
-        column = self.grid_column(key, horizon)
-        return self.grid.table[cells, column]
 
 
 def _interleave(values: NDArray) -> NDArray:
