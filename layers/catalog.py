@@ -7,6 +7,9 @@ and validates them; it never touches geometry.
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -28,27 +31,58 @@ def read_yaml(name: str) -> dict:
 
 @lru_cache(maxsize=1)
 def taxonomy() -> Taxonomy:
+    """GB/T 4754-2017 in full (``gbt4754_2017.tsv``) and the plan terms of ``industries.yaml``."""
     raw = read_yaml("industries.yaml")
-    classes = {str(code): name for code, name in raw["classes"].items()}
-    declared = raw["terms"]
+    classes, sections = _classification()
+    return Taxonomy(standard=raw["standard"], classes=classes, terms=expand_terms(raw["terms"], classes),
+                    sections=sections)
 
-    def expand(name: str, seen: tuple[str, ...] = ()) -> frozenset[str]:
+
+def _classification() -> tuple[dict[str, str], dict[str, str]]:
+    """Every 门类, 大类, 中类 and 小类 with its name, and the 门类 of each 大类."""
+    classes, sections = {}, {}
+    with (DATA / "gbt4754_2017.tsv").open(encoding="utf-8") as handle:
+        next(handle)
+        for line in handle:
+            code, name, section = line.rstrip("\n").split("\t")
+            classes[code] = name
+            if len(code) == 2:
+                sections[code] = section
+    return classes, sections
+
+
+def expand_terms(declared: dict, classes: dict[str, str], base: dict[str, Term] | None = None) -> dict[str, Term]:
+    """Terms with the codes of every term they include; ``base`` holds terms declared elsewhere
+    (a plan's own list may include the shared terms).
+
+    A term marked ``finer`` is narrower than its classes (洗煤 is part of 0610); its codes
+    stay "finer" in every term that includes it, so a bare code never decides it.
+    """
+    base = base or {}
+
+    def expand(name: str, seen: tuple[str, ...] = ()) -> Term:
         if name in seen:
             raise ValueError(f"industry term {name!r} includes itself via {' → '.join(seen)}")
+        if name not in declared:
+            if name in base:
+                return base[name]
+            raise ValueError(f"industry term {name!r} is included by {seen[-1]!r} but not declared")
         entry = declared[name]
-        codes = {str(c) for c in entry.get("codes", [])}
+        codes = frozenset(str(c) for c in entry.get("codes", []))
         for code in codes:
             if code not in classes:
-                raise ValueError(f"industry term {name!r} names unknown class {code}")
+                raise ValueError(f"industry term {name!r} names class {code}, which GB/T 4754-2017 does not have")
+        exact, finer = (frozenset(), codes) if entry.get("finer") else (codes, frozenset())
+        includes = {name}
         for included in entry.get("includes", []):
-            codes |= expand(included, (*seen, name))
-        return frozenset(codes)
+            part = expand(included, (*seen, name))
+            exact |= part.exact_codes
+            finer |= part.finer_codes
+            includes |= part.includes
+        return Term(name, exact | finer, entry.get("note", ""), tuple(entry.get("aliases", [])),
+                    finer_codes=finer - exact, includes=frozenset(includes))
 
-    terms = {
-        name: Term(name, expand(name), entry.get("note", ""), tuple(entry.get("aliases", [])))
-        for name, entry in declared.items()
-    }
-    return Taxonomy(standard=raw["standard"], classes=classes, terms=terms)
+    return {**base, **{name: expand(name) for name in declared}}
 
 
 @lru_cache(maxsize=1)
@@ -81,8 +115,44 @@ def rules() -> tuple[Rule, ...]:
     return tuple(loaded)
 
 
+@dataclass(frozen=True)
+class NotEncoded:
+    """A binding sentence the catalog records on purpose without a rule, and why."""
+
+    plan: Plan
+    section: str
+    quote: str
+    reason: str
+
+
+@lru_cache(maxsize=1)
+def not_encoded() -> tuple[NotEncoded, ...]:
+    """Every sentence recorded as deliberately not encoded, in every plan file."""
+    return tuple(item for path in rule_files() for item in _read_plan_file(path)[1])
+
+
+def sentence_counts() -> dict[str, dict]:
+    """Per plan: how many sentences the catalog encodes (distinct quotes of its rules) and how
+    many it records as not encoded, so that an audit can be re-run against both."""
+    counts: dict[str, dict] = {}
+    for rule in rules():
+        entry = counts.setdefault(rule.plan.id, {"title": rule.plan.title, "quotes": set(), "not_encoded": 0, "rules": 0})
+        entry["quotes"].add(rule.quote)
+        entry["rules"] += 1
+    for item in not_encoded():
+        counts.setdefault(item.plan.id, {"title": item.plan.title, "quotes": set(), "not_encoded": 0, "rules": 0})
+        counts[item.plan.id]["not_encoded"] += 1
+    return {plan: {"title": c["title"], "rules": c["rules"], "encoded": len(c["quotes"]), "not_encoded": c["not_encoded"]}
+            for plan, c in counts.items()}
+
+
 def read_rule_file(path: Path) -> list[Rule]:
     """One plan file's rules; a malformed file raises ValueError naming the file, the rule and the field."""
+    return _read_plan_file(path)[0]
+
+
+@lru_cache(maxsize=32)
+def _read_plan_file(path: Path) -> tuple[list[Rule], list[NotEncoded]]:
     try:
         with path.open(encoding="utf-8") as handle:
             raw = yaml.load(handle, Loader=_YAML_LOADER)
@@ -94,7 +164,12 @@ def read_rule_file(path: Path) -> list[Rule]:
         plan = Plan(**{k: str(v) for k, v in raw["plan"].items() if k in Plan.__dataclass_fields__})
     except TypeError as error:
         raise ValueError(f"{path.name}: field 'plan' is incomplete: {error}") from None
-    terms, declared_layers = taxonomy(), layer_declarations()
+    shared, declared_layers = taxonomy(), layer_declarations()
+    try:
+        local = expand_terms(raw.get("terms") or {}, shared.classes, base=shared.terms)
+    except ValueError as error:
+        raise ValueError(f"{path.name}: field 'terms': {error}") from None
+    terms = dataclasses.replace(shared, terms=local)
     rules = []
     for entry in raw["rules"]:
         if not isinstance(entry, dict):
@@ -109,7 +184,12 @@ def read_rule_file(path: Path) -> list[Rule]:
             if str(error).startswith(path.name):
                 raise
             raise ValueError(f"{path.name}: rule {entry.get('id', '?')}: {error}") from None
-    return rules
+    skipped = []
+    for entry in raw.get("not_encoded") or []:
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) and entry[k] for k in ("section", "quote", "reason")):
+            raise ValueError(f"{path.name}: every entry of 'not_encoded' needs section, quote and reason: {entry!r}")
+        skipped.append(NotEncoded(plan, entry["section"], entry["quote"], entry["reason"]))
+    return rules, skipped
 
 
 def _rule(entry: dict, plan: Plan, terms: Taxonomy, declared_layers: dict, filename: str) -> Rule:
@@ -128,7 +208,23 @@ def _rule(entry: dict, plan: Plan, terms: Taxonomy, declared_layers: dict, filen
     excepted = tuple(entry.get("except", ()))
     unknown = [t for t in (*industries, *excepted) if t not in terms.terms]
     if unknown:
-        raise ValueError(f"{where}: industry terms {unknown} are not in industries.yaml")
+        raise ValueError(f"{where}: industry terms {unknown} are not in industries.yaml or the plan's own terms")
+    scope = tuple(str(code) for code in entry.get("scope", ()))
+    if any(not (len(code) == 6 and code.isdigit()) for code in scope):
+        raise ValueError(f"{where}: scope holds admin codes of 6 digits, not {list(scope)}")
+    if scope and not entry.get("scope_name"):
+        raise ValueError(f"{where}: a scoped rule names its places in scope_name")
+    enterprises = tuple(entry.get("enterprises", ()))
+    if enterprises and not scope:
+        raise ValueError(f"{where}: a rule on named enterprises is scoped to their county (scope)")
+    deadline = entry.get("deadline")
+    if deadline is not None:
+        try:
+            date.fromisoformat(str(deadline))
+        except ValueError:
+            raise ValueError(f"{where}: deadline {deadline!r} is not a date YYYY-MM-DD") from None
+    used = [terms.terms[t] for t in industries]
+    exact = frozenset().union(*(t.exact_codes for t in used))
     return Rule(
         id=entry["id"],
         plan=plan,
@@ -137,11 +233,17 @@ def _rule(entry: dict, plan: Plan, terms: Taxonomy, declared_layers: dict, filen
         zone=zone,
         action=Action(entry["action"]),
         industries=industries,
-        industry_codes=frozenset().union(*(terms.codes_of(t) for t in industries)),
+        industry_codes=exact,
+        finer_codes=frozenset().union(*(t.finer_codes for t in used)) - exact,
+        industry_terms=frozenset().union(*(t.includes for t in used)),
         stages=frozenset(Stage(s) for s in entry["stages"]),
         excepted=excepted,
         excepted_codes=frozenset().union(*(terms.codes_of(t) for t in excepted)),
         note=entry.get("note", ""),
-        deadline=entry.get("deadline"),
+        deadline=None if deadline is None else str(deadline),
         general=bool(entry.get("general", False)),
+        scope=scope,
+        scope_name=str(entry.get("scope_name", "")),
+        enterprises=enterprises,
+        condition=str(entry.get("condition", "")),
     )

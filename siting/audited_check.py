@@ -32,7 +32,7 @@ def run_check(site: BaseGeometry, given: dict, industry: str, stage: str, layers
     resolved = catalog.taxonomy().resolve(industry)
     parsed_stage = Stage.parse(stage)
     on = on or date.today()
-    result = check(site, resolved, parsed_stage, list(catalog.rules()), layers, given=given, on=on)
+    result = check(site, resolved, parsed_stage, list(catalog.rules()), layers, given=given, on=on, project=project)
     now = now_utc()
     record = CheckRecord(
         id=new_check_id(now), created_at=now.isoformat(timespec="seconds"), checked_on=on.isoformat(),
@@ -86,5 +86,6 @@ def replay(record: CheckRecord, layers: LayerSet) -> Replay:
     result = check(
         shapely.from_wkb(record.site_wkb), catalog.taxonomy().resolve(record.inputs["industry"]),
         Stage(record.result["stage"]), list(catalog.rules()), layers, given=record.inputs.get("site"), on=record.on,
+        project=record.project,
     )
     return Replay(record, result, result_json(result), catalog_version(), layer_versions(layers))

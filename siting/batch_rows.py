@@ -22,7 +22,7 @@ from spatial.errors import InputError
 from spatial.industry import Industry
 from spatial.layer import LayerSet
 from spatial.rules import Rule, Stage, Verdict
-from spatial.screening import DEFAULT_REPORT_M, Screening, screen
+from spatial.screening import DEFAULT_REPORT_M, Screening, combo, screen, site_headlines
 from spatial.semantics import VERDICTS
 
 FIELDS = {  # role → accepted headers (case-insensitive), first match wins
@@ -35,8 +35,8 @@ FIELDS = {  # role → accepted headers (case-insensitive), first match wins
 ROW = "行号"
 STATUS = "审查状态"
 REASON = "原因"
-SUMMARY_COLUMNS = [ROW, STATUS, REASON, "结论", "verdict", "经度_WGS84", "纬度_WGS84", "高斯投影带EPSG",
-                   "禁止条款", "限制条款", "需复核条款", "量测距离_米", "未评估条款数", "示意数据", "规划情形"]
+SUMMARY_COLUMNS = [ROW, STATUS, REASON, "结论", "verdict", "理由", "经度_WGS84", "纬度_WGS84", "高斯投影带EPSG",
+                   "禁止条款", "退出条款", "限制条款", "需复核条款", "量测距离_米", "未评估条款数", "示意数据", "规划情形"]
 DETAIL_COLUMNS = [ROW, "名称", "条款", "结论", "verdict", "在管控区内", "边界情形", "距离_米", "余量_米", "说明"]
 SITUATION_COLUMNS = ["规划情形", "行业", "阶段", "适用规划", "类别", "条款", "结论", "说明"]
 CHECKED, UNCHECKED = "已检查", "未检查"
@@ -105,14 +105,15 @@ def screen_chunk(frame: pd.DataFrame, rows: NDArray, columns: Columns, options: 
     stages = _stages(frame, rows, columns, options, reasons)
     ok = np.array([not r for r in reasons], dtype=bool)
 
-    combos: list[tuple[Industry, Stage]] = []
-    index: dict[tuple[str, Stage], int] = {}
+    combos: list[tuple[Industry, Stage, frozenset[str]]] = []
+    index: dict[tuple[str, Stage, frozenset[str]], int] = {}
     group = np.zeros(n, dtype=np.int64)
+    named = _named_enterprises(frame, columns, rules)
     for i in np.flatnonzero(ok):
-        key = (industries[i].query, stages[i])
+        key = (industries[i].query, stages[i], named[i])
         if key not in index:
             index[key] = len(combos)
-            combos.append((industries[i], stages[i]))
+            combos.append((industries[i], stages[i], named[i]))
         group[i] = index[key]
     valid = np.flatnonzero(ok)
     screening = screen(lon[valid], lat[valid], group[valid], combos, rules, layers, options.report_m)
@@ -225,6 +226,15 @@ def _texts(frame: pd.DataFrame, column: str | None, default: str) -> list[str]:
     return [v or default for v in values.tolist()]
 
 
+def _named_enterprises(frame: pd.DataFrame, columns: Columns, rules: list[Rule]) -> list[frozenset[str]]:
+    """Per row: the ids of the rules on named enterprises that the row's name names."""
+    naming = [rule for rule in rules if rule.enterprises]
+    if not columns.name or not naming:
+        return [frozenset()] * len(frame)
+    names = frame[columns.name].astype("string").fillna("").to_numpy(dtype=object)
+    return [frozenset(rule.id for rule in naming if rule.names_enterprise(name)) if name else frozenset() for name in names]
+
+
 def _tables(frame: pd.DataFrame, rows: NDArray, valid: NDArray, lon: NDArray, lat: NDArray,
             reasons: list[list[str]], screening: Screening, combos: list[tuple[Industry, Stage]],
             columns: Columns) -> ChunkResult:
@@ -235,7 +245,7 @@ def _tables(frame: pd.DataFrame, rows: NDArray, valid: NDArray, lon: NDArray, la
     measured = screening.measured.assign(rule=screening.measured["rule"].astype(str)).sort_values(["site", "rule"], kind="stable")
     site_row = valid[measured["site"].to_numpy()] if len(measured) else np.empty(0, dtype=np.int64)
 
-    ids = {verdict: np.full(n, "", dtype=object) for verdict in (Verdict.PROHIBITED, Verdict.RESTRICTED, Verdict.REVIEW)}
+    ids = {verdict: np.full(n, "", dtype=object) for verdict in (Verdict.PROHIBITED, Verdict.EXIT, Verdict.RESTRICTED, Verdict.REVIEW)}
     for verdict, column in ids.items():
         column[valid] = np.array([_joined(p, verdict) for p in screening.patterns] + [""], dtype=object)[screening.pattern]
         hit = measured["severity"].to_numpy() == verdict.severity
@@ -250,6 +260,8 @@ def _tables(frame: pd.DataFrame, rows: NDArray, valid: NDArray, lon: NDArray, la
         joined = text.groupby(site_row[stated]).agg("; ".join)
         distances[joined.index.to_numpy()] = joined.to_numpy()
 
+    headlines = np.full(n, "", dtype=object)
+    headlines[valid] = site_headlines(screening)
     overall = np.full(n, "", dtype=object)
     label = np.full(n, "", dtype=object)
     overall[valid] = np.array([v.value for v in VERDICTS], dtype=object)[screening.overall]
@@ -268,9 +280,9 @@ def _tables(frame: pd.DataFrame, rows: NDArray, valid: NDArray, lon: NDArray, la
     summary = frame.reset_index(drop=True).copy()
     added = pd.DataFrame({
         ROW: rows, STATUS: np.where(checked, CHECKED, UNCHECKED), REASON: ["\n".join(r) for r in reasons],
-        "结论": label, "verdict": overall,
+        "结论": label, "verdict": overall, "理由": headlines,
         "经度_WGS84": np.where(checked, np.round(lon, 7), np.nan), "纬度_WGS84": np.where(checked, np.round(lat, 7), np.nan),
-        "高斯投影带EPSG": epsg, "禁止条款": ids[Verdict.PROHIBITED], "限制条款": ids[Verdict.RESTRICTED],
+        "高斯投影带EPSG": epsg, "禁止条款": ids[Verdict.PROHIBITED], "退出条款": ids[Verdict.EXIT], "限制条款": ids[Verdict.RESTRICTED],
         "需复核条款": ids[Verdict.REVIEW], "量测距离_米": distances, "未评估条款数": not_evaluated,
         "示意数据": demonstration, "规划情形": situation,
     })
@@ -301,14 +313,16 @@ def _joined(pattern, verdict: Verdict) -> str:
 
 def _situation(pattern, combos: list[tuple[Industry, Stage]]) -> tuple[str, pd.DataFrame]:
     """A stable key (same on every engine and chunk) and the rows describing one situation."""
-    industry, stage = combos[pattern.group]
+    industry, stage, _ = combo(combos[pattern.group])
     records = [("结论", rule.id, verdict.label, "场址在规划管辖范围外，但在行政边界精度以内" if boundary else rule.zone.describe(""))
                for rule, verdict, _, boundary in sorted(pattern.findings, key=lambda f: f[0].id)]
     records += [("未评估", rule.id, Verdict.REVIEW.label if rule.action.value != "鼓励" else Verdict.COMPLIANT.label, reason)
-                for rule, _, reason in sorted(pattern.not_evaluated, key=lambda f: f[0].id)]
+                for rule, _, reason, _ in sorted(pattern.not_evaluated, key=lambda f: f[0].id)]
     records += [("一般条件", rule.id, "", rule.zone.describe("")) for rule in sorted(pattern.conditions, key=lambda r: r.id)]
-    records += [("量测", rule.id, "见量测明细", "" if inside else "场址在规划管辖范围外，但在行政边界精度以内")
-                for rule, _, inside in sorted(pattern.measured, key=lambda m: m[0].id)]
+    records += [("量测", rule.id, "见量测明细", "场址距条款适用范围边界在行政边界精度以内" if at_edge else "")
+                for rule, _, at_edge in sorted(pattern.measured, key=lambda m: m[0].id)]
+    records += [("点名企业", rule.id, "仅供参考", f"本条针对点名企业（{'、'.join(rule.enterprises)}）")
+                for rule in sorted(pattern.information, key=lambda r: r.id)]
     plans = "、".join(pattern.plans)
     fingerprint = repr((industry.label, stage.value, plans, records, pattern.demonstration))
     key = "S" + hashlib.sha1(fingerprint.encode()).hexdigest()[:10]

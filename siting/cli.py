@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     check_cmd.add_argument("--industry", required=True, help="行业名称或国民经济行业代码，如 造纸、2221")
     check_cmd.add_argument("--stage", default="new", help="new|rebuild|expand|existing 或 新建|改建|扩建|现有")
     check_cmd.add_argument("--format", choices=["text", "json"], default="text")
+    check_cmd.add_argument("--all", action="store_true", dest="show_all",
+                           help="列出全部条款（含远处符合的管控区、普遍条件、缺图层条款的编号）")
     check_cmd.add_argument("--map", type=Path, help="写出交互式地图 HTML 文件")
     map_command.add_check_options(check_cmd)
     check_cmd.add_argument("--report", type=Path, metavar="FILE", help="写出审查意见：.docx、.pdf 或 .html")
@@ -91,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     rules_list = rule_actions.add_parser("list", help="列出条款")
     rules_list.add_argument("--plan", help="规划 id 或管辖区代码，如 yuncheng-14th-eco、140800")
     rules_list.add_argument("--format", choices=["text", "json"], default="text")
+    rule_actions.add_parser("summary", help="每部规划已编码与记录为不编码的句子数")
     rules_show = rule_actions.add_parser("show", help="显示一条条款的全部内容")
     rules_show.add_argument("id")
 
@@ -121,6 +124,11 @@ def rule_record(rule: Rule) -> dict:
 
 def _run_rules(args: argparse.Namespace) -> int:
     rules = catalog.rules()
+    if args.action == "summary":
+        for plan_id, count in catalog.sentence_counts().items():
+            print(f"{plan_id}：{count['title']}\n  已编码句子 {count['encoded']}（条款 {count['rules']} 条），"
+                  f"记录为不编码 {count['not_encoded']} 句")
+        return EXIT_OK
     if args.action == "show":
         match = [r for r in rules if r.id == args.id]
         if not match:
@@ -176,9 +184,9 @@ def _run_check(args: argparse.Namespace) -> int:
     layers = load_layers(log=lambda m: print(m, file=sys.stderr))
     result, record = run_check(site, given, args.industry, args.stage, layers, AuditLog(), "cli", project=args.project)
     if args.format == "json":
-        print(json.dumps(result.to_dict() | {"audit": record.echo()}, ensure_ascii=False, indent=2))
+        print(json.dumps(result.to_dict(args.show_all) | {"audit": record.echo()}, ensure_ascii=False, indent=2))
     else:
-        print(render(result))
+        print(render(result, args.show_all))
         print(f"\n审查编号：{record.id}（规则目录版本 {record.catalog_version[:12]}；复现：siting history --id {record.id}）")
     outputs.write_check(result, layers)
     if args.report:

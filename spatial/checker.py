@@ -18,10 +18,12 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from spatial.answer import MissingLayerGroup, folded, headline, missing_layer_groups
 from spatial.crs import STORAGE_CRS, gk3_zone_for_longitude
 from spatial.engine import COVERAGE, PreparedZones, Target, TargetKey, ZoneIndex, prepared
 from spatial.industry import Industry, IndustryMatch
-from spatial.layer import Layer, LayerSet, project
+from spatial.layer import Layer, LayerSet
+from spatial.layer import project as reproject
 from spatial.rules import Action, Plan, Rule, Stage, Verdict, ZoneKind
 from spatial.semantics import (
     VERDICTS,
@@ -30,8 +32,11 @@ from spatial.semantics import (
     disposition,
     fixed_outcome,
     has_coverage,
+    likely_verdict,
     measured_outcome,
+    overdue,
     plan_applies,
+    rule_scope,
     rule_target,
     rule_verdict,
     scope_keys,
@@ -58,16 +63,30 @@ class Finding:
     overlap: dict | None = None  # for line and polygon sites: the part of the site inside the zone
     drawing: _Drawing | None = field(default=None, repr=False, compare=False)
 
+    @property
+    def likely(self) -> Verdict | None:
+        """For a review: what it most likely resolves to (the rule's action inside, compliance outside)."""
+        return likely_verdict(self.rule, self.inside) if self.verdict is Verdict.REVIEW else None
+
+    @property
+    def group(self) -> str:
+        """``site``: a zone the site is in or near; ``area``: a condition anywhere in the plan's
+        (or the named county's) area; ``undetermined``: a zone the plan gives no extent."""
+        kind = self.rule.zone.kind
+        if kind is ZoneKind.UNDEFINED:
+            return "undetermined"
+        return "area" if kind is ZoneKind.JURISDICTION else "site"
+
     @cached_property
     def zone_geometry(self) -> BaseGeometry | None:
         """WGS84, the zone near the site, for maps (drawn on first use)."""
-        return None if self.drawing is None else project(self.drawing.zone_gk, self.drawing.epsg, _WGS84)
+        return None if self.drawing is None else reproject(self.drawing.zone_gk, self.drawing.epsg, _WGS84)
 
     @cached_property
     def nearest_line(self) -> BaseGeometry | None:
         """WGS84, site → nearest point of the baseline or zone edge (drawn on first use)."""
         line = None if self.drawing is None else self.drawing.nearest_gk
-        return None if line is None else project(line, self.drawing.epsg, _WGS84)
+        return None if line is None else reproject(line, self.drawing.epsg, _WGS84)
 
     def to_dict(self) -> dict:
         rule = self.rule
@@ -79,6 +98,11 @@ class Finding:
             "quote": rule.quote,
             "action": rule.action.value,
             "verdict": self.verdict.value,
+            "verdict_label": self.verdict.label,
+            "likely": None if self.likely is None else self.likely.value,
+            "group": self.group,
+            "scope": rule.scope_name or rule.plan.jurisdiction_name,
+            "condition": rule.condition or None,
             "layer": self.layer,
             "layer_name": self.layer_name,
             "zone": self.zone,
@@ -165,6 +189,7 @@ class NotEvaluated:
     rule: Rule
     layer: str
     reason: str
+    layer_name: str = ""
 
     def to_dict(self) -> dict:
         return {
@@ -174,6 +199,7 @@ class NotEvaluated:
             "quote": self.rule.quote,
             "action": self.rule.action.value,
             "layer": self.layer,
+            "layer_name": self.layer_name,
             "reason": self.reason,
         }
 
@@ -224,22 +250,51 @@ class CheckResult:
     warnings: list[str] = field(default_factory=list)
     units: list[dict] = field(default_factory=list)  # 三线一单 units the site falls in, with access lists
     demonstration: list[str] = field(default_factory=list)  # names of demonstration layers the check used
+    information: list[Finding] = field(default_factory=list)  # measures on named enterprises the project is not
+    applicable: bool = True  # some plan reaches the site
+    on: date | None = None
 
     @property
     def overall(self) -> Verdict:
         """The most severe finding; at least "review" while a rule could not be evaluated
-        or the answer rests on demonstration data."""
+        or the answer rests on demonstration data; "not applicable" where no plan reaches."""
+        if not self.applicable:
+            return Verdict.NOT_APPLICABLE
         verdicts = [f.verdict for f in self.findings]
         if any(n.rule.action is not Action.ENCOURAGE for n in self.not_evaluated) or self.demonstration:
             verdicts.append(Verdict.REVIEW)
         return max(verdicts, key=lambda v: v.severity, default=Verdict.COMPLIANT)
 
-    def to_dict(self) -> dict:
+    def missing_layers(self) -> list[MissingLayerGroup]:
+        return missing_layer_groups(self.not_evaluated)
+
+    def headline(self) -> tuple[str, str]:
+        return headline(self, self.missing_layers())
+
+    def to_dict(self, show_all: bool = False) -> dict:
+        """The answer: verdict and headline first, then findings by group (``site`` ones far and
+        compliant folded unless ``show_all``), then every list in full for the record."""
+        zh, en = self.headline()
+        site_findings = [f for f in self.findings if f.group == "site"]
+        listed, folded_count = folded(site_findings, show_all)
         return {
             "overall": self.overall.value,
             "overall_label": self.overall.label,
+            "headline": zh,
+            "headline_en": en,
+            "groups": {
+                "site": [f.to_dict() for f in listed],
+                "site_folded": folded_count,
+                "area": [f.to_dict() for f in self.findings if f.group == "area"],
+                "undetermined": {
+                    "undefined": [f.to_dict() for f in self.findings if f.group == "undetermined"],
+                    "missing_layers": [g.to_dict() for g in self.missing_layers()],
+                },
+                "information": [f.to_dict() for f in self.information],
+            },
             "site": self.site.to_dict(),
-            "industry": {"query": self.industry.query, "label": self.industry.label, "codes": list(self.industry.codes)},
+            "industry": {"query": self.industry.query, "label": self.industry.label, "codes": list(self.industry.codes),
+                         "term": self.industry.term},
             "stage": self.stage.value,
             "plans": self.plans,
             "findings": [f.to_dict() for f in self.findings],
@@ -253,59 +308,62 @@ class CheckResult:
 
 
 def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule], layers: LayerSet,
-          given: dict | None = None, on: date | None = None) -> CheckResult:
+          given: dict | None = None, on: date | None = None, project: str = "") -> CheckResult:
     """Check a site (WGS84 point, line or polygon) against every rule whose plan covers it.
 
     ``given`` describes how the site was written (text, coordinate system, notes) and is
     echoed back so a reviewer can see the site landed where intended. ``on`` is the
-    date deadlines are judged against (today by default).
+    date deadlines are judged against (today by default). ``project`` is the project's
+    name: a measure that names an enterprise binds only a project that names it.
     """
     on = on or date.today()
     zones = prepared(layers)
     centroid = site.centroid
     gk = gk3_zone_for_longitude(centroid.x)
-    site_gk = project(site, _WGS84, gk.epsg)
+    site_gk = reproject(site, _WGS84, gk.epsg)
     echo = SiteEcho(
         lon=centroid.x, lat=centroid.y, gk_epsg=gk.epsg, gk_central_meridian=gk.central_meridian,
         gk_x=site_gk.centroid.x, gk_y=site_gk.centroid.y, admin=zones.admin_names(centroid.x, centroid.y),
         geometry_type=site.geom_type, size=_size(site_gk), given=given,
     )
-    result = CheckResult(site=echo, site_geometry=site, industry=industry, stage=stage, plans=[])
+    result = CheckResult(site=echo, site_geometry=site, industry=industry, stage=stage, plans=[], on=on)
     if "province" not in echo.admin:
-        result.warnings.append("场址不在山西省境内（按行政区划图层判断）；仍按所载规划检查，请核对坐标。")
+        result.warnings.append("场址不在山西省境内（按行政区划图层判断），请核对坐标。")
 
     admin_accuracy = layers.admin.provenance.accuracy_m
     plans = plans_of(rules, zones)
     measure = _Measure(site_gk, zones.zone(gk.epsg))
     measure.prefetch(scope_keys(rules, layers))
-    scopes = {plan.id: _plan_scope(plan, measure, admin_accuracy) for plan in plans}
-    situation = _situation(rules, industry, stage, on, scopes, measure, layers)
-    measure.prefetch({rule_target(rule, layers) for rule, _, _ in situation.measured})
-    result.plans = list(scopes.values())
+    areas = {code: _area_scope(code, measure, admin_accuracy) for code in jurisdiction_codes(rules, zones)}
+    situation = _situation(rules, industry, stage, on, areas, measure, layers, project)
+    measure.prefetch({rule_target(rule, layers) for rule, _, _, _ in situation.measured})
+    result.plans = [_plan_record(plan, areas[plan.jurisdiction]) for plan in plans]
     for plan in plans:
-        scope = scopes[plan.id]
+        scope = areas[plan.jurisdiction]
         if scope["edge_case"]:
             result.warnings.append(
                 f"场址距{plan.jurisdiction_name}边界 {scope['distance_to_edge_m']:.0f} 米，"
-                f"在行政边界精度（±{admin_accuracy:g} 米）以内，已按适用{plan.title}处理。"
+                f"在行政边界精度（±{admin_accuracy:g} 米）以内，{plan.title}的条款按需复核处理。"
             )
-    if not any(scope["applies"] for scope in scopes.values()):
-        result.warnings.append("场址不在任何已载入规划的管辖范围内，没有规划条款适用。")
+    result.applicable = any(areas[plan.jurisdiction]["applies"] for plan in plans)
 
     used_layers = set(situation.layers)
     result.not_evaluated = list(situation.not_evaluated)
     result.conditions = list(situation.conditions)
+    result.information = list(situation.information)
     result.findings = list(situation.findings)
-    for rule, match, coverage in situation.measured:
+    for rule, match, coverage, edge in situation.measured:
         finding = _with_deadline(_evaluate(rule, match, measure, layers), on)
         if coverage == "partial":
             finding = _partly_covered(finding, layers.layers[rule.zone.layer], layers)
-        if not scopes[rule.plan.id]["inside"]:
-            finding = _outside_jurisdiction(finding)
+        if edge:
+            finding = _edge_of_jurisdiction(finding, rule)
         result.findings.append(finding)
 
     result.findings.sort(key=lambda f: (-f.verdict.severity, f.rule.id))
-    result.units = units_at(site, site_gk, gk.epsg, layers, rules, scopes)
+    if not result.applicable:
+        result.warnings.append("场址不在任何已载入规划的管辖范围内，没有规划条款适用；请核对坐标。")
+    result.units = units_at(site, site_gk, gk.epsg, layers, rules, areas)
     if not result.units and _coverage(UnitClass.GENERAL.layer, measure, layers) == "inside" \
             and UnitClass.GENERAL.layer in layers.layers:
         result.warnings.append("场址在三线一单单元图层覆盖范围内，却不落在任何单元中：单元图层可能不完整，请核对。")
@@ -320,7 +378,7 @@ def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule
     return result
 
 
-def units_at(site: BaseGeometry, site_gk: BaseGeometry, epsg: int, layers: LayerSet, rules: list[Rule], scopes: dict) -> list[dict]:
+def units_at(site: BaseGeometry, site_gk: BaseGeometry, epsg: int, layers: LayerSet, rules: list[Rule], areas: dict) -> list[dict]:
     """The 三线一单 units the site falls in, with their access lists and the plan rules on their class."""
     zones = prepared(layers)
     point = site.geom_type == "Point"
@@ -332,10 +390,10 @@ def units_at(site: BaseGeometry, site_gk: BaseGeometry, epsg: int, layers: Layer
         hits = zones.features_at(layer.id, site)
         if not len(hits):
             continue
-        class_rules = [rule_id for rule_id, plan_id in _rules_on(rules, layer.id, zones) if scopes[plan_id]["applies"]]
+        class_rules = [rule.id for rule in _rules_on(rules, layer.id, zones) if rule_scope(rule, areas)[0]]
         records = _unit_records(layer, unit_class, zones)
         for i in hits:
-            overlap = None if point else _overlap(site_gk, project(layer.frame.geometry.values[i], _WGS84, epsg))
+            overlap = None if point else _overlap(site_gk, reproject(layer.frame.geometry.values[i], _WGS84, epsg))
             found.append({**records[i], "access_list": dict(records[i]["access_list"]), "overlap": overlap,
                           "rules": class_rules, "demonstration": layer.provenance.demonstration})
     return found
@@ -349,11 +407,11 @@ def plans_of(rules: list[Rule], zones: PreparedZones) -> list[Plan]:
     return zones.memo[key][1]
 
 
-def _rules_on(rules: list[Rule], layer_id: str, zones: PreparedZones) -> list[tuple[str, str]]:
-    """(rule id, plan id) of the rules whose zone is a layer, in catalog order (cached)."""
+def _rules_on(rules: list[Rule], layer_id: str, zones: PreparedZones) -> list[Rule]:
+    """The rules whose zone is a layer, in catalog order (cached)."""
     key = ("rules_on", layer_id, tuple(map(id, rules)))
     if key not in zones.memo:
-        zones.memo[key] = (tuple(rules), [(r.id, r.plan.id) for r in rules if r.zone.layer == layer_id])
+        zones.memo[key] = (tuple(rules), [r for r in rules if r.zone.layer == layer_id])
     return zones.memo[key][1]
 
 
@@ -385,44 +443,51 @@ class _Situation:
     not_evaluated: tuple[NotEvaluated, ...]
     conditions: tuple[Finding, ...]
     findings: tuple[Finding, ...]  # undefined extents and whole jurisdictions
+    information: tuple[Finding, ...]  # measures on named enterprises the project is not
     layers: frozenset[str]  # layers the evaluated rules use
-    measured: tuple[tuple[Rule, IndustryMatch, str], ...]  # (rule, match, coverage) to measure at the site
+    measured: tuple[tuple[Rule, IndustryMatch, str, bool], ...]  # (rule, match, coverage, jurisdiction edge) to measure
 
 
 _SITUATIONS_KEPT = 4096
 
 
-def _situation(rules: list[Rule], industry: Industry, stage: Stage, on: date, scopes: dict, measure: _Measure,
-               layers: LayerSet) -> _Situation:
-    """The rule decisions that depend only on industry, stage, date, the plans that reach the
-    site and the layer coverages it falls in; for a point they are kept and reused."""
+def _situation(rules: list[Rule], industry: Industry, stage: Stage, on: date, areas: dict, measure: _Measure,
+               layers: LayerSet, project: str) -> _Situation:
+    """The rule decisions that depend only on industry, stage, date, project name, the areas
+    that reach the site and the layer coverages it falls in; for a point they are kept and reused."""
     key = None
     if measure.point:
         coverages = tuple(measure.inside(TargetKey(COVERAGE, layer_id)) for layer_id in coverage_layers(layers))
-        key = ("situation", tuple(map(id, rules)), industry.codes, stage, on,
-               tuple((s["applies"], s["inside"]) for s in scopes.values()), coverages)
+        named = tuple(rule.id for rule in rules if rule.enterprises and rule.names_enterprise(project))
+        key = ("situation", tuple(map(id, rules)), industry.codes, industry.term, stage, on, named,
+               tuple((s["applies"], s["inside"], s["edge_case"]) for s in areas.values()), coverages)
         memo = prepared(layers).memo
         if key in memo:
             return memo[key][1]
-    not_evaluated, conditions, findings, measured = [], [], [], []
+    not_evaluated, conditions, findings, information, measured = [], [], [], [], []
     used = {LayerSet.ADMIN}
     for rule, match in applicable(rules, industry, stage):
-        scope = scopes[rule.plan.id]
-        if not scope["applies"]:
+        applies, _, edge = rule_scope(rule, areas)
+        if not applies:
+            continue
+        if rule.enterprises and not rule.names_enterprise(project):
+            finding = _evaluate(rule, match, measure, layers)
+            information.append(dataclasses.replace(finding, verdict=Verdict.COMPLIANT, note=join_notes(
+                [f"本条针对点名企业（{'、'.join(rule.enterprises)}），项目名称未涉及，仅供参考", rule.note])))
             continue
         layer = rule.zone.layer
         coverage = _coverage(layer, measure, layers)
         handling = disposition(rule, layers, covered=coverage != "outside")
         if handling is Disposition.MISSING:
-            not_evaluated.append(NotEvaluated(rule, layer, missing_reason(layers, layer)))
+            not_evaluated.append(NotEvaluated(rule, layer, missing_reason(layers, layer), layer_name(layers, layer)))
             continue
         if handling is Disposition.UNCOVERED:
-            not_evaluated.append(NotEvaluated(rule, layer, uncovered_reason(layers, layer)))
+            not_evaluated.append(NotEvaluated(rule, layer, uncovered_reason(layers, layer), layer_name(layers, layer)))
             continue
         if layer is not None:
             used.add(layer)
         if handling is Disposition.MEASURED:
-            measured.append((rule, match, coverage))
+            measured.append((rule, match, coverage, edge))
             continue
         finding = _with_deadline(_evaluate(rule, match, measure, layers), on)
         if coverage == "partial":
@@ -430,8 +495,9 @@ def _situation(rules: list[Rule], industry: Industry, stage: Stage, on: date, sc
         if handling is Disposition.CONDITION:
             conditions.append(dataclasses.replace(finding, verdict=Verdict.COMPLIANT))
         else:
-            findings.append(_outside_jurisdiction(finding) if not scope["inside"] else finding)
-    situation = _Situation(tuple(not_evaluated), tuple(conditions), tuple(findings), frozenset(used), tuple(measured))
+            findings.append(_edge_of_jurisdiction(finding, rule) if edge else finding)
+    situation = _Situation(tuple(not_evaluated), tuple(conditions), tuple(findings), tuple(information),
+                           frozenset(used), tuple(measured))
     if key is not None:
         if sum(1 for k in memo if k[0] == "situation") >= _SITUATIONS_KEPT:
             for old in [k for k in memo if k[0] == "situation"]:
@@ -446,6 +512,12 @@ def coverage_layers(layers: LayerSet) -> list[str]:
     if "coverage_layers" not in memo:
         memo["coverage_layers"] = [layer_id for layer_id in layers.layers if has_coverage(layer_id, layers)]
     return memo["coverage_layers"]
+
+
+def layer_name(layers: LayerSet, layer_id: str) -> str:
+    """The Chinese name of a loaded or a missing layer."""
+    known = layers.layers.get(layer_id) or layers.missing.get(layer_id)
+    return known.name if known is not None else layer_id
 
 
 def missing_reason(layers: LayerSet, layer_id: str) -> str:
@@ -488,8 +560,10 @@ def _partly_covered(finding: Finding, layer: Layer, layers: LayerSet) -> Finding
     return dataclasses.replace(finding, note=note, verdict=verdict, boundary_case=True)
 
 
-def _plan_scope(plan: Plan, measure: _Measure, accuracy: float) -> dict:
-    key = TargetKey.jurisdiction(plan.jurisdiction)
+def _area_scope(code: str, measure: _Measure, accuracy: float) -> dict:
+    """Whether a site lies in an admin area (a plan's jurisdiction or a county a rule names),
+    and whether it is within the admin layer's accuracy of its edge, on either side."""
+    key = TargetKey.jurisdiction(code)
     inside = measure.inside(key)
     if measure.point:
         to_edge = measure.edge(key)
@@ -497,16 +571,21 @@ def _plan_scope(plan: Plan, measure: _Measure, accuracy: float) -> dict:
         area = measure.target(key).geometry
         to_edge = float(shapely.distance(area.boundary, measure.site_gk) if inside else shapely.distance(area, measure.site_gk))
     applies, edge_case = plan_applies(inside, to_edge, accuracy)
-    return {
-        "id": plan.id,
-        "title": plan.title,
-        "jurisdiction": plan.jurisdiction,
-        "jurisdiction_name": plan.jurisdiction_name,
-        "inside": inside,
-        "applies": bool(applies),
-        "distance_to_edge_m": round(to_edge, 1),
-        "edge_case": bool(edge_case),
-    }
+    return {"inside": bool(inside), "applies": bool(applies), "distance_to_edge_m": round(to_edge, 1),
+            "edge_case": bool(edge_case)}
+
+
+def _plan_record(plan: Plan, scope: dict) -> dict:
+    return {"id": plan.id, "title": plan.title, "jurisdiction": plan.jurisdiction,
+            "jurisdiction_name": plan.jurisdiction_name, **scope}
+
+
+def jurisdiction_codes(rules: list[Rule], zones: PreparedZones) -> list[str]:
+    """Every admin area a rule of the list reaches: plan jurisdictions and named counties (cached)."""
+    key = ("jurisdiction_codes", tuple(map(id, rules)))
+    if key not in zones.memo:
+        zones.memo[key] = (tuple(rules), list(dict.fromkeys(code for rule in rules for code in rule.jurisdictions)))
+    return zones.memo[key][1]
 
 
 def _with_deadline(finding: Finding, on: date) -> Finding:
@@ -514,15 +593,17 @@ def _with_deadline(finding: Finding, on: date) -> Finding:
     deadline = finding.rule.deadline
     if not deadline or finding.inside is False:
         return finding
-    overdue = date.fromisoformat(deadline) < on
-    text = f"期限 {deadline}" + ("，已逾期" if overdue else "")
-    return dataclasses.replace(finding, note=join_notes([finding.note, text]), overdue=overdue)
+    late = overdue(finding.rule, on)
+    text = f"期限 {deadline}" + ("，已逾期" if late else "")
+    return dataclasses.replace(finding, note=join_notes([finding.note, text]), overdue=late)
 
 
-def _outside_jurisdiction(finding: Finding) -> Finding:
-    """A site just outside the plan area, within boundary accuracy: a rule hit becomes a review."""
-    note = join_notes([finding.note, "场址在规划管辖范围外，但在行政边界精度以内。"])
-    verdict = min(finding.verdict, Verdict.REVIEW, key=lambda v: v.severity) if finding.inside else finding.verdict
+def _edge_of_jurisdiction(finding: Finding, rule: Rule) -> Finding:
+    """A site within boundary accuracy of the edge of the area a rule reaches, on either side:
+    it may lie on the other side, so a rule hit becomes a review."""
+    area = rule.scope_name or rule.plan.jurisdiction_name
+    note = join_notes([finding.note, f"场址距{area}边界在行政边界精度以内，可能不在该条款适用范围内"])
+    verdict = min(finding.verdict, Verdict.REVIEW, key=lambda v: v.severity)
     return dataclasses.replace(finding, boundary_case=True, note=note, verdict=verdict)
 
 
@@ -565,7 +646,7 @@ def _evaluate(rule: Rule, match: IndustryMatch, measure: _Measure, layers: Layer
         outward_band = accuracy
 
     inside = margin >= 0
-    severity, boundary_flags = measured_outcome(rule.action, rule_verdict(rule.action, match).severity, np.array([inside]),
+    severity, boundary_flags = measured_outcome(rule.action, rule_verdict(rule, match).severity, np.array([inside]),
                                                 np.array([margin]), accuracy, outward_band)
     verdict, boundary = VERDICTS[severity[0]], bool(boundary_flags[0])
     if not inside and boundary and rule.action is not Action.ENCOURAGE:

@@ -1,9 +1,14 @@
 """GB/T 4754-2017 industry classes and the plan terms that name groups of them.
 
 A reviewer gives a term (造纸), a code (2221 or C2221) or a class name; every form
-resolves to a set of codes. A rule applies when a project code lies inside one of the
-rule's codes; when the project is given more coarsely than the rule (大类 26 against
-a rule on 2521), it may or may not apply, and the checker says so.
+resolves to a set of codes. A rule reaches a project only as far as its sentence does:
+
+- a project given as a plan term matches rules naming that term, a term that includes
+  it, or a term whose classes hold all of its classes; two terms that merely share a
+  class (化工 and 煤制油气 share 2522/2523) are different industries;
+- a project given as a code matches a rule whose classes hold it; when the code is
+  coarser than the rule's term (0610 against 洗煤, 26 against 乙烯), it may or may not
+  be that industry, and the check says 需复核, never 禁止.
 """
 
 from __future__ import annotations
@@ -24,32 +29,56 @@ class IndustryMatch(Enum):
     COARSER = "coarser"  # the project class contains a rule class: may apply
 
 
+def _inside(code: str, classes: frozenset[str]) -> bool:
+    return any(code.startswith(c) for c in classes)
+
+
 @dataclass(frozen=True)
 class Industry:
-    """A resolved project industry: what the reviewer typed and the codes it means."""
+    """A resolved project industry: what the reviewer typed and the codes it means.
+
+    ``term`` is set when the project was given as a plan term; ``includes`` then holds
+    that term and every term it includes (两高 includes 钢铁).
+    """
 
     query: str
     label: str
     codes: tuple[str, ...]
+    term: str | None = None
+    includes: frozenset[str] = frozenset()
 
-    def match(self, rule_codes: frozenset[str], excepted: frozenset[str] = frozenset()) -> IndustryMatch:
-        """How the project relates to a rule's classes, less the classes the rule exempts.
+    def match(self, rule_codes: frozenset[str], excepted: frozenset[str] = frozenset(),
+              finer: frozenset[str] = frozenset(), rule_terms: frozenset[str] = frozenset()) -> IndustryMatch:
+        """How the project relates to a rule, less the classes the rule exempts.
 
-        A project wholly inside an exempted class is not matched; one given more
-        coarsely than an exempted class (大类 48 against an exemption for 4812) may or
-        may not be exempt, so it matches as COARSER.
+        ``rule_codes`` are the classes the rule's terms mean exactly; ``finer`` those of
+        terms narrower than their classes (洗煤 is part of 0610); ``rule_terms`` the rule's
+        terms with every term they include. A project wholly inside an exempted class is
+        not matched; one given more coarsely than an exempted class (大类 48 against an
+        exemption for 4812) may or may not be exempt, so it matches as COARSER.
         """
-        if any(c.startswith(r) for c in self.codes for r in rule_codes):
-            base = IndustryMatch.WITHIN
-        elif any(r.startswith(c) for c in self.codes for r in rule_codes):
-            base = IndustryMatch.COARSER
-        else:
-            return IndustryMatch.NONE
-        if excepted and all(any(c.startswith(e) for e in excepted) for c in self.codes):
+        base = self._term_match(rule_codes, rule_terms) if self.term else self._code_match(rule_codes, finer)
+        if base is IndustryMatch.NONE:
+            return base
+        if excepted and all(_inside(c, excepted) for c in self.codes):
             return IndustryMatch.NONE
         if any(e.startswith(c) for c in self.codes for e in excepted):
             return IndustryMatch.COARSER
         return base
+
+    def _term_match(self, rule_codes: frozenset[str], rule_terms: frozenset[str]) -> IndustryMatch:
+        if self.term in rule_terms or (rule_codes and all(_inside(c, rule_codes) for c in self.codes)):
+            return IndustryMatch.WITHIN
+        if self.includes & rule_terms:
+            return IndustryMatch.COARSER
+        return IndustryMatch.NONE
+
+    def _code_match(self, rule_codes: frozenset[str], finer: frozenset[str]) -> IndustryMatch:
+        if all(_inside(c, rule_codes) for c in self.codes):
+            return IndustryMatch.WITHIN
+        if any(_inside(c, finer) or any(r.startswith(c) for r in rule_codes | finer) for c in self.codes):
+            return IndustryMatch.COARSER
+        return IndustryMatch.NONE
 
 
 @dataclass(frozen=True)
@@ -58,6 +87,12 @@ class Term:
     codes: frozenset[str]
     note: str = ""
     aliases: tuple[str, ...] = ()  # words reviewers use for it: 焦炭 for 焦化
+    finer_codes: frozenset[str] = frozenset()  # classes the term is only part of: 洗煤 in 0610 烟煤和无烟煤开采洗选
+    includes: frozenset[str] = frozenset()  # this term and every term it includes, by name
+
+    @property
+    def exact_codes(self) -> frozenset[str]:
+        return self.codes - self.finer_codes
 
 
 @dataclass
@@ -67,6 +102,7 @@ class Taxonomy:
     standard: str
     classes: dict[str, str]
     terms: dict[str, Term] = field(default_factory=dict)
+    sections: dict[str, str] = field(default_factory=dict)  # division (2 digits) → 门类 letter
 
     def codes_of(self, term: str) -> frozenset[str]:
         if term not in self.terms:
@@ -77,26 +113,19 @@ class Taxonomy:
         """Resolve a term, a code or an exact class name; raise with suggestions otherwise."""
         query = text.strip()
         if query in self.terms:
-            term = self.terms[query]
-            return Industry(query, query, tuple(sorted(term.codes)))
+            return self.term_industry(query, query)
         code_match = _CODE.match(query)
         if code_match:
-            code = code_match["code"]
-            if code in self.classes or (len(code) >= 3 and code[:2] in self.classes):
-                name = self.classes.get(code) or f"{self.classes[code[:2]]}（{code}）"
-                return Industry(query, f"{code} {name}", (code,))
-            raise InputError(
-                "industry", text,
-                f"{self.standard} 中没有行业代码 {code}；请给出两位大类或四位小类代码。",
-                f"{self.standard} has no class {code}; give a 2-digit division or 4-digit class code.",
-            )
-        by_name = [c for c, n in self.classes.items() if n == query]
+            return self._code_industry(query, code_match["code"], code_match["section"])
+        by_name = [c for c, n in self.classes.items() if n == query and not c.isalpha()]
         if by_name:
             code = min(by_name, key=len)
             return Industry(query, f"{code} {query}", (code,))
         found = self.mentioned_in(query)
         if len({codes for _, codes in found}) == 1:
             name, codes = found[0]
+            if name in self.terms:
+                return self.term_industry(name, query)
             return Industry(query, f"{name}（由“{query}”识别）", tuple(sorted(codes)))
         if found:
             names = "、".join(name for name, _ in found)
@@ -112,6 +141,39 @@ class Taxonomy:
             f"unknown industry. Nearest known terms: {', '.join(suggestions) or 'none'}; "
             "a GB/T 4754-2017 code also works.",
         )
+
+    def term_industry(self, name: str, query: str) -> Industry:
+        """A project given as a plan term (or one of its aliases)."""
+        term = self.terms[name]
+        label = name if name == query else f"{name}（由“{query}”识别）"
+        return Industry(query, label, tuple(sorted(term.codes)), term=name, includes=term.includes)
+
+    def _code_industry(self, query: str, code: str, section: str | None) -> Industry:
+        """A GB/T code: it must exist in the standard, under the section letter if one is given."""
+        if code in self.classes and (section is None or self.section_of(code) == section.upper()):
+            return Industry(query, f"{code} {self.classes[code]}", (code,))
+        near = self.nearest_codes(code)
+        listed = "、".join(f"{c} {self.classes[c]}" for c in near) or "无"
+        if code in self.classes:
+            zh = f"行业代码 {code} 属于门类 {self.section_of(code)}，不属于门类 {section.upper()}；请核对门类字母，或只给数字代码。"
+            en = f"class {code} belongs to section {self.section_of(code)}, not {section.upper()}; fix the letter or give the digits only."
+        else:
+            zh = f"{self.standard} 中没有行业代码 {code}。相近的代码：{listed}。"
+            en = f"{self.standard} has no class {code}. Nearest real codes: {', '.join(near) or 'none'}."
+        raise InputError("industry", query, zh, en)
+
+    def section_of(self, code: str) -> str | None:
+        """The 门类 letter of a division, group or class code."""
+        return self.sections.get(code[:2])
+
+    def nearest_codes(self, code: str, limit: int = 6) -> list[str]:
+        """Real codes nearest to a code that does not exist: its siblings under the longest existing prefix."""
+        for length in range(min(len(code), 4) - 1, 1, -1):
+            parent = code[:length]
+            if parent in self.classes:
+                children = [c for c in self.classes if c.startswith(parent) and len(c) == len(code) and c != parent]
+                return (children or [parent])[:limit]
+        return sorted(c for c in self.classes if len(c) == 2 and c.isdigit() and abs(int(c) - int(code[:2])) <= 2)[:limit]
 
     def mentioned_in(self, text: str) -> list[tuple[str, frozenset[str]]]:
         """Terms and class names a free-text description mentions, most specific first.

@@ -31,20 +31,30 @@ class Stage(Enum):
 
 
 class Verdict(Enum):
-    """Ordered from least to most severe; the overall verdict is the maximum."""
+    """Ordered from least to most severe; the overall verdict is the maximum.
 
+    ``not_applicable`` is the answer for a site no plan reaches (never "compliant"):
+    it sits below every finding so that one plan reaching the site lifts it.
+    """
+
+    NOT_APPLICABLE = "not_applicable"
     COMPLIANT = "compliant"
     REVIEW = "review"
     RESTRICTED = "restricted"
+    EXIT = "exit"
     PROHIBITED = "prohibited"
 
     @property
     def severity(self) -> int:
-        return list(Verdict).index(self)
+        return _SEVERITY[self]
 
     @property
     def label(self) -> str:
-        return {"compliant": "符合", "review": "需复核", "restricted": "限制", "prohibited": "禁止"}[self.value]
+        return _LABELS[self][0]
+
+    @property
+    def label_en(self) -> str:
+        return _LABELS[self][1]
 
 
 class Action(Enum):
@@ -58,9 +68,20 @@ class Action(Enum):
         return {
             Action.PROHIBIT: Verdict.PROHIBITED,
             Action.RESTRICT: Verdict.RESTRICTED,
-            Action.EXIT: Verdict.RESTRICTED,
+            Action.EXIT: Verdict.EXIT,
             Action.ENCOURAGE: Verdict.COMPLIANT,
         }[self]
+
+
+_SEVERITY = {verdict: i for i, verdict in enumerate(Verdict)}
+_LABELS = {
+    Verdict.NOT_APPLICABLE: ("不适用", "not applicable"),
+    Verdict.COMPLIANT: ("符合", "compliant"),
+    Verdict.REVIEW: ("需复核", "review"),
+    Verdict.RESTRICTED: ("限制", "restricted"),
+    Verdict.EXIT: ("退出", "exit"),
+    Verdict.PROHIBITED: ("禁止", "prohibited"),
+}
 
 
 class ZoneKind(Enum):
@@ -113,10 +134,25 @@ class Rule:
     zone: Zone
     action: Action
     industries: tuple[str, ...]  # plan terms, as written
-    industry_codes: frozenset[str]  # the codes those terms mean
+    industry_codes: frozenset[str]  # the codes those terms mean exactly
     stages: frozenset[Stage]
     excepted: tuple[str, ...] = ()  # plan terms the rule exempts (activities a red line allows)
     excepted_codes: frozenset[str] = frozenset()
     note: str = ""
     deadline: str | None = None
     general: bool = False  # a condition every project meets wherever it is sited; never a siting verdict
+    finer_codes: frozenset[str] = frozenset()  # codes of terms narrower than their classes (洗煤 in 0610)
+    industry_terms: frozenset[str] = frozenset()  # the rule's terms and every term they include
+    scope: tuple[str, ...] = ()  # admin codes the sentence names (a county); empty: the plan's jurisdiction
+    scope_name: str = ""
+    enterprises: tuple[str, ...] = ()  # named enterprises: the rule binds only a project that names one
+    condition: str = ""  # what the industry code cannot tell (only 土小 plants, only boilers < 35 t/h)
+
+    @property
+    def jurisdictions(self) -> tuple[str, ...]:
+        """The admin areas the rule reaches: the places its sentence names, else its plan's area."""
+        return self.scope or (self.plan.jurisdiction,)
+
+    def names_enterprise(self, project: str) -> bool:
+        """Whether a project name names one of the rule's enterprises."""
+        return bool(project) and any(name in project for name in self.enterprises)

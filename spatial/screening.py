@@ -14,14 +14,17 @@ stated only as "more than the horizon" (NaN here); no verdict depends on it.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from spatial.checker import missing_reason, uncovered_reason
+from spatial.answer import decisive, headline_of, missing_layer_groups
+from spatial.checker import Finding, NotEvaluated, layer_name, missing_reason, uncovered_reason
 from spatial.crs import transformer
 from spatial.engine import COVERAGE, DEEP, FAR, FEATURES, PreparedZones, TargetKey, gk_epsg, prepared
 from spatial.industry import Industry, IndustryMatch
@@ -29,22 +32,26 @@ from spatial.layer import LayerSet
 from spatial.rules import Action, Rule, Stage, Verdict, ZoneKind
 from spatial.semantics import (
     COMPLIANT,
+    NOT_APPLICABLE,
     REVIEW,
     VERDICTS,
     Disposition,
     applicable,
     disposition,
+    edge_of_jurisdiction,
     fixed_outcome,
     has_coverage,
     measured_outcome,
-    outside_jurisdiction,
+    overdue,
     plan_applies,
+    rule_scope,
     rule_target,
     rule_verdict,
 )
 from spatial.units import UnitClass
 
 DEFAULT_REPORT_M = 500.0
+Combo = tuple[Industry, Stage] | tuple[Industry, Stage, frozenset[str]]
 
 
 @dataclass
@@ -53,12 +60,13 @@ class Pattern:
 
     group: int
     findings: list[tuple[Rule, Verdict, bool | None, bool]] = field(default_factory=list)  # rule, verdict, inside, boundary
-    not_evaluated: list[tuple[Rule, str, str]] = field(default_factory=list)  # rule, layer, reason
+    not_evaluated: list[tuple[Rule, str, str, str]] = field(default_factory=list)  # rule, layer, reason, layer name
     conditions: list[Rule] = field(default_factory=list)
-    measured: list[tuple[Rule, IndustryMatch, bool]] = field(default_factory=list)  # rule, match, plan area contains site
+    measured: list[tuple[Rule, IndustryMatch, bool]] = field(default_factory=list)  # rule, match, site near the edge of its area
+    information: list[Rule] = field(default_factory=list)  # measures on named enterprises the project is not
     demonstration: list[str] = field(default_factory=list)
     plans: list[str] = field(default_factory=list)  # ids of the plans that reach the sites
-    severity: int = COMPLIANT
+    severity: int = NOT_APPLICABLE
 
 
 @dataclass
@@ -70,6 +78,7 @@ class Screening:
     pattern: NDArray  # index into patterns, per site
     patterns: list[Pattern]
     measured: pd.DataFrame  # site, rule, severity, inside, boundary, distance_m, margin_m, horizon_m
+    layer_names: dict[str, str] = field(default_factory=dict)  # of the measured layers, for headlines
 
     def findings_of(self, site: int) -> list[dict]:
         """Every finding of one site, as (rule id, verdict, inside, boundary, distance, margin)."""
@@ -82,6 +91,52 @@ class Screening:
                          "boundary_case": bool(record.boundary), "distance_m": _or_none(record.distance_m),
                          "margin_m": _or_none(record.margin_m)})
         return rows
+
+
+def site_headlines(screening: Screening) -> NDArray:
+    """The headline of every site, worded as a single check words it (``spatial.answer``).
+
+    A site whose answer needs no measured finding shares its pattern's headline; only sites
+    with a measured finding other than compliant get their own.
+    """
+    n = len(screening.overall)
+    measured = screening.measured
+    rules = {rule.id: rule for pattern in screening.patterns for rule, _, _ in pattern.measured}
+    shared: dict[tuple[int, int], str] = {}
+    out = np.empty(n, dtype=object)
+    notable = measured[measured["severity"].to_numpy() > COMPLIANT]
+    own = {int(site): rows for site, rows in notable.groupby("site", sort=False)} if len(notable) else {}
+    for site in range(n):
+        pattern = screening.patterns[screening.pattern[site]]
+        overall = int(screening.overall[site])
+        if site not in own:
+            key = (int(screening.pattern[site]), overall)
+            if key not in shared:
+                shared[key] = _headline(pattern, VERDICTS[overall], [])
+            out[site] = shared[key]
+            continue
+        found = [Finding(rules[str(r.rule)], VERDICTS[r.severity], rules[str(r.rule)].zone.layer,
+                         screening.layer_names.get(rules[str(r.rule)].zone.layer, ""),
+                         rules[str(r.rule)].zone.describe(screening.layer_names.get(rules[str(r.rule)].zone.layer, "")),
+                         bool(r.inside), _or_none(r.distance_m), _or_none(r.margin_m), bool(r.boundary), "",
+                         overdue=bool(r.inside) and overdue(rules[str(r.rule)], date.today()))
+                 for r in own[site].itertuples(index=False)]
+        out[site] = _headline(pattern, VERDICTS[overall], found)
+    return out
+
+
+def _headline(pattern: Pattern, overall: Verdict, measured: list[Finding]) -> str:
+    today = date.today()
+    fixed = [Finding(rule, verdict, None, "", rule.zone.describe(""), inside, None, None, boundary, "",
+                     overdue=inside is not False and overdue(rule, today))
+             for rule, verdict, inside, boundary in pattern.findings]
+    everything = fixed + measured
+    lead = decisive([f for f in everything if f.verdict is overall])
+    others = Counter(f.verdict for f in everything if f is not lead and f.verdict is not Verdict.COMPLIANT)
+    items = [NotEvaluated(rule, layer, reason, name) for rule, layer, reason, name in pattern.not_evaluated]
+    groups = missing_layer_groups(items)
+    held = sum(1 for item in items if item.rule.action is not Action.ENCOURAGE)
+    return headline_of(overall, lead, others, held, groups[0] if groups else None, bool(pattern.demonstration))[0]
 
 
 def horizons(rules: list[Rule] | tuple[Rule, ...], layers: LayerSet, report_m: float) -> dict[TargetKey, float]:
@@ -99,9 +154,10 @@ def horizons(rules: list[Rule] | tuple[Rule, ...], layers: LayerSet, report_m: f
     return {key: band + report_m for key, band in widest.items()}
 
 
-def screen(lon: NDArray, lat: NDArray, group: NDArray, combos: list[tuple[Industry, Stage]], rules: list[Rule],
+def screen(lon: NDArray, lat: NDArray, group: NDArray, combos: list[Combo], rules: list[Rule],
            layers: LayerSet, report_m: float = DEFAULT_REPORT_M) -> Screening:
-    """Check n WGS84 points; ``group[i]`` indexes the (industry, stage) of site i in ``combos``."""
+    """Check n WGS84 points; ``group[i]`` indexes the (industry, stage, named enterprise rules)
+    of site i in ``combos`` (the third item may be left out: no enterprise named)."""
     rules = list(rules)
     zones = prepared(layers)
     lon = np.asarray(lon, dtype=float)
@@ -116,7 +172,8 @@ def screen(lon: NDArray, lat: NDArray, group: NDArray, combos: list[tuple[Indust
         return Screening(np.empty(0, np.int8), np.empty(0, np.int32), np.empty(0, np.int32), [], empty)
 
     plans = list({rule.plan.id: rule.plan for rule in rules}.values())
-    jurisdictions = [TargetKey.jurisdiction(plan.jurisdiction) for plan in plans]
+    codes = list(dict.fromkeys(code for rule in rules for code in rule.jurisdictions))
+    jurisdictions = [TargetKey.jurisdiction(code) for code in codes]
     coverages = [TargetKey(COVERAGE, layer_id) for layer_id in layers.layers if has_coverage(layer_id, layers)]
     units = [TargetKey(FEATURES, unit.layer) for unit in UnitClass if unit.layer in layers.layers]
     locality = zones.locality_order(zones.cells(lon, lat))
@@ -126,18 +183,22 @@ def screen(lon: NDArray, lat: NDArray, group: NDArray, combos: list[tuple[Indust
         membership.measure(key, accuracy, everyone)
     for key in coverages + units:
         membership.measure(key, 0.0, everyone, edges=False)
-    applies = _columns([plan_applies(membership.inside[key], membership.edge[key], accuracy)[0] for key in jurisdictions], n)
+    scope = [plan_applies(membership.inside[key], membership.edge[key], accuracy) for key in jurisdictions]
+    applies = _columns([applied for applied, _ in scope], n)
+    edge = _columns([edge_case for _, edge_case in scope], n)
     inside = _columns([membership.inside[key] for key in jurisdictions], n)
     covered = _columns([membership.inside[key] for key in coverages], n)
     in_unit = _columns([membership.inside[key] for key in units], n)
 
-    site_pattern, first = _situations(group, np.column_stack([applies, inside, covered, in_unit]))
+    site_pattern, first = _situations(group, np.column_stack([applies, inside, edge, covered, in_unit]))
     order = np.argsort(site_pattern.astype(np.uint16) if len(first) <= 1 << 16 else site_pattern, kind="stable")  # radix sort
     members = np.split(order, np.searchsorted(site_pattern[order], np.arange(1, len(first))))
     coverage_index = {key.layer: i for i, key in enumerate(coverages)}
     rule_ids = tuple(map(id, rules))
     patterns = [
-        _known_pattern(zones, rule_ids, int(group[s]), combos, rules, layers, plans, applies[s], inside[s],
+        _known_pattern(zones, rule_ids, int(group[s]), combos, rules, layers, plans,
+                       {code: {"applies": bool(applies[s, i]), "inside": bool(inside[s, i]), "edge_case": bool(edge[s, i])}
+                        for i, code in enumerate(codes)},
                        {layer: bool(covered[s, i]) for layer, i in coverage_index.items()},
                        [key.layer for key, hit in zip(units, in_unit[s], strict=True) if hit])
         for s in first
@@ -154,14 +215,14 @@ def screen(lon: NDArray, lat: NDArray, group: NDArray, combos: list[tuple[Indust
     # One array pass per measured rule over every site it reaches, whatever their pattern.
     reach: dict[str, tuple[Rule, list[NDArray], list[NDArray], list[NDArray]]] = {}
     for pattern, rows in zip(patterns, members, strict=True):
-        for rule, match, plan_inside in pattern.measured:
+        for rule, match, at_edge in pattern.measured:
             entry = reach.setdefault(rule.id, (rule, [], [], []))
             entry[1].append(rows)
-            entry[2].append(np.full(len(rows), rule_verdict(rule.action, match).severity, dtype=np.int8))
-            entry[3].append(np.full(len(rows), plan_inside))
+            entry[2].append(np.full(len(rows), rule_verdict(rule, match).severity, dtype=np.int8))
+            entry[3].append(np.full(len(rows), at_edge))
     columns: dict[str, list[NDArray]] = {name: [] for name in _MEASURED_COLUMNS}
-    for code, (rule, rows, hits, plan_inside) in enumerate(reach.values()):
-        found = _measure_rule(rule, np.concatenate(rows), np.concatenate(hits), np.concatenate(plan_inside), membership, layers, limits)
+    for code, (rule, rows, hits, at_edge) in enumerate(reach.values()):
+        found = _measure_rule(rule, np.concatenate(rows), np.concatenate(hits), np.concatenate(at_edge), membership, layers, limits)
         found["rule"] = np.full(len(found["site"]), code, dtype=np.int16)
         for name, values in found.items():
             columns[name].append(values)
@@ -174,8 +235,9 @@ def screen(lon: NDArray, lat: NDArray, group: NDArray, combos: list[tuple[Indust
         np.maximum.at(overall, measured["site"].to_numpy(), measured["severity"].to_numpy())
     # Back to the caller's order.
     measured["site"] = locality[measured["site"].to_numpy()]
+    names = {key.layer: layers.layers[key.layer].name for key in need}
     return Screening(_unsort(overall, locality), _unsort(membership.epsg, locality), _unsort(site_pattern.astype(np.int32), locality),
-                     patterns, measured)
+                     patterns, measured, names)
 
 
 def _unsort(values: NDArray, order: NDArray) -> NDArray:
@@ -244,52 +306,62 @@ class _Membership:
         self.edge[key] = edge
 
 
-def _known_pattern(zones: PreparedZones, rule_ids: tuple[int, ...], group: int, combos: list[tuple[Industry, Stage]],
-                   rules: list[Rule], layers: LayerSet, plans: list, applies: NDArray, inside: NDArray,
+def _known_pattern(zones: PreparedZones, rule_ids: tuple[int, ...], group: int, combos: list[Combo],
+                   rules: list[Rule], layers: LayerSet, plans: list, areas: dict[str, dict],
                    covered: dict[str, bool], units: list[str]) -> Pattern:
     """A situation's pattern, worked out once per prepared layer set and rule list: the
     chunks of a batch share most situations."""
-    industry, stage = combos[group]
-    key = ("pattern", rule_ids, industry.codes, stage, applies.tobytes(), inside.tobytes(), tuple(covered.items()), tuple(units))
+    industry, stage, named = combo(combos[group])
+    key = ("pattern", rule_ids, industry.codes, industry.term, stage, named,
+           tuple((code, tuple(area.values())) for code, area in areas.items()), tuple(covered.items()), tuple(units))
     if key not in zones.memo:
-        zones.memo[key] = (rules, _pattern(group, combos, rules, layers, plans, applies, inside, covered, units))
+        zones.memo[key] = (rules, _pattern(group, combos, rules, layers, plans, areas, covered, units))
     return dataclasses.replace(zones.memo[key][1], group=group)
 
 
-def _pattern(group: int, combos: list[tuple[Industry, Stage]], rules: list[Rule], layers: LayerSet, plans: list,
-             applies: NDArray, inside: NDArray, covered: dict[str, bool], units: list[str]) -> Pattern:
+def combo(entry: Combo) -> tuple[Industry, Stage, frozenset[str]]:
+    """(industry, stage, ids of the enterprise rules the project names) of a group."""
+    return (entry[0], entry[1], entry[2]) if len(entry) > 2 else (entry[0], entry[1], frozenset())
+
+
+def _pattern(group: int, combos: list[Combo], rules: list[Rule], layers: LayerSet, plans: list,
+             areas: dict[str, dict], covered: dict[str, bool], units: list[str]) -> Pattern:
     """The single-site decisions for one situation (mirrors spatial.checker.check)."""
-    industry, stage = combos[group]
-    plan_index = {plan.id: i for i, plan in enumerate(plans)}
-    pattern = Pattern(group, plans=[plan.id for plan, hit in zip(plans, applies, strict=True) if hit])
+    industry, stage, named = combo(combos[group])
+    pattern = Pattern(group, plans=[plan.id for plan in plans if areas[plan.jurisdiction]["applies"]])
     used = {LayerSet.ADMIN, *units}
     for rule, match in applicable(rules, industry, stage):
-        i = plan_index[rule.plan.id]
-        if not applies[i]:
+        applies, _, at_edge = rule_scope(rule, areas)
+        if not applies:
+            continue
+        if rule.enterprises and rule.id not in named:
+            pattern.information.append(rule)
             continue
         layer = rule.zone.layer
         handling = disposition(rule, layers, covered=covered.get(layer, True))
         if handling is Disposition.MISSING:
-            pattern.not_evaluated.append((rule, layer, missing_reason(layers, layer)))
+            pattern.not_evaluated.append((rule, layer, missing_reason(layers, layer), layer_name(layers, layer)))
             continue
         if handling is Disposition.UNCOVERED:
-            pattern.not_evaluated.append((rule, layer, uncovered_reason(layers, layer)))
+            pattern.not_evaluated.append((rule, layer, uncovered_reason(layers, layer), layer_name(layers, layer)))
             continue
         if layer is not None:
             used.add(layer)
         if handling is Disposition.CONDITION:
             pattern.conditions.append(rule)
         elif handling is Disposition.MEASURED:
-            pattern.measured.append((rule, match, bool(inside[i])))
+            pattern.measured.append((rule, match, at_edge))
         else:
             verdict, hit = fixed_outcome(rule, match)
-            boundary = not inside[i]
-            if boundary:
-                verdict = VERDICTS[int(outside_jurisdiction(np.array([verdict.severity]), np.array([bool(hit)]))[0])]
-            pattern.findings.append((rule, verdict, hit, boundary))
+            if at_edge:
+                verdict = VERDICTS[int(edge_of_jurisdiction(np.array([verdict.severity]), np.array([True]))[0])]
+            pattern.findings.append((rule, verdict, hit, at_edge))
     pattern.demonstration = [layers.layers[i].name for i in sorted(used) if layers.layers[i].provenance.demonstration]
+    if not pattern.plans:
+        pattern.severity = NOT_APPLICABLE
+        return pattern
     severities = [verdict.severity for _, verdict, _, _ in pattern.findings]
-    if pattern.demonstration or any(rule.action is not Action.ENCOURAGE for rule, _, _ in pattern.not_evaluated):
+    if pattern.demonstration or any(rule.action is not Action.ENCOURAGE for rule, _, _, _ in pattern.not_evaluated):
         severities.append(REVIEW)
     pattern.severity = max(severities, default=COMPLIANT)
     return pattern
@@ -299,7 +371,7 @@ _MEASURED_COLUMNS = {"site": np.int64, "rule": np.int16, "severity": np.int8, "i
                      "distance_m": float, "margin_m": float, "horizon_m": float}
 
 
-def _measure_rule(rule: Rule, rows: NDArray, hit: NDArray, plan_inside: NDArray, membership: _Membership,
+def _measure_rule(rule: Rule, rows: NDArray, hit: NDArray, at_edge: NDArray, membership: _Membership,
                   layers: LayerSet, limits: dict[TargetKey, float]) -> dict[str, NDArray]:
     key = rule_target(rule, layers)
     provenance = layers.layers[key.layer].provenance
@@ -316,8 +388,8 @@ def _measure_rule(rule: Rule, rows: NDArray, hit: NDArray, plan_inside: NDArray,
         inside = within
         band = provenance.accuracy_m
     severity, boundary = measured_outcome(rule.action, hit, inside, margin, provenance.accuracy_m, band)
-    severity = np.where(plan_inside, severity, outside_jurisdiction(severity, inside)).astype(np.int8)
-    boundary = boundary | ~plan_inside
+    severity = edge_of_jurisdiction(severity, at_edge)
+    boundary = boundary | at_edge
     return {"site": rows, "severity": severity, "inside": inside, "boundary": boundary, "distance_m": distance, "margin_m": margin,
             "horizon_m": np.full(len(rows), limits[key])}
 

@@ -9,6 +9,7 @@ jurisdiction edge or a layer's coverage does to it. Verdicts travel as severitie
 from __future__ import annotations
 
 from collections import OrderedDict
+from datetime import date
 from enum import Enum
 
 import numpy as np
@@ -22,6 +23,7 @@ from spatial.rules import Action, Rule, Stage, Verdict, ZoneKind
 VERDICTS = list(Verdict)
 REVIEW = Verdict.REVIEW.severity
 COMPLIANT = Verdict.COMPLIANT.severity
+NOT_APPLICABLE = Verdict.NOT_APPLICABLE.severity
 
 
 class Disposition(Enum):
@@ -40,7 +42,7 @@ _APPLICABLE_SIZE = 256
 
 def applicable(rules: list[Rule] | tuple[Rule, ...], industry: Industry, stage: Stage) -> list[tuple[Rule, IndustryMatch]]:
     """The rules for this industry and stage, with how the industry matches each (cached)."""
-    key = (tuple(map(id, rules)), industry.codes, stage)
+    key = (tuple(map(id, rules)), industry.codes, industry.term, stage)
     if key in _APPLICABLE:
         _APPLICABLE.move_to_end(key)
         return _APPLICABLE[key][1]
@@ -48,7 +50,7 @@ def applicable(rules: list[Rule] | tuple[Rule, ...], industry: Industry, stage: 
     for rule in rules:
         if stage not in rule.stages:
             continue
-        match = industry.match(rule.industry_codes, rule.excepted_codes)
+        match = industry.match(rule.industry_codes, rule.excepted_codes, rule.finer_codes, rule.industry_terms)
         if match is not IndustryMatch.NONE:
             chosen.append((rule, match))
     _APPLICABLE[key] = (tuple(rules), chosen)  # the rules are kept so their ids stay theirs
@@ -76,39 +78,64 @@ def has_coverage(layer_id: str | None, layers: LayerSet) -> bool:
     return layer_id is not None and layer_id in layers.layers and bool(layers.layers[layer_id].provenance.coverage)
 
 
-def rule_verdict(action: Action, match: IndustryMatch) -> Verdict:
-    """The verdict of a rule that reaches the site; a coarser industry only earns a review."""
-    if match is IndustryMatch.COARSER and action is not Action.ENCOURAGE:
+def rule_verdict(rule: Rule, match: IndustryMatch) -> Verdict:
+    """The verdict of a rule that reaches the site. A coarser industry, or a rule that binds
+    only a subset the industry code cannot tell (its ``condition``), earns a review."""
+    if rule.action is Action.ENCOURAGE:
+        return Verdict.COMPLIANT
+    if match is IndustryMatch.COARSER or rule.condition:
         return Verdict.REVIEW
-    return action.verdict
+    return rule.action.verdict
 
 
 def fixed_outcome(rule: Rule, match: IndustryMatch) -> tuple[Verdict, bool | None]:
     """Verdict and ``inside`` of a rule on an undefined extent or a whole jurisdiction."""
     if rule.zone.kind is ZoneKind.UNDEFINED:
         return (Verdict.COMPLIANT if rule.action is Action.ENCOURAGE else Verdict.REVIEW), None
-    return rule_verdict(rule.action, match), True
+    return rule_verdict(rule, match), True
 
 
 def measured_outcome(action: Action, hit: int | NDArray, inside: NDArray, margin: NDArray,
-                     accuracy: float, outward_band: float) -> tuple[NDArray, NDArray]:
+                     accuracy: float | NDArray, outward_band: float | NDArray) -> tuple[NDArray, NDArray]:
     """Severity and boundary flag per site from its margin into the zone (metres, < 0 outside).
 
-    ``hit`` is the severity of the rule for a site inside (``rule_verdict``; per site when
-    sites differ in how their industry matches). A site within the layer's accuracy of
-    the edge is a boundary case: inside, it keeps the rule's verdict; outside, a
-    non-encouraging rule asks for review. ``outward_band`` widens the outer band by the
-    river's mid-line-to-bank distance. A NaN margin means farther than any band.
+    ``hit`` is the severity of the rule for a site well inside (``rule_verdict``; per site
+    when sites differ in how their industry matches). A site within the layer's accuracy
+    of the edge is a boundary case on either side: a non-encouraging rule asks for review,
+    whose likely answer (``likely_verdict``) is the rule's own inside and compliance outside.
+    ``outward_band`` widens the outer band by the river's mid-line-to-bank distance. A NaN
+    margin means farther than any band.
     """
     boundary = (inside & (margin <= accuracy)) | (~inside & (-margin <= outward_band))  # NaN compares False
-    outside = REVIEW if action is not Action.ENCOURAGE else COMPLIANT
-    severity = np.where(inside, hit, np.where(boundary, outside, COMPLIANT)).astype(np.int8)
+    near = REVIEW if action is not Action.ENCOURAGE else COMPLIANT
+    severity = np.where(boundary, np.minimum(hit, near), np.where(inside, hit, COMPLIANT)).astype(np.int8)
     return severity, boundary
 
 
-def outside_jurisdiction(severity: NDArray, inside: NDArray) -> NDArray:
-    """A site just outside the plan area (within boundary accuracy): a rule hit becomes a review."""
-    return np.where(inside, np.minimum(severity, REVIEW), severity).astype(np.int8)
+def likely_verdict(rule: Rule, inside: bool | None) -> Verdict:
+    """What a review finding most likely resolves to: the rule's action inside its zone (or
+    where the zone is undefined), compliance outside."""
+    return rule.action.verdict if inside is not False else Verdict.COMPLIANT
+
+
+def overdue(rule: Rule, on: date) -> bool:
+    """Whether the rule's deadline has passed on a date."""
+    return bool(rule.deadline) and date.fromisoformat(rule.deadline) < on
+
+
+def edge_of_jurisdiction(severity: NDArray, edge_case: NDArray) -> NDArray:
+    """A site within boundary accuracy of a rule's jurisdiction edge, on either side: a rule
+    hit becomes a review, since the site may lie on the other side."""
+    return np.where(edge_case, np.minimum(severity, REVIEW), severity).astype(np.int8)
+
+
+def rule_scope(rule: Rule, scopes: dict[str, dict]) -> tuple[bool, bool, bool]:
+    """(applies, inside, edge_case) of a rule from the scopes of the admin areas it reaches."""
+    areas = [scopes[code] for code in rule.jurisdictions]
+    applies = any(area["applies"] for area in areas)
+    inside = any(area["inside"] for area in areas)
+    edge = any(area["edge_case"] for area in areas) and not any(area["inside"] and not area["edge_case"] for area in areas)
+    return applies, inside, edge
 
 
 def plan_applies(inside: NDArray | bool, to_edge: NDArray | float, accuracy: float) -> tuple[NDArray | bool, NDArray | bool]:
@@ -134,7 +161,7 @@ def scope_keys(rules: list[Rule] | tuple[Rule, ...], layers: LayerSet) -> set[Ta
     memo = prepared(layers).memo
     key = ("scopes", tuple(map(id, rules)))
     if key not in memo:
-        keys = {TargetKey.jurisdiction(rule.plan.jurisdiction) for rule in rules}
+        keys = {TargetKey.jurisdiction(code) for rule in rules for code in rule.jurisdictions}
         keys |= {TargetKey(COVERAGE, layer_id) for layer_id in layers.layers if has_coverage(layer_id, layers)}
         memo[key] = (tuple(rules), keys)
     return memo[key][1]

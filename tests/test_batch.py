@@ -15,7 +15,7 @@ from layers import catalog
 from siting.batch_io import read_result
 from spatial.checker import check
 from spatial.gcj02 import wgs84_to_gcj02
-from spatial.rules import Stage
+from spatial.rules import Stage, Verdict
 
 ROWS = 100_000
 INDUSTRIES = ["造纸", "焦化", "2521", "软件开发", "钢铁", "水泥", "电镀"]
@@ -77,7 +77,7 @@ def test_a_100k_row_excel_comes_back_whole_with_the_malformed_rows_explained(reg
             assert value in reason
         assert summary.at[row, "verdict"] in ("", None)
     checked = summary.drop(index=bad)
-    assert set(checked["verdict"]) <= {"prohibited", "restricted", "review", "compliant"}
+    assert set(checked["verdict"]) <= {v.value for v in Verdict}
     assert "未检查 1000 行" in stderr
     # Spot checks against the single-site check on the same layers.
     taxonomy = catalog.taxonomy()

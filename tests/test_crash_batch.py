@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from siting.batch_io import DETAILS, SITUATIONS, read_result
+from spatial.rules import Verdict
 from tests.hostile import TIME_LIMIT_S
 
 ROWS = 30_000
@@ -68,7 +69,7 @@ def _rerun(register: Path, out: Path) -> None:
     summary = read_result(out)
     assert summary["行号"].astype(int).tolist() == list(range(1, ROWS + 1))
     assert summary["名称"].tolist() == [f"企业{i + 1}" for i in range(ROWS)]
-    assert set(summary["verdict"]) <= {"prohibited", "restricted", "review", "compliant"}
+    assert set(summary["verdict"]) <= {v.value for v in Verdict}
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])

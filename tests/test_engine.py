@@ -17,7 +17,7 @@ from spatial.crs import gk3_zone_for_longitude
 from spatial.engine import DEEP, FAR, TargetKey, gk_coordinates, prepared
 from spatial.layer import project
 from spatial.rules import Stage
-from spatial.screening import screen
+from spatial.screening import screen, site_headlines
 from tests.sites import site_near
 
 INDUSTRIES = ("造纸", "焦化", "25", "软件开发", "钢铁", "农副食品加工")
@@ -70,6 +70,7 @@ def _compare(layers, rules, sites, report_m):
     combos = [(taxonomy.resolve(text), stage) for text in INDUSTRIES for stage in (Stage.NEW, Stage.EXISTING)]
     group = np.arange(len(sites)) % len(combos)
     bulk = screen([p.x for p in sites], [p.y for p in sites], group, combos, rules, layers, report_m)
+    headlines = site_headlines(bulk)
     compared = 0
     for i, site in enumerate(sites):
         single = check(site, *combos[group[i]], rules, layers)
@@ -90,7 +91,9 @@ def _compare(layers, rules, sites, report_m):
                     assert mine[name] == pytest.approx(value, abs=0.01)
                     compared += 1
         pattern = bulk.patterns[bulk.pattern[i]]
-        assert sorted(r.id for r, _, _ in pattern.not_evaluated) == sorted(n.rule.id for n in single.not_evaluated)
+        assert sorted(r.id for r, *_ in pattern.not_evaluated) == sorted(n.rule.id for n in single.not_evaluated)
+        assert sorted(r.id for r in pattern.information) == sorted(f.rule.id for f in single.information)
+        assert headlines[i] == single.headline()[0], i
         assert sorted(r.id for r in pattern.conditions) == sorted(c.rule.id for c in single.conditions)
         assert pattern.demonstration == single.demonstration
     return compared
