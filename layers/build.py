@@ -254,7 +254,9 @@ def load_layers(root: Path | None = None, log: Log = lambda _: None) -> LayerSet
         log(f"默认图层缓存已损坏，重新构建（{damage}）")
         layers = _read_cache(build_layers(root, force=True, log=log))
     missing = {
-        layer_id: MissingLayer(layer_id, decl["name"], " ".join(decl["reason"].split()))
+        layer_id: MissingLayer(layer_id, decl["name"], " ".join(decl["reason"].split()),
+                               (decl.get("bounded_by") or {}).get("layer"), float((decl.get("bounded_by") or {}).get("within_m", 0)),
+                               (decl.get("bounded_by") or {}).get("note", ""))
         for layer_id, decl in catalog.layer_declarations().items()
         if decl.get("status") == "missing"
     }

@@ -14,9 +14,11 @@ from spatial.rules import Verdict
 
 VERDICT_COLOURS = {
     Verdict.PROHIBITED: "#c0392b",
+    Verdict.EXIT: "#8e44ad",
     Verdict.RESTRICTED: "#e67e22",
     Verdict.REVIEW: "#d4ac0d",
     Verdict.COMPLIANT: "#27ae60",
+    Verdict.NOT_APPLICABLE: "#7f8c8d",
 }
 RIVER_COLOUR = "#1f6fb2"
 ADMIN_COLOUR = "#555555"

@@ -24,6 +24,7 @@ from siting.batch_io import ResultWriter, SiteTable
 from siting.batch_rows import FIELDS, STATUS, UNCHECKED, Columns, Options, resolve_columns, screen_chunk
 from siting.memory import freeze_long_lived
 from spatial.errors import InputError
+from spatial.rules import Verdict
 from spatial.screening import DEFAULT_REPORT_M
 
 _MAX_DEFAULT_THREADS = 4  # each thread holds a chunk in memory: more must be asked for
@@ -108,7 +109,7 @@ def _finished(job: tuple[Future, int], bar: tqdm):
 
 
 def _report(counts: Counter, writer: ResultWriter) -> None:
-    labels = {"prohibited": "禁止", "restricted": "限制", "review": "需复核", "compliant": "符合"}
+    labels = {verdict.value: verdict.label for verdict in Verdict}
     checked = sum(v for k, v in counts.items() if k != "unchecked")
     parts = "、".join(f"{label} {counts.get(code, 0)}" for code, label in labels.items())
     print(f"已检查 {checked} 行（{parts}），未检查 {counts.get('unchecked', 0)} 行（原因见“原因”列）。", file=sys.stderr)

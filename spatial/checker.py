@@ -29,6 +29,8 @@ from spatial.semantics import (
     VERDICTS,
     Disposition,
     applicable,
+    bound,
+    bounds,
     disposition,
     fixed_outcome,
     has_coverage,
@@ -458,6 +460,7 @@ def _situation(rules: list[Rule], industry: Industry, stage: Stage, on: date, ar
     key = None
     if measure.point:
         coverages = tuple(measure.inside(TargetKey(COVERAGE, layer_id)) for layer_id in coverage_layers(layers))
+        coverages += tuple(_beyond(target, measure) for target in bounds(rules, layers))
         named = tuple(rule.id for rule in rules if rule.enterprises and rule.names_enterprise(project))
         key = ("situation", tuple(map(id, rules)), industry.codes, industry.term, stage, on, named,
                tuple((s["applies"], s["inside"], s["edge_case"]) for s in areas.values()), coverages)
@@ -477,7 +480,11 @@ def _situation(rules: list[Rule], industry: Industry, stage: Stage, on: date, ar
             continue
         layer = rule.zone.layer
         coverage = _coverage(layer, measure, layers)
-        handling = disposition(rule, layers, covered=coverage != "outside")
+        reach = bound(rule, layers)
+        handling = disposition(rule, layers, covered=coverage != "outside", beyond=reach is not None and _beyond(reach, measure))
+        if handling is Disposition.BEYOND:
+            findings.append(beyond_finding(rule, layers))
+            continue
         if handling is Disposition.MISSING:
             not_evaluated.append(NotEvaluated(rule, layer, missing_reason(layers, layer), layer_name(layers, layer)))
             continue
@@ -504,6 +511,25 @@ def _situation(rules: list[Rule], industry: Industry, stage: Stage, on: date, ar
                 del memo[old]
         memo[key] = (tuple(rules), situation)
     return situation
+
+
+def _beyond(target: tuple[TargetKey, float], measure: _Measure) -> bool:
+    """Whether the site lies farther from a bounding layer than a rule on the layer it bounds reaches."""
+    key, reach = target
+    if measure.point:
+        return not measure.inside(key) and measure.edge(key) > reach
+    return float(shapely.distance(measure.target(key).geometry, measure.site_gk)) > reach
+
+
+def beyond_finding(rule: Rule, layers: LayerSet) -> Finding:
+    """A rule on a missing layer that cannot reach the site: decided outside, with the bound stated."""
+    missing = layers.missing[rule.zone.layer]
+    bounding = layers.layers[missing.bounded_by]
+    reach = missing.within_m + (rule.zone.distance_m or 0.0)
+    note = (f"图层“{missing.name}”缺失，但其要素均在“{bounding.name}”{missing.within_m:,.0f} 米以内（{missing.bound_note}）；"
+            f"场址距“{bounding.name}”超过 {reach:,.0f} 米，不在本条范围内")
+    return Finding(rule, Verdict.COMPLIANT, rule.zone.layer, missing.name, rule.zone.describe(missing.name), False, None, None,
+                   False, note)
 
 
 def coverage_layers(layers: LayerSet) -> list[str]:

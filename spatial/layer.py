@@ -52,6 +52,9 @@ class MissingLayer:
     id: str
     name: str
     reason: str
+    bounded_by: str | None = None  # a loaded layer every feature of this one lies near
+    within_m: float = 0.0  # how near: metres from ``bounded_by``
+    bound_note: str = ""
 
 
 class LayerSet:

@@ -37,6 +37,8 @@ from spatial.semantics import (
     VERDICTS,
     Disposition,
     applicable,
+    bound,
+    bounds,
     disposition,
     edge_of_jurisdiction,
     fixed_outcome,
@@ -183,6 +185,12 @@ def screen(lon: NDArray, lat: NDArray, group: NDArray, combos: list[Combo], rule
         membership.measure(key, accuracy, everyone)
     for key in coverages + units:
         membership.measure(key, 0.0, everyone, edges=False)
+    reaches = bounds(rules, layers)
+    far = []
+    for key, reach in reaches:
+        membership.measure(key, reach, everyone)
+        with np.errstate(invalid="ignore"):
+            far.append(~membership.inside[key] & ~(membership.edge[key] <= reach))
     scope = [plan_applies(membership.inside[key], membership.edge[key], accuracy) for key in jurisdictions]
     applies = _columns([applied for applied, _ in scope], n)
     edge = _columns([edge_case for _, edge_case in scope], n)
@@ -190,7 +198,8 @@ def screen(lon: NDArray, lat: NDArray, group: NDArray, combos: list[Combo], rule
     covered = _columns([membership.inside[key] for key in coverages], n)
     in_unit = _columns([membership.inside[key] for key in units], n)
 
-    site_pattern, first = _situations(group, np.column_stack([applies, inside, edge, covered, in_unit]))
+    beyond = _columns(far, n)
+    site_pattern, first = _situations(group, np.column_stack([applies, inside, edge, covered, in_unit, beyond]))
     order = np.argsort(site_pattern.astype(np.uint16) if len(first) <= 1 << 16 else site_pattern, kind="stable")  # radix sort
     members = np.split(order, np.searchsorted(site_pattern[order], np.arange(1, len(first))))
     coverage_index = {key.layer: i for i, key in enumerate(coverages)}
@@ -200,7 +209,8 @@ def screen(lon: NDArray, lat: NDArray, group: NDArray, combos: list[Combo], rule
                        {code: {"applies": bool(applies[s, i]), "inside": bool(inside[s, i]), "edge_case": bool(edge[s, i])}
                         for i, code in enumerate(codes)},
                        {layer: bool(covered[s, i]) for layer, i in coverage_index.items()},
-                       [key.layer for key, hit in zip(units, in_unit[s], strict=True) if hit])
+                       [key.layer for key, hit in zip(units, in_unit[s], strict=True) if hit],
+                       {reach: bool(beyond[s, i]) for i, reach in enumerate(reaches)})
         for s in first
     ]
 
@@ -308,14 +318,14 @@ class _Membership:
 
 def _known_pattern(zones: PreparedZones, rule_ids: tuple[int, ...], group: int, combos: list[Combo],
                    rules: list[Rule], layers: LayerSet, plans: list, areas: dict[str, dict],
-                   covered: dict[str, bool], units: list[str]) -> Pattern:
+                   covered: dict[str, bool], units: list[str], beyond: dict[tuple[TargetKey, float], bool]) -> Pattern:
     """A situation's pattern, worked out once per prepared layer set and rule list: the
     chunks of a batch share most situations."""
     industry, stage, named = combo(combos[group])
     key = ("pattern", rule_ids, industry.codes, industry.term, stage, named,
-           tuple((code, tuple(area.values())) for code, area in areas.items()), tuple(covered.items()), tuple(units))
+           tuple((code, tuple(area.values())) for code, area in areas.items()), tuple(covered.items()), tuple(units), tuple(beyond.items()))
     if key not in zones.memo:
-        zones.memo[key] = (rules, _pattern(group, combos, rules, layers, plans, areas, covered, units))
+        zones.memo[key] = (rules, _pattern(group, combos, rules, layers, plans, areas, covered, units, beyond))
     return dataclasses.replace(zones.memo[key][1], group=group)
 
 
@@ -325,7 +335,8 @@ def combo(entry: Combo) -> tuple[Industry, Stage, frozenset[str]]:
 
 
 def _pattern(group: int, combos: list[Combo], rules: list[Rule], layers: LayerSet, plans: list,
-             areas: dict[str, dict], covered: dict[str, bool], units: list[str]) -> Pattern:
+             areas: dict[str, dict], covered: dict[str, bool], units: list[str],
+             beyond: dict[tuple[TargetKey, float], bool]) -> Pattern:
     """The single-site decisions for one situation (mirrors spatial.checker.check)."""
     industry, stage, named = combo(combos[group])
     pattern = Pattern(group, plans=[plan.id for plan in plans if areas[plan.jurisdiction]["applies"]])
@@ -338,7 +349,11 @@ def _pattern(group: int, combos: list[Combo], rules: list[Rule], layers: LayerSe
             pattern.information.append(rule)
             continue
         layer = rule.zone.layer
-        handling = disposition(rule, layers, covered=covered.get(layer, True))
+        reach = bound(rule, layers)
+        handling = disposition(rule, layers, covered=covered.get(layer, True), beyond=reach is not None and beyond[reach])
+        if handling is Disposition.BEYOND:
+            pattern.findings.append((rule, Verdict.COMPLIANT, False, False))
+            continue
         if handling is Disposition.MISSING:
             pattern.not_evaluated.append((rule, layer, missing_reason(layers, layer), layer_name(layers, layer)))
             continue

@@ -30,6 +30,7 @@ class Disposition(Enum):
     """How an applicable rule is handled for a site."""
 
     MISSING = "missing"  # its layer does not exist: not evaluated
+    BEYOND = "beyond"  # its layer does not exist, but the layer bounding it puts the site out of reach
     UNCOVERED = "uncovered"  # its layer does not speak for the site's area: not evaluated
     CONDITION = "condition"  # a general condition: listed, never a verdict
     FIXED = "fixed"  # undefined extent or whole jurisdiction: the same answer anywhere in scope
@@ -59,11 +60,12 @@ def applicable(rules: list[Rule] | tuple[Rule, ...], industry: Industry, stage: 
     return chosen
 
 
-def disposition(rule: Rule, layers: LayerSet, covered: bool) -> Disposition:
-    """``covered``: the site lies within the area the rule's layer declares it covers."""
+def disposition(rule: Rule, layers: LayerSet, covered: bool, beyond: bool = False) -> Disposition:
+    """``covered``: the site lies within the area the rule's layer declares it covers;
+    ``beyond``: the site lies farther from the layer bounding a missing layer than the rule reaches."""
     layer = rule.zone.layer
     if layer is not None and layer in layers.missing:
-        return Disposition.MISSING
+        return Disposition.BEYOND if beyond else Disposition.MISSING
     if not covered:
         return Disposition.UNCOVERED
     if rule.general:
@@ -71,6 +73,20 @@ def disposition(rule: Rule, layers: LayerSet, covered: bool) -> Disposition:
     if rule.zone.kind in (ZoneKind.BUFFER, ZoneKind.WITHIN):
         return Disposition.MEASURED
     return Disposition.FIXED
+
+
+def bound(rule: Rule, layers: LayerSet) -> tuple[TargetKey, float] | None:
+    """For a rule on a missing layer that a loaded layer bounds (levees lie within a known
+    distance of their river's line): the bounding target and how far from it the rule can reach."""
+    missing = layers.missing.get(rule.zone.layer) if rule.zone.layer else None
+    if missing is None or missing.bounded_by not in layers.layers:
+        return None
+    return TargetKey(AREA, missing.bounded_by), missing.within_m + (rule.zone.distance_m or 0.0)
+
+
+def bounds(rules: list[Rule] | tuple[Rule, ...], layers: LayerSet) -> list[tuple[TargetKey, float]]:
+    """Every distinct (bounding target, reach) the rules need, in a stable order."""
+    return sorted({found for rule in rules if (found := bound(rule, layers)) is not None})
 
 
 def has_coverage(layer_id: str | None, layers: LayerSet) -> bool:

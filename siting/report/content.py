@@ -168,6 +168,7 @@ def build_content(record: CheckRecord) -> ReportContent:
                (v.label for v in sorted(Verdict, key=lambda v: -v.severity))}
     tally = "，".join(f"{label} {n} 条" for label, n in counted.items() if n)
     conclusion = (f"经对照所载规划的空间管控条款，该{_geometry_name(result['site'])}的审查结论为“{verdict.label}”。"
+                  + (f"{result['headline']}。" if result.get("headline") else "")
                   + (f"适用条款 {len(findings)} 条：{tally}。" if findings else "没有适用于该行业和阶段的规划空间管控条款。")
                   + (f"另有 {len(result['not_evaluated'])} 条因缺少图层未能判定，须人工核查。" if result["not_evaluated"] else ""))
     return ReportContent(

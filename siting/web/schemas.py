@@ -123,7 +123,9 @@ class CheckAnswer(BaseModel):
     """For the OpenAPI schema only: the answer is ``CheckResult.to_dict()`` as the CLI prints it, plus ``audit``."""
 
     model_config = ConfigDict(extra="allow")
-    overall: Literal["prohibited", "restricted", "review", "compliant"]
+    overall: Literal["prohibited", "exit", "restricted", "review", "compliant", "not_applicable"]
+    headline: str
+    headline_en: str
     overall_label: str
     site: dict = Field(..., description="场址：WGS84/CGCS2000 坐标、量测用高斯-克吕格带、行政区、输入回显")
     industry: dict

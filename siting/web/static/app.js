@@ -2,7 +2,7 @@
 // Every value from the server is written with textContent, never as HTML.
 "use strict";
 
-const VERDICT_LABELS = { prohibited: "禁止", restricted: "限制", review: "需复核", compliant: "符合" };
+const VERDICT_LABELS = { prohibited: "禁止", exit: "退出", restricted: "限制", review: "需复核", compliant: "符合", not_applicable: "不适用" };
 const $ = (selector) => document.querySelector(selector);
 let mode = "coords";
 
@@ -186,6 +186,7 @@ function showResult(result) {
   verdict.textContent = `审查结论：${result.overall_label}`;
   verdict.dataset.verdict = result.overall;
   verdict.className = `verdict ${result.overall}`;
+  $("#headline").textContent = result.headline;
   const audit = result.audit || {};
   $("#check-id").textContent = `审查编号 ${audit.check_id}，审查日期 ${audit.checked_on}，规则目录版本 ${String(audit.catalog_version).slice(0, 12)}`;
   for (const format of ["docx", "pdf", "html"]) {
