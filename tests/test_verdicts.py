@@ -1,0 +1,120 @@
+"""Issue-level verdicts, each from the sentence that gives it (plan, section, quoted words).
+
+Sites are placed on the built layers (tests/sites.py) or inside admin areas; no expected
+answer is read from the engine.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pytest
+import shapely
+
+from layers import catalog
+from siting.text_report import render
+from spatial.checker import check
+from spatial.errors import InputError
+from spatial.layer import Layer, LayerSet, Provenance
+from spatial.rules import Stage, Verdict
+from tests.sites import site_near
+
+RULES = list(catalog.rules())
+
+
+def run(layers, site, industry, stage="new", project=""):
+    return check(site, catalog.taxonomy().resolve(industry), Stage.parse(stage), RULES, layers, project=project)
+
+
+def verdicts(result):
+    return {f.rule.id: f for f in result.findings}
+
+
+def test_a_site_in_henan_is_not_applicable_never_compliant(layers):
+    result = run(layers, shapely.Point(113.62, 34.75), "造纸")  # 郑州
+    assert result.overall is Verdict.NOT_APPLICABLE
+    assert result.headline()[0].startswith("不适用") and "核对坐标" in result.headline()[0]
+    assert result.to_dict()["overall"] == "not_applicable"
+
+
+def test_chemicals_in_yuncheng_outside_every_zone_are_not_prohibited(layers):
+    # 000 L851–853 bans 乙烯、对二甲苯、煤制油气 not in the national plan; 化工 merely shares 2522/2523.
+    result = run(layers, shapely.point_on_surface(layers.admin_area("140827")), "化工")
+    assert "YC21-3.2-ethylene-px-ctl" not in verdicts(result)
+    assert result.overall is not Verdict.PROHIBITED or verdicts(result)[_decisive(result)].rule.zone.kind.value != "jurisdiction"
+
+
+def _decisive(result):
+    return next(f.rule.id for f in result.findings if f.verdict is result.overall)
+
+
+@pytest.mark.parametrize("code", ["0610", "1019"])
+def test_a_mine_given_by_code_beside_the_fen_is_review_not_prohibited(layers, code):
+    # 000 L784–788: 禁止…新建炼焦、冶炼、洗煤、选矿…: washing and beneficiation plants, which
+    # GB/T 4754 files with mining (0610, 101x); a bare code cannot say which it is.
+    site = site_near(layers, "fen_river", "140800", 600)
+    finding = verdicts(run(layers, site, code))["YC21-3.1-fen-2km"]
+    assert finding.verdict is Verdict.REVIEW and finding.likely is Verdict.PROHIBITED
+    washing = verdicts(run(layers, site, "洗煤"))["YC21-3.1-fen-2km"]
+    assert washing.verdict is Verdict.PROHIBITED
+
+
+def test_boundary_cases_are_review_on_both_sides_of_the_edge(layers):
+    # 000 L776–782: 黄河干流…沿岸 1公里内严禁…布局建设“两高一剩”行业项目; the traced line is ±200 m.
+    accuracy = layers.layers["yellow_river"].provenance.accuracy_m
+    inside = verdicts(run(layers, site_near(layers, "yellow_river", "140800", 1000 - accuracy / 2), "钢铁"))
+    outside = verdicts(run(layers, site_near(layers, "yellow_river", "140800", 1000 + accuracy / 2), "钢铁"))
+    deep = verdicts(run(layers, site_near(layers, "yellow_river", "140800", 300), "钢铁"))
+    rule = "YC21-3.1-yellow-1km-new"
+    assert inside[rule].inside and inside[rule].verdict is Verdict.REVIEW and inside[rule].likely is Verdict.PROHIBITED
+    assert not outside[rule].inside and outside[rule].verdict is Verdict.REVIEW and outside[rule].likely is Verdict.COMPLIANT
+    assert deep[rule].verdict is Verdict.PROHIBITED
+
+
+def test_codes_not_in_gbt_4754_are_refused_with_the_nearest_real_ones():
+    taxonomy = catalog.taxonomy()
+    for code in ("2526", "269", "1911", "C2526"):
+        with pytest.raises(InputError) as error:
+            taxonomy.resolve(code)
+        assert "相近的代码" in error.value.fix_zh
+    assert taxonomy.resolve("5920").label == "5920 通用仓储"
+    for everyday in ("养猪场", "热电厂", "垃圾焚烧厂", "塑料厂", "物流仓库", "砂石料场", "搅拌站", "汽修", "风电", "光伏电站",
+                     "食品制造", "食品加工"):
+        taxonomy.resolve(everyday)
+    with pytest.raises(InputError) as error:
+        taxonomy.resolve("食品厂")
+    assert "食品制造" in error.value.fix_zh and "食品加工" in error.value.fix_zh
+
+
+def test_a_software_company_far_from_the_fen_is_not_held_back_by_its_levee_strip(layers):
+    # 002 L374: 汾河…沿岸堤外 50 米…; the levees lie within the declared bound of the Fen's line.
+    result = run(layers, shapely.Point(113.30, 40.09), "软件开发")  # 大同, ~150 km from the Fen
+    held = {n.rule.id for n in result.not_evaluated}
+    assert "SX22-6.3-fen-levee-50m" not in held and "fen_levees" not in {g.layer for g in result.missing_layers()}
+    beside = run(layers, site_near(layers, "fen_river", "140800", 800), "软件开发")
+    assert "SX22-6.3-fen-levee-50m" in {n.rule.id for n in beside.not_evaluated}
+
+
+def test_the_text_answer_of_a_common_case_fits_a_screen(layers):
+    result = run(layers, shapely.point_on_surface(layers.admin_area("140826")), "软件开发")
+    text = render(result)
+    assert text.splitlines()[1].startswith("理由：")
+    assert len(text.splitlines()) <= 60
+
+
+def test_with_every_declared_layer_of_a_county_a_software_company_far_from_every_zone_is_compliant(layers):
+    county = "140826"  # 绛县: province, 运城 and 绛县 plans all reach it
+    area = layers.admin_area(county)
+    site = shapely.point_on_surface(area)
+    far = shapely.box(*shapely.buffer(area, 0.2).bounds).difference(shapely.buffer(area, 0.05))  # a ring round the county
+    corner = shapely.Point(far.bounds[0] + 0.01, far.bounds[1] + 0.01)
+    supplied = {layer_id: layer for layer_id, layer in layers.layers.items() if not layer.provenance.demonstration}
+    stand_ins = {**layers.missing, **{i: layer for i, layer in layers.layers.items() if layer.provenance.demonstration}}
+    for layer_id, missing in stand_ins.items():
+        geometry = shapely.buffer(corner, 0.005) if "line" not in layer_id else shapely.LineString([corner, (corner.x + 0.01, corner.y)])
+        frame = gpd.GeoDataFrame({"code": ["X"], "name": [missing.name]}, geometry=[geometry], crs="EPSG:4326")
+        provenance = Provenance("synthetic test layer", "1", "0" * 64, "EPSG:4326", 10.0, True, False, coverage=(county,))
+        supplied[layer_id] = Layer(layer_id, missing.name, frame, provenance)
+    full = LayerSet(supplied, {})
+    result = check(site, catalog.taxonomy().resolve("软件开发"), Stage.NEW, RULES, full)
+    not_compliant = [(f.rule.id, f.verdict.value) for f in result.findings if f.verdict is not Verdict.COMPLIANT]
+    assert result.overall is Verdict.COMPLIANT, (not_compliant, [n.rule.id for n in result.not_evaluated])
