@@ -528,8 +528,7 @@ def beyond_finding(rule: Rule, layers: LayerSet) -> Finding:
     reach = missing.within_m + (rule.zone.distance_m or 0.0)
     note = (f"图层“{missing.name}”缺失，但其要素均在“{bounding.name}”{missing.within_m:,.0f} 米以内（{missing.bound_note}）；"
             f"场址距“{bounding.name}”超过 {reach:,.0f} 米，不在本条范围内")
-    return Finding(rule, Verdict.COMPLIANT, rule.zone.layer, missing.name, rule.zone.describe(missing.name), False, None, None,
-                   False, note)
+    return Finding(rule, Verdict.COMPLIANT, None, missing.name, rule.zone.describe(missing.name), False, None, None, False, note)
 
 
 def coverage_layers(layers: LayerSet) -> list[str]:
@@ -610,7 +609,8 @@ def jurisdiction_codes(rules: list[Rule], zones: PreparedZones) -> list[str]:
     """Every admin area a rule of the list reaches: plan jurisdictions and named counties (cached)."""
     key = ("jurisdiction_codes", tuple(map(id, rules)))
     if key not in zones.memo:
-        zones.memo[key] = (tuple(rules), list(dict.fromkeys(code for rule in rules for code in rule.jurisdictions)))
+        codes = [code for rule in rules for code in (rule.plan.jurisdiction, *rule.jurisdictions)]
+        zones.memo[key] = (tuple(rules), list(dict.fromkeys(codes)))
     return zones.memo[key][1]
 
 

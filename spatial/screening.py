@@ -174,7 +174,7 @@ def screen(lon: NDArray, lat: NDArray, group: NDArray, combos: list[Combo], rule
         return Screening(np.empty(0, np.int8), np.empty(0, np.int32), np.empty(0, np.int32), [], empty)
 
     plans = list({rule.plan.id: rule.plan for rule in rules}.values())
-    codes = list(dict.fromkeys(code for rule in rules for code in rule.jurisdictions))
+    codes = list(dict.fromkeys(code for rule in rules for code in (rule.plan.jurisdiction, *rule.jurisdictions)))
     jurisdictions = [TargetKey.jurisdiction(code) for code in codes]
     coverages = [TargetKey(COVERAGE, layer_id) for layer_id in layers.layers if has_coverage(layer_id, layers)]
     units = [TargetKey(FEATURES, unit.layer) for unit in UnitClass if unit.layer in layers.layers]

@@ -177,7 +177,7 @@ def scope_keys(rules: list[Rule] | tuple[Rule, ...], layers: LayerSet) -> set[Ta
     memo = prepared(layers).memo
     key = ("scopes", tuple(map(id, rules)))
     if key not in memo:
-        keys = {TargetKey.jurisdiction(code) for rule in rules for code in rule.jurisdictions}
+        keys = {TargetKey.jurisdiction(code) for rule in rules for code in (rule.plan.jurisdiction, *rule.jurisdictions)}
         keys |= {TargetKey(COVERAGE, layer_id) for layer_id in layers.layers if has_coverage(layer_id, layers)}
         memo[key] = (tuple(rules), keys)
     return memo[key][1]

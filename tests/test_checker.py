@@ -106,7 +106,8 @@ def test_yellow_river_midline_widens_the_outer_boundary_band(layers, rules):
 def test_an_existing_high_energy_plant_within_1km_must_exit(layers, rules):
     result = run(layers, rules, site_near(layers, "yellow_river", YONGJI, 500), "焦化", Stage.EXISTING)
     hit = finding(result, "YC21-3.1-yellow-1km-exit")
-    assert hit.inside and hit.verdict is Verdict.RESTRICTED
+    # 000 L782–784: 分行业、分时段有序退出临岸 1 公里范围内已有“两高一资”项目: 退出 is its own verdict.
+    assert hit.inside and hit.verdict is Verdict.EXIT
     assert "YC21-3.1-yellow-1km-new" not in {f.rule.id for f in result.findings}
 
 
@@ -143,11 +144,11 @@ def test_a_passed_deadline_is_stated_as_overdue(layers, rules):
 
 
 def test_a_zone_layer_with_no_features_reports_no_distance_not_nan(layers):
-    general = layers.layers["units_general"]
-    emptied = dict(layers.layers, units_general=dataclasses.replace(general, frame=general.frame.iloc[0:0]))
-    rule = next(r for r in catalog.rules() if r.id == "CQ23-3.1-general-units")
+    key = layers.layers["units_key"]
+    emptied = dict(layers.layers, units_key=dataclasses.replace(key, frame=key.frame.iloc[0:0]))
+    rule = next(r for r in catalog.rules() if r.id == "CQ23-3.1-key-units-capacity")
     site = shapely.point_on_surface(layers.admin_area("140502"))
-    result = check(site, catalog.taxonomy().resolve("造纸"), Stage.NEW, [rule], LayerSet(emptied, layers.missing))
+    result = check(site, catalog.taxonomy().resolve("钢铁"), Stage.NEW, [rule], LayerSet(emptied, layers.missing))
     (finding,) = result.findings
     assert finding.inside is False and finding.to_dict()["distance_m"] is None
     json.loads(json.dumps(result.to_dict(), allow_nan=False))
