@@ -155,8 +155,9 @@ class _Measure:
     line or polygon is measured by GEOS on the same prepared target geometries.
     """
 
-    def __init__(self, site_gk: BaseGeometry, zone: ZoneIndex) -> None:
+    def __init__(self, site_gk: BaseGeometry, zone: ZoneIndex, lonlat: tuple[float, float]) -> None:
         self.site_gk = site_gk
+        self.lonlat = lonlat  # WGS84 centroid: where a river reach's own bank allowance applies
         self.zone = zone
         self.point = site_gk.geom_type == "Point"
         self._points = np.array([site_gk])
@@ -334,7 +335,7 @@ def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule
 
     admin_accuracy = layers.admin.provenance.accuracy_m
     plans = plans_of(rules, zones)
-    measure = _Measure(site_gk, zones.zone(gk.epsg))
+    measure = _Measure(site_gk, zones.zone(gk.epsg), (centroid.x, centroid.y))
     measure.prefetch(scope_keys(rules, layers))
     areas = {code: _area_scope(code, measure, admin_accuracy) for code in jurisdiction_codes(rules, zones)}
     situation = _situation(rules, industry, stage, on, areas, measure, layers, project)
@@ -658,7 +659,7 @@ def _evaluate(rule: Rule, match: IndustryMatch, measure: _Measure, layers: Layer
         else:
             distance = float(shapely.distance(site_gk, target))
         margin = zone.distance_m - distance
-        outward_band = accuracy + layer.provenance.midline_to_bank_m
+        outward_band = accuracy + float(layer.provenance.bank_m(*measure.lonlat))
     else:
         if measure.point:
             within, edge = measure.inside(key), measure.edge(key)

@@ -175,17 +175,19 @@ class ZoneIndex:
             new = [k for k in dict.fromkeys(keys) if k not in self.targets]
             if not new:
                 return
+            targets = dict(self.targets)
             for key in new:
                 geometry = self.geometry(key)
                 polygons, chunks = _linework(geometry)
                 shapely.prepare(polygons)
-                self.targets[key] = Target(key, self.epsg, geometry, polygons, chunks,
-                                           shapely.STRtree(chunks) if len(chunks) else None)
+                targets[key] = Target(key, self.epsg, geometry, polygons, chunks, shapely.STRtree(chunks) if len(chunks) else None)
             keys_all = (*self._shared.keys, *new)
-            parts = np.concatenate([self.targets[k].parts for k in keys_all])
-            part_target = np.concatenate([np.full(len(self.targets[k].parts), i, dtype=np.int32) for i, k in enumerate(keys_all)])
+            parts = np.concatenate([targets[k].parts for k in keys_all])
+            part_target = np.concatenate([np.full(len(targets[k].parts), i, dtype=np.int32) for i, k in enumerate(keys_all)])
+            # The tree is published before the targets: a thread that finds its key prepared finds it in the tree.
             self._shared = _SharedTree(keys_all, {k: i for i, k in enumerate(keys_all)}, parts, part_target,
                                        shapely.STRtree(parts) if len(parts) else None)
+            self.targets = targets
 
     def containing(self, point: BaseGeometry) -> set[TargetKey]:
         """The prepared targets whose polygons a single point intersects (one tree query)."""

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 import geopandas as gpd
 import numpy as np
 import shapely
+from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 from spatial.crs import STORAGE_CRS, transformer
@@ -25,13 +26,28 @@ class Provenance:
     midline_to_bank_m: float = 0.0
     coverage: tuple[str, ...] = ()  # admin codes the layer speaks for; empty: everywhere it is used
     imported: dict | None = None  # for imported layers: file names, hashes, field mapping, repairs
+    # Reaches where the river is wider: (min lon, min lat, max lon, max lat, mid-line to bank m, name).
+    bank_reaches: tuple[tuple[float, float, float, float, float, str], ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> Provenance:
-        return cls(**{**data, "coverage": tuple(data.get("coverage", ()))})
+        reaches = tuple(tuple(reach) for reach in data.get("bank_reaches", ()))
+        return cls(**{**data, "coverage": tuple(data.get("coverage", ())), "bank_reaches": reaches})
+
+    @property
+    def widest_bank_m(self) -> float:
+        return max([self.midline_to_bank_m, *(reach[4] for reach in self.bank_reaches)])
+
+    def bank_m(self, lon: NDArray, lat: NDArray) -> NDArray:
+        """Mid-line to bank allowance at WGS84 sites: the reach's own where one is declared."""
+        allowance = np.full(np.shape(lon), self.midline_to_bank_m, dtype=float)
+        for min_lon, min_lat, max_lon, max_lat, metres, _ in self.bank_reaches:
+            within = (lon >= min_lon) & (lon <= max_lon) & (lat >= min_lat) & (lat <= max_lat)
+            allowance = np.where(within, np.maximum(allowance, metres), allowance)
+        return allowance
 
 
 @dataclass(frozen=True)

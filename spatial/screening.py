@@ -151,7 +151,7 @@ def horizons(rules: list[Rule] | tuple[Rule, ...], layers: LayerSet, report_m: f
         provenance = layers.layers[key.layer].provenance
         band = provenance.accuracy_m
         if rule.zone.kind is ZoneKind.BUFFER:
-            band += rule.zone.distance_m + provenance.midline_to_bank_m
+            band += rule.zone.distance_m + provenance.widest_bank_m
         widest[key] = max(widest.get(key, 0.0), band)
     return {key: band + report_m for key, band in widest.items()}
 
@@ -397,7 +397,7 @@ def _measure_rule(rule: Rule, rows: NDArray, hit: NDArray, at_edge: NDArray, mem
         margin = rule.zone.distance_m - distance
         with np.errstate(invalid="ignore"):
             inside = margin >= 0
-        band = provenance.accuracy_m + provenance.midline_to_bank_m
+        band = provenance.accuracy_m + provenance.bank_m(membership.lon[rows], membership.lat[rows])
     else:
         margin = np.where(within, edge, -edge)
         inside = within
