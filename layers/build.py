@@ -214,6 +214,8 @@ def _provenance(decl: dict, pins: dict, digests: dict) -> Provenance:
         midline_to_bank_m=float(decl.get("midline_to_bank_m", 0.0)),
         bank_reaches=tuple((*map(float, reach["bbox"]), float(reach["midline_to_bank_m"]), str(reach["name"]))
                            for reach in decl.get("bank_reaches", ())),
+        gaps=tuple((str(gap["name"]), tuple(tuple(map(float, xy)) for xy in gap["line"]), float(gap["width_m"]))
+                   for gap in decl.get("gaps", ())),
     )
 
 

@@ -553,6 +553,9 @@ def missing_reason(layers: LayerSet, layer_id: str) -> str:
 
 def uncovered_reason(layers: LayerSet, layer_id: str) -> str:
     layer = layers.layers[layer_id]
+    if layer.provenance.gaps:
+        gaps = "、".join(f"{name}（两侧 {width:,.0f} 米内）" for name, _, width in layer.provenance.gaps)
+        return f"图层“{layer.name}”缺{gaps}，场址在该段附近或图层覆盖范围外，须人工核查"
     return f"图层“{layer.name}”只覆盖{_coverage_names(layer, layers)}，场址在覆盖范围外"
 
 

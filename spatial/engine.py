@@ -419,10 +419,13 @@ def target_geometry(layers: LayerSet, key: TargetKey, epsg: int) -> BaseGeometry
     """
     memo = prepared(layers).memo
     if key.kind == COVERAGE:  # as LayerSet.coverage_area, one union per distinct coverage
-        codes = layers.layers[key.layer].provenance.coverage
-        if ("coverage", codes) not in memo:
-            memo[("coverage", codes)] = shapely.union_all([layers.admin_area(code) for code in codes])
-        return project(memo[("coverage", codes)], _WGS84, epsg)
+        provenance = layers.layers[key.layer].provenance
+        frame = layers.admin.frame
+        codes = provenance.coverage or tuple(frame.loc[frame["level"] == "province", "code"])  # gaps alone: the province, less them
+        if ("coverage", codes, provenance.gaps) not in memo:
+            area = shapely.union_all([layers.admin_area(code) for code in codes])
+            memo[("coverage", codes, provenance.gaps)] = shapely.difference(area, provenance.gap_area()) if provenance.gaps else area
+        return project(memo[("coverage", codes, provenance.gaps)], _WGS84, epsg)
     if key.kind == FEATURES:
         collection = shapely.geometrycollections(np.asarray(layers.layers[key.layer].frame.geometry.values))
         return collection if epsg == _WGS84 else project(collection, _WGS84, epsg)

@@ -10,7 +10,7 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
-from spatial.crs import STORAGE_CRS, transformer
+from spatial.crs import STORAGE_CRS, gk3_zone_for_longitude, transformer
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,8 @@ class Provenance:
     imported: dict | None = None  # for imported layers: file names, hashes, field mapping, repairs
     # Reaches where the river is wider: (min lon, min lat, max lon, max lat, mid-line to bank m, name).
     bank_reaches: tuple[tuple[float, float, float, float, float, str], ...] = ()
+    # Stretches the layer leaves out (the Fen's last reach at 1:4M): (name, ((lon, lat), ...), width m).
+    gaps: tuple[tuple[str, tuple[tuple[float, float], ...], float], ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -35,7 +37,17 @@ class Provenance:
     @classmethod
     def from_dict(cls, data: dict) -> Provenance:
         reaches = tuple(tuple(reach) for reach in data.get("bank_reaches", ()))
-        return cls(**{**data, "coverage": tuple(data.get("coverage", ())), "bank_reaches": reaches})
+        gaps = tuple((name, tuple(tuple(xy) for xy in line), float(width)) for name, line, width in data.get("gaps", ()))
+        return cls(**{**data, "coverage": tuple(data.get("coverage", ())), "bank_reaches": reaches, "gaps": gaps})
+
+    def gap_area(self) -> BaseGeometry:
+        """WGS84: where the layer is known to be incomplete (each gap's line, widened in metres)."""
+        parts = []
+        for _, line, width in self.gaps:
+            geometry = shapely.LineString(line)
+            epsg = gk3_zone_for_longitude(geometry.centroid.x).epsg
+            parts.append(project(shapely.buffer(project(geometry, STORAGE_CRS.to_epsg(), epsg), width), epsg, STORAGE_CRS.to_epsg()))
+        return shapely.union_all(parts)
 
     @property
     def widest_bank_m(self) -> float:

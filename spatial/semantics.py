@@ -91,7 +91,10 @@ def bounds(rules: list[Rule] | tuple[Rule, ...], layers: LayerSet) -> list[tuple
 
 def has_coverage(layer_id: str | None, layers: LayerSet) -> bool:
     """Whether a layer declares a limited coverage (so sites outside it are not evaluated)."""
-    return layer_id is not None and layer_id in layers.layers and bool(layers.layers[layer_id].provenance.coverage)
+    if layer_id is None or layer_id not in layers.layers:
+        return False
+    provenance = layers.layers[layer_id].provenance
+    return bool(provenance.coverage or provenance.gaps)
 
 
 def rule_verdict(rule: Rule, match: IndustryMatch) -> Verdict:

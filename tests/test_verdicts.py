@@ -118,3 +118,21 @@ def test_with_every_declared_layer_of_a_county_a_software_company_far_from_every
     result = check(site, catalog.taxonomy().resolve("软件开发"), Stage.NEW, RULES, full)
     not_compliant = [(f.rule.id, f.verdict.value) for f in result.findings if f.verdict is not Verdict.COMPLIANT]
     assert result.overall is Verdict.COMPLIANT, (not_compliant, [n.rule.id for n in result.not_evaluated])
+
+
+def test_the_fens_last_reach_missing_from_the_layer_is_not_silently_outside_the_2km_rule(layers):
+    # 000 L784–788: 汾河（运城段）河岸两侧 2 公里; the 1:4M line stops ~13 km short of the Yellow River.
+    result = run(layers, shapely.Point(110.61, 35.495), "造纸")  # beside the unmapped stretch near 万荣
+    held = {n.rule.id: n for n in result.not_evaluated}
+    assert "YC21-3.1-fen-2km" in held and "入黄段" in held["YC21-3.1-fen-2km"].reason
+    assert result.overall is not Verdict.COMPLIANT
+
+
+def test_the_wide_xiaobeiganliu_reach_widens_the_outer_band(layers):
+    # 002 L222: 有序退出沿岸1公里范围内已有“两高一资”项目; in 小北干流 the bank may lie kilometres
+    # from the traced mid-line, in the gorge north of 河曲 well under one.
+    rule = "SX22-3.1-yellow-1km-exit"
+    wide = verdicts(run(layers, site_near(layers, "yellow_river", "140881", 3500), "钢铁", "existing"))[rule]  # 永济
+    assert not wide.inside and wide.boundary_case and wide.verdict is Verdict.REVIEW and wide.likely is Verdict.COMPLIANT
+    gorge = verdicts(run(layers, site_near(layers, "yellow_river", "140930", 3500), "钢铁", "existing"))[rule]  # 河曲县
+    assert not gorge.inside and not gorge.boundary_case and gorge.verdict is Verdict.COMPLIANT
