@@ -20,6 +20,7 @@ from maps.basemap import Basemap
 from maps.leaflet import Banners, DemoLayer, HtmlPopup, Panel, authority_text, base_map, fill_swatch, legend_html, line_swatch
 from maps.offline import save_offline
 from maps.style import RIVER_COLOUR, SITE_COLOUR, VERDICT_COLOURS, ZoneStyle, zone_style
+from spatial.answer import folded
 from spatial.checker import CheckResult, Finding
 from spatial.crs import STORAGE_CRS
 from spatial.layer import LayerSet, Provenance, project
@@ -124,7 +125,8 @@ def _site_popup(result: CheckResult) -> str:
         size = f"<br>长度 {site.size['length_m']:,.0f} 米"
     return (f"<b>场址</b>　经度 {site.lon:.6f}，纬度 {site.lat:.6f}（WGS84/CGCS2000）{size}"
             f"<br>{html.escape(result.industry.label)}，{result.stage.value}"
-            f"<br>结论：<b style='color:{colour}'>{result.overall.label}</b>")
+            f"<br>结论：<b style='color:{colour}'>{result.overall.label}</b>"
+            f"<br>{html.escape(result.headline()[0])}")
 
 
 def site_layer(result: CheckResult) -> folium.FeatureGroup:
@@ -170,15 +172,20 @@ def unit_overlay(result: CheckResult, layers: LayerSet) -> folium.GeoJson | None
 
 
 def _summary(result: CheckResult) -> str:
+    """The answer as the check gives it: verdict and reason, the site's findings (far compliant
+    zones folded), binding plan-wide rules, one line per missing layer."""
     colour = VERDICT_COLOURS[result.overall]
+    listed, hidden = folded([f for f in result.findings if f.group == "site"])
+    listed += [f for f in result.findings if f.group != "site" and f.verdict is not Verdict.COMPLIANT]
     rows = "".join(
         f"<tr><td style='color:{VERDICT_COLOURS[f.verdict]}'>■ {f.verdict.label}</td><td>{html.escape(f.rule.id)}</td>"
         f"<td class='num'>{'' if f.distance_m is None else f'{f.distance_m:,.0f} 米'}</td></tr>"
-        for f in result.findings
+        for f in listed
     )
-    pending = f"<br>未能判定的条款 {len(result.not_evaluated)} 条（缺少图层），详见文字报告。" if result.not_evaluated else ""
-    return (f"结论：<b style='color:{colour}'>{result.overall.label}</b>{pending}"
-            f"<table><tr><th>结论</th><th>条款</th><th>距离</th></tr>{rows}</table>")
+    more = f"<br>另有 {hidden} 处 5 公里以外的管控区，场址均在区外。" if hidden else ""
+    pending = "".join(f"<br>{html.escape(group.summary)}" for group in result.missing_layers())
+    return (f"结论：<b style='color:{colour}'>{result.overall.label}</b><br>{html.escape(result.headline()[0])}{pending}"
+            f"<table><tr><th>结论</th><th>条款</th><th>距离</th></tr>{rows}</table>{more}")
 
 
 def view_bounds(result: CheckResult) -> tuple[float, float, float, float]:

@@ -27,10 +27,11 @@ from maps.check_map import strictest, view_bounds, zone_groups
 from maps.fonts import cjk_family
 from maps.region import RegionZones
 from maps.style import ADMIN_COLOUR, DEMO_TEXT, RIVER_COLOUR, SITE_COLOUR, VERDICT_COLOURS, zone_style
+from spatial.answer import folded
 from spatial.checker import CheckResult
 from spatial.crs import STORAGE_CRS, gk3_zone_for_longitude
 from spatial.layer import LayerSet, Provenance, project
-from spatial.rules import ZoneKind
+from spatial.rules import Verdict, ZoneKind
 
 A4_LANDSCAPE_IN = (297 / 25.4, 210 / 25.4)
 PNG_DPI = 300
@@ -267,14 +268,16 @@ def render_check_figure(result: CheckResult, layers: LayerSet, out: Path) -> Pat
                 Line2D([], [], color=ADMIN_COLOUR, linestyle="-.", label="县（市、区）界"),
                 Line2D([], [], marker="o", color="none", markerfacecolor=VERDICT_COLOURS[verdict], markersize=9, label="场址")]
     panel_legend(sheet, handles, "图例")
-    listed = result.findings[:_MAX_FINDINGS_LISTED]
+    site_findings, _ = folded([f for f in result.findings if f.group == "site"])
+    shown_findings = site_findings + [f for f in result.findings if f.group != "site" and f.verdict is not Verdict.COMPLIANT]
+    listed = shown_findings[:_MAX_FINDINGS_LISTED]
     rows = [(f"{f.verdict.label}  {f.rule.id}", _distance_text(f)) for f in listed]
     colours: list[dict | None] = [{"facecolor": VERDICT_COLOURS[f.verdict]} for f in listed]
-    if len(result.findings) > _MAX_FINDINGS_LISTED:
-        rows.append((f"另有 {len(result.findings) - _MAX_FINDINGS_LISTED} 条，见审查意见", ""))
+    if len(shown_findings) > _MAX_FINDINGS_LISTED:
+        rows.append((f"另有 {len(shown_findings) - _MAX_FINDINGS_LISTED} 条，见审查意见", ""))
         colours.append(None)
-    if result.not_evaluated:
-        rows.append((f"未能判定 {len(result.not_evaluated)} 条（缺少图层）", ""))
+    for group in result.missing_layers()[:3]:
+        rows.append((group.summary, ""))
         colours.append(None)
     panel_rows(sheet, "审查结论（条款、距离）", rows, top=0.5, widths=(0.8, 0.2), swatches=colours)
     if demonstration:

@@ -74,7 +74,10 @@ def test_pasted_coordinates_show_the_verdict_findings_and_map(session, app_url, 
     assert "禁止" in page.inner_text("#verdict")
     table = page.inner_text("#findings")
     assert "YC21-3.1-fen-2km" in table and FEN_QUOTE in table
-    assert page.locator("#findings tbody tr").count() == len(api["findings"])
+    groups = api["groups"]
+    shown = len(groups["site"]) + sum(f["verdict"] != "compliant" for f in groups["area"]) + len(groups["undetermined"]["undefined"])
+    assert page.locator("#findings tbody tr").count() == shown
+    assert page.inner_text("#headline") == api["headline"] and api["headline"].startswith("禁止：")
     assert page.locator("#sources tbody tr").count() == len(api["layers"])
     if api.get("units"):
         assert api["units"][0]["code"] in page.inner_text("#units")

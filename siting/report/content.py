@@ -59,7 +59,7 @@ class ReportContent:
     @property
     def extras(self) -> list[tuple[str, list[str]]]:
         """The lists that follow the findings, with their headings."""
-        return [("未能判定的条款（缺少图层，须人工核查）", self.not_evaluated),
+        return [("未能判定的条款（按所缺图层归并，须人工核查）", self.not_evaluated),
                 ("普遍适用的准入条件（不因选址而异，不影响结论）", self.conditions), ("注意事项", self.warnings)]
 
 
@@ -146,6 +146,21 @@ def _provenance_row(layer: dict) -> tuple[str, ...]:
             f"±{layer['accuracy_m']:g}", nature)
 
 
+def _reported(result: dict) -> tuple[list[dict], str, list[str]]:
+    """The findings a report lists, a sentence on those folded, and the not-evaluated lines:
+    grouped as the check answers (site, binding plan-wide rules, undefined zones; one line per
+    missing layer). A record stored before answers were grouped is reported in full."""
+    groups = result.get("groups")
+    if groups is None:
+        return (result["findings"], "",
+                [f"{n['rule']}（{n['action']}）：{n['reason']} 条文：“{n['quote']}”" for n in result["not_evaluated"]])
+    listed = groups["site"] + [f for f in groups["area"] if f["verdict"] != "compliant"] + groups["undetermined"]["undefined"]
+    quiet = len(result["findings"]) - len(listed)
+    note = f"另有 {quiet} 条场址在区外或不约束该项目的条款未列出（5 公里以外的管控区及符合的普遍条款）。" if quiet else ""
+    held = [f"{g['summary']}：{'、'.join(g['rules'])}。{g['reason']}" for g in groups["undetermined"]["missing_layers"]]
+    return listed, note, held
+
+
 def build_content(record: CheckRecord) -> ReportContent:
     result = record.result
     verdict = Verdict(result["overall"])
@@ -159,7 +174,7 @@ def build_content(record: CheckRecord) -> ReportContent:
         ("建设阶段", result["stage"]),
         ("适用规划", "；".join(p["title"] for p in result["plans"] if p["applies"]) or "无"),
     ]
-    findings = result["findings"]
+    findings, folded_note, held = _reported(result)
     layers = result["layers"]
     demonstration = any(layer.get("demonstration") for layer in layers) or any(u.get("demonstration") for u in result.get("units") or [])
     authoritative = all(layer["authoritative"] for layer in layers)
@@ -169,14 +184,15 @@ def build_content(record: CheckRecord) -> ReportContent:
     tally = "，".join(f"{label} {n} 条" for label, n in counted.items() if n)
     conclusion = (f"经对照所载规划的空间管控条款，该{_geometry_name(result['site'])}的审查结论为“{verdict.label}”。"
                   + (f"{result['headline']}。" if result.get("headline") else "")
-                  + (f"适用条款 {len(findings)} 条：{tally}。" if findings else "没有适用于该行业和阶段的规划空间管控条款。")
+                  + (f"列明条款 {len(findings)} 条：{tally}。" if findings else "没有约束该项目选址的规划空间管控条款。")
+                  + folded_note
                   + (f"另有 {len(result['not_evaluated'])} 条因缺少图层未能判定，须人工核查。" if result["not_evaluated"] else ""))
     return ReportContent(
         check_id=record.id, checked_on=record.checked_on, created_at=record.created_at, channel=record.channel,
         overall=verdict.value, overall_label=verdict.label, colour=VERDICT_COLOURS[verdict], conclusion=conclusion,
         meta=meta, findings=[_finding_row(i, f) for i, f in enumerate(findings, 1)],
         citations=[_citation(i, f) for i, f in enumerate(findings, 1)], units=_units(result),
-        not_evaluated=[f"{n['rule']}（{n['action']}）：{n['reason']} 条文：“{n['quote']}”" for n in result["not_evaluated"]],
+        not_evaluated=held,
         conditions=[f"{c['rule']}：{c['plan']} {c['section']}：“{c['quote']}”" for c in result["conditions"]],
         warnings=list(result["warnings"]), provenance=[_provenance_row(layer) for layer in layers],
         demonstration=demonstration, authoritative=authoritative, catalog_version=record.catalog_version, notices=notices,

@@ -107,15 +107,26 @@ function showSite(site) {
   }
 }
 
-function showFindings(findings) {
+// The findings a reviewer reads: zones at the site (far compliant ones folded), plan-wide industry
+// rules that bind, zones the plan leaves without extent; the same groups as the CLI answer.
+function shownFindings(groups) {
+  const binding = (f) => f.verdict !== "compliant";
+  return [...groups.site, ...groups.area.filter(binding), ...groups.undetermined.undefined];
+}
+
+function showFindings(groups) {
+  const findings = shownFindings(groups);
   const body = $("#findings tbody");
   body.replaceChildren();
+  $("#folded").hidden = !groups.site_folded;
+  $("#folded").textContent = `另有 ${groups.site_folded} 处距场址 5 公里以外的管控区，场址均在区外。`;
   $("#findings").hidden = findings.length === 0;
   $("#no-findings").hidden = findings.length !== 0;
   for (const finding of findings) {
     const row = document.createElement("tr");
     row.dataset.verdict = finding.verdict;
-    row.appendChild(element("td", VERDICT_LABELS[finding.verdict] || finding.verdict, `verdict-cell ${finding.verdict}`));
+    const likely = finding.likely ? `（可能为${VERDICT_LABELS[finding.likely]}）` : "";
+    row.appendChild(element("td", `${VERDICT_LABELS[finding.verdict] || finding.verdict}${likely}`, `verdict-cell ${finding.verdict}`));
     row.appendChild(element("td", `${finding.plan} ${finding.section}（${finding.rule}，${finding.action}）`));
     row.appendChild(element("td", finding.zone));
     row.appendChild(element("td", { true: "是", false: "否" }[String(finding.inside)] || "未界定"));
@@ -197,9 +208,9 @@ function showResult(result) {
   showSite(result.site);
   const warnings = $("#warnings");
   warnings.replaceChildren(...result.warnings.map((w) => element("li", w)));
-  showFindings(result.findings);
+  showFindings(result.groups);
   showUnits(result.units);
-  showList("#not-evaluated", result.not_evaluated, (n) => `${n.rule}（${n.action}）：${n.reason}`);
+  showList("#not-evaluated", result.groups.undetermined.missing_layers, (g) => `${g.summary}：${g.rules.join("、")}`);
   showList("#conditions", result.conditions, (c) => `${c.rule}：${c.plan} ${c.section}：“${c.quote}”`);
   showSources(result.layers);
   $("#result").hidden = false;
