@@ -32,11 +32,13 @@ def test_json_output_is_the_stable_contract(mill_site):
     assert all({"source", "sha256", "crs", "accuracy_m", "authoritative"} <= set(layer) for layer in result["layers"])
 
 
-def test_text_output_is_a_chinese_table_with_citations_and_sources(mill_site):
+def test_text_output_leads_with_the_verdict_and_its_reason_then_citations_and_sources(mill_site):
     done = siting("check", "--lon", str(mill_site.x), "--lat", str(mill_site.y), "--industry", "2221")
     assert done.returncode == 0, done.stderr
-    assert "选址审查结论：禁止" in done.stdout
-    assert "| 1 | 禁止 | 运城市 | YC21-3.1-fen-2km" in done.stdout
+    first, reason = done.stdout.splitlines()[:2]
+    assert first.startswith("选址审查结论：禁止")
+    assert reason.startswith("理由：禁止：") and "YC21-3.1-fen-2km" in reason and "汾河" in reason
+    assert "1. 【禁止】" in done.stdout and "运城市 YC21-3.1-fen-2km（禁止）" in done.stdout
     assert "“禁止在汾河（运城段）河岸两侧2公里范围内" in done.stdout
     assert "非权威公开数据" in done.stdout and "EPSG:4546" in done.stdout
 
