@@ -75,7 +75,7 @@ def test_rule_is_silent_outside_its_zone(layers, rule):
     zone = rule.zone
     if zone.kind is ZoneKind.BUFFER and zone.layer in layers.layers:
         layer = layers.layers[zone.layer]
-        clear = zone.distance_m + layer.provenance.accuracy_m + layer.provenance.midline_to_bank_m + 1000
+        clear = zone.distance_m + layer.provenance.accuracy_m + layer.provenance.widest_bank_m + 1000
         area = zone.section or rule.jurisdictions[0]
         if farthest_from(layers, zone.layer, area) < clear:
             return  # the buffer spans the whole plan area (城区 lies within 20 km of 市区): nowhere to be clear of it
