@@ -22,6 +22,31 @@ def test_every_quote_occurs_verbatim_in_its_plan(rules):
         assert normalised(rule.quote) in normalised(source.read_text(encoding="utf-8")), rule.id
 
 
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="the plan texts (../shared/seeds) are not beside this checkout")
+def test_every_sentence_recorded_as_not_encoded_is_quoted_verbatim_with_a_reason():
+    for item in catalog.not_encoded():
+        text = (SEEDS / item.plan.seed).read_text(encoding="utf-8")
+        assert normalised(item.quote) in normalised(text), item.quote[:30]
+        assert len(item.reason) >= 4
+
+
+def test_the_catalog_counts_encoded_and_not_encoded_sentences_per_plan(rules):
+    counts = catalog.sentence_counts()
+    assert set(counts) == {rule.plan.id for rule in rules}
+    for plan_id, count in counts.items():
+        quotes = {rule.quote for rule in rules if rule.plan.id == plan_id}
+        assert count["encoded"] == len(quotes) and count["rules"] >= count["encoded"]
+        assert count["not_encoded"] == sum(1 for item in catalog.not_encoded() if item.plan.id == plan_id)
+
+
+def test_a_rule_never_carries_a_deadline_its_quote_does_not_state(rules):
+    # "No deadline that the text does not state": the year of every deadline is in the sentence.
+    for rule in rules:
+        if rule.deadline:
+            year = rule.deadline[:4]
+            assert year in normalised(rule.quote), rule.id
+
+
 def test_every_rule_names_a_declared_layer_or_says_why_it_has_none(rules):
     declared = catalog.layer_declarations()
     for rule in rules:
