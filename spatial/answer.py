@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from spatial.rules import Action, Verdict, ZoneKind
+from spatial.rules import Action, Stage, Verdict, ZoneKind
 
 if TYPE_CHECKING:
     from spatial.checker import CheckResult, Finding, NotEvaluated
@@ -122,7 +122,7 @@ def _reason(finding: Finding) -> tuple[str, str]:
     deadline = ""
     if rule.deadline and finding.verdict is Verdict.EXIT:
         deadline = f"，期限 {rule.deadline}" + ("（已逾期）" if finding.overdue else "")
-    what = f"{'、'.join(rule.industries)}{'/'.join(sorted(s.value for s in rule.stages))}项目{rule.action.value}"
+    what = f"{'、'.join(rule.industries)}{'/'.join(s.value for s in Stage if s in rule.stages)}项目{rule.action.value}"
     source = f"（{rule.plan.jurisdiction_name}规划 {rule.id}）"
     if finding.group == "undetermined":
         return (f"位于或邻近“{zone.name or finding.zone}”（规划未界定范围），{what}{source}",
