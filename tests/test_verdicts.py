@@ -136,3 +136,28 @@ def test_the_wide_xiaobeiganliu_reach_widens_the_outer_band(layers):
     assert not wide.inside and wide.boundary_case and wide.verdict is Verdict.REVIEW and wide.likely is Verdict.COMPLIANT
     gorge = verdicts(run(layers, site_near(layers, "yellow_river", "140930", 3500), "钢铁", "existing"))[rule]  # 河曲县
     assert not gorge.inside and not gorge.boundary_case and gorge.verdict is Verdict.COMPLIANT
+
+
+@pytest.mark.parametrize(("lon", "lat", "rule"), [
+    (111.003, 35.025, "YC24-W17-central-city-sewer-permit"),  # 003 L906–908: 入网排污许可 binds 排水户, not offices
+    (112.8398, 35.4434, "CQ23-3.1-general-units"),  # 004 L913–917: a pointer to other rules, no restriction of its own
+])
+def test_a_software_company_in_the_central_city_or_a_general_unit_is_not_restricted(layers, lon, lat, rule):
+    result = run(layers, shapely.Point(lon, lat), "软件开发")
+    assert result.overall.severity < Verdict.RESTRICTED.severity
+    assert rule not in {f.rule.id for f in result.findings if f.verdict is not Verdict.COMPLIANT}
+
+
+def test_a_paper_mill_in_yunchengs_planning_area_is_prohibited(layers):
+    # 000 L792–796 严禁新建…污染较重及高风险项目; 造纸 is among the same paragraph's 严重污染水环境项目 (L784–788).
+    planning = shapely.union_all(layers.layers["planning_areas"].frame.geometry.values)
+    site = shapely.point_on_surface(shapely.intersection(planning, layers.admin_area("140802")))
+    assert verdicts(run(layers, site, "造纸"))["YC21-3.1-planning-area-new"].verdict is Verdict.PROHIBITED
+
+
+def test_jiangxian_two_high_capacity_with_replacement_is_restricted_not_prohibited(layers):
+    # 001 L565: 严禁新增两高项目产能；确有必要新建的，要严格执行产能置换实施办法.
+    result = run(layers, shapely.point_on_surface(layers.admin_area("140826")), "焦化")
+    assert verdicts(result)["JX21-6.2.2-lianggao-replacement"].verdict is Verdict.RESTRICTED
+    assert not any(f.rule.plan.id == "jiangxian-14th-eco" and f.verdict is Verdict.PROHIBITED and f.group == "area"
+                   for f in result.findings)
