@@ -19,8 +19,9 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from spatial.answer import MissingLayerGroup, folded, headline, missing_layer_groups
-from spatial.crs import STORAGE_CRS, gk3_zone_for_longitude
+from spatial.crs import STORAGE_CRS, GaussKrugerZone, gk3_zone_for_longitude
 from spatial.engine import COVERAGE, PreparedZones, Target, TargetKey, ZoneIndex, prepared
+from spatial.errors import InputError
 from spatial.industry import Industry, IndustryMatch
 from spatial.layer import Layer, LayerSet
 from spatial.layer import project as reproject
@@ -322,7 +323,7 @@ def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule
     on = on or date.today()
     zones = prepared(layers)
     centroid = site.centroid
-    gk = gk3_zone_for_longitude(centroid.x)
+    gk = _measuring_zone(centroid.x)
     site_gk = reproject(site, _WGS84, gk.epsg)
     echo = SiteEcho(
         lon=centroid.x, lat=centroid.y, gk_epsg=gk.epsg, gk_central_meridian=gk.central_meridian,
@@ -379,6 +380,17 @@ def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule
             "请用 siting layers import 导入主管部门提供的正式图层。"
         )
     return result
+
+
+def _measuring_zone(lon: float) -> GaussKrugerZone:
+    """The site's GK zone; a longitude outside China's zones is a typing error, said as such."""
+    try:
+        return gk3_zone_for_longitude(lon)
+    except ValueError:
+        raise InputError(
+            "lon", lon, "经度不在中国 CGCS2000 3度带范围（约73.5°E–136.5°E）内：请核对经度（负号、经纬度颠倒或漏位）。",
+            "the longitude lies outside China's CGCS2000 3-degree zones (about 73.5°E–136.5°E): check its sign, order and digits.",
+        ) from None
 
 
 def units_at(site: BaseGeometry, site_gk: BaseGeometry, epsg: int, layers: LayerSet, rules: list[Rule], areas: dict) -> list[dict]:

@@ -161,3 +161,10 @@ def test_jiangxian_two_high_capacity_with_replacement_is_restricted_not_prohibit
     assert verdicts(result)["JX21-6.2.2-lianggao-replacement"].verdict is Verdict.RESTRICTED
     assert not any(f.rule.plan.id == "jiangxian-14th-eco" and f.verdict is Verdict.PROHIBITED and f.group == "area"
                    for f in result.findings)
+
+
+@pytest.mark.parametrize("lon", [-111.2, 0.0, 180.0])
+def test_a_longitude_outside_chinas_zones_is_an_input_error_naming_the_field(layers, lon):
+    with pytest.raises(InputError) as error:
+        run(layers, shapely.Point(lon, 35.0), "造纸")
+    assert error.value.field == "lon" and "经度" in error.value.fix_zh
