@@ -76,8 +76,11 @@ def expand_terms(declared: dict, classes: dict[str, str], base: dict[str, Term] 
         includes = {name}
         for included in entry.get("includes", []):
             part = expand(included, (*seen, name))
-            exact |= part.exact_codes
-            finer |= part.finer_codes
+            if entry.get("finer"):  # a term narrower than its classes is narrower than the terms it spans
+                finer |= part.codes
+            else:
+                exact |= part.exact_codes
+                finer |= part.finer_codes
             includes |= part.includes
         return Term(name, exact | finer, entry.get("note", ""), tuple(entry.get("aliases", [])),
                     finer_codes=finer - exact, includes=frozenset(includes))

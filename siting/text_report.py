@@ -134,7 +134,7 @@ def render(result: CheckResult, show_all: bool = False) -> str:
         lines.append(f"- {layer['name']}：{layer['source']} {layer['version']}，sha256 {layer['sha256'][:12]}…，"
                      f"{layer['crs']}，精度 ±{layer['accuracy_m']:g} 米，{status}")
         imported = layer.get("imported")
-        if imported and show_all:
+        if imported:
             files = "；".join(f"{f['name']}（sha256 {f['sha256'][:16]}…）" for f in imported["files"])
             lines.append(f"  导入文件：{files}，导入时间 {imported['imported_at']}")
     if data["layers"] and not all(layer["authoritative"] for layer in data["layers"]):

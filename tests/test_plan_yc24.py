@@ -143,8 +143,9 @@ def test_wenxi_magnesium_reaches_wenxi_only(layers, industry):
 def test_mingfu_named_in_jishan_exits_by_may_2024(layers):
     result = at(layers, JISHAN, "钢铁", "existing", project="稷山县铭福钢铁制品有限公司")
     hit = findings(result)["YC24-A1-mingfu-exit"]
-    assert hit.verdict is Verdict.EXIT and hit.rule.deadline == "2024-05-31" and "2024-05-31" in hit.note
-    assert result.overall is Verdict.EXIT
+    # L44–46 retires named furnaces, converters and a boiler, not the plant: 需复核, most likely 退出 of that equipment.
+    assert hit.verdict is Verdict.REVIEW and hit.likely is Verdict.EXIT and hit.rule.condition
+    assert hit.rule.deadline == "2024-05-31" and "2024-05-31" in hit.note and hit.overdue
 
 
 def test_mingfu_does_not_bind_other_steel_plants_in_jishan(layers):
@@ -162,9 +163,10 @@ def test_software_company_gets_no_groundwater_points_finding(layers):
 
 def test_submerged_arc_binds_the_two_named_firms(layers):
     named = findings(at(layers, JIANGXIAN, "铁合金", "existing", project="绛县华晋冶金有限公司"))
-    assert named["YC24-A1-submerged-arc-exit"].verdict is Verdict.EXIT
+    assert named["YC24-A1-submerged-arc-exit"].verdict is Verdict.REVIEW  # 4 furnaces (L48), not the plants
+    assert named["YC24-A1-submerged-arc-exit"].likely is Verdict.EXIT
     assert findings(at(layers, PINGLU, "C3140", "existing", project="平陆昌盛铁合金有限公司"))[
-        "YC24-A1-submerged-arc-exit"].verdict is Verdict.EXIT
+        "YC24-A1-submerged-arc-exit"].verdict is Verdict.REVIEW
     other = at(layers, JIANGXIAN, "铁合金", "existing", project="绛县某铁合金厂")
     assert "YC24-A1-submerged-arc-exit" not in findings(other)
     assert "YC24-A1-submerged-arc-exit" not in findings(at(layers, HEJIN, "铁合金", "existing", project="华晋"))
@@ -225,12 +227,13 @@ def test_vocs_ldar_counted_by_county(layers):
 def test_named_boilers_bind_named_firms_only(layers):
     named = findings(at(layers, LINYI, "C1711", "existing", project="临猗县华晋纺织有限公司"))
     hit = named["YC24-AX7-named-boilers-2024"]
-    assert hit.verdict is Verdict.EXIT and hit.rule.deadline == "2024-10-31"
+    # L638–646 retires named 35 t/h coal boilers, not the plants: 需复核, likely 退出 of the boilers.
+    assert hit.verdict is Verdict.REVIEW and hit.likely is Verdict.EXIT and hit.rule.deadline == "2024-10-31"
     other = at(layers, LINYI, "C1711", "existing", project="临猗县某棉纺厂")
     assert "YC24-AX7-named-boilers-2024" not in findings(other)
     assert "YC24-AX7-named-boilers-2024" in informed(other)
     yabao = findings(at(layers, RUICHENG, "医药制造", "existing", project="亚宝药业集团股份有限公司芮城工业园"))
-    assert yabao["YC24-AX7-named-boilers-2025"].verdict is Verdict.EXIT
+    assert yabao["YC24-AX7-named-boilers-2025"].verdict is Verdict.REVIEW
     assert yabao["YC24-AX7-named-boilers-2025"].rule.deadline == "2025-10-31"
     assert "YC24-AX7-named-boilers-2025" not in findings(at(layers, RUICHENG, "医药制造", "existing"))
 

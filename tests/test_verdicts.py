@@ -168,3 +168,21 @@ def test_a_longitude_outside_chinas_zones_is_an_input_error_naming_the_field(lay
     with pytest.raises(InputError) as error:
         run(layers, shapely.Point(lon, 35.0), "造纸")
     assert error.value.field == "lon" and "经度" in error.value.fix_zh
+
+
+@pytest.mark.parametrize("industry", ["光伏电站", "风电"])
+def test_a_solar_or_wind_plant_is_not_an_energy_industry_of_the_clean_production_rule(layers, industry):
+    # 002 L228: 在能源、钢铁…等行业，全面落实强制性清洁生产审核要求: the plan's 能源 is fossil energy and heat.
+    result = run(layers, shapely.Point(113.30, 40.09), industry)
+    assert "SX22-3.2-clean-production-grade1" not in verdicts(result)
+
+
+def test_named_equipment_closures_are_review_for_the_named_firm_and_information_for_others(layers):
+    # 003 L638–646: 淘汰临猗县…华晋纺织2台…35蒸吨/小时燃煤锅炉: the boilers go, not the mill.
+    linyi = shapely.point_on_surface(layers.admin_area("140821"))
+    named = verdicts(run(layers, linyi, "棉纺织及印染精加工", "existing", project="临猗县华晋纺织有限公司"))
+    assert named["YC24-AX7-named-boilers-2024"].verdict is Verdict.REVIEW
+    other = run(layers, linyi, "棉纺织及印染精加工", "existing", project="临猗县某棉纺厂")
+    assert "YC24-AX7-named-boilers-2024" not in verdicts(other)
+    assert "YC24-AX7-named-boilers-2024" in {f.rule.id for f in other.information}
+    assert other.overall is not Verdict.EXIT
