@@ -186,3 +186,14 @@ def test_named_equipment_closures_are_review_for_the_named_firm_and_information_
     assert "YC24-AX7-named-boilers-2024" not in verdicts(other)
     assert "YC24-AX7-named-boilers-2024" in {f.rule.id for f in other.information}
     assert other.overall is not Verdict.EXIT
+
+
+def test_a_plan_list_word_is_each_plans_own_never_a_union():
+    # 001 L540 lists its 重点行业 (煤化、铁合金、冶炼、铸造); 002 L228 its own; 000 its 高能耗、高排放和资源型 industries.
+    rules = {rule.id: rule for rule in RULES}
+    jiangxian = rules["JX21-6.1.4-cleaner-production"].industry_codes | rules["JX21-6.1.4-cleaner-production"].finer_codes
+    province = rules["SX22-3.2-clean-production-grade1"].industry_codes
+    assert "2110" not in jiangxian and not any(code.startswith("21") for code in jiangxian)  # furniture
+    assert "3391" in jiangxian and "3391" not in province  # 铸造 is 绛县's, not the province's list
+    with pytest.raises(InputError):
+        catalog.taxonomy().resolve("重点行业")  # a plan's list, not an industry a project can be
