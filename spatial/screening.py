@@ -101,44 +101,55 @@ def site_headlines(screening: Screening) -> NDArray:
     A site whose answer needs no measured finding shares its pattern's headline; only sites
     with a measured finding other than compliant get their own.
     """
-    n = len(screening.overall)
     measured = screening.measured
     rules = {rule.id: rule for pattern in screening.patterns for rule, _, _ in pattern.measured}
-    shared: dict[tuple[int, int], str] = {}
-    out = np.empty(n, dtype=object)
+    parts = [_PatternParts(pattern) for pattern in screening.patterns]
+    # Sites without a notable measured finding: one headline per (pattern, overall), filled in bulk.
+    keys = screening.pattern.astype(np.int64) * len(VERDICTS) + screening.overall
+    unique, inverse = np.unique(keys, return_inverse=True)
+    shared = np.array([parts[key // len(VERDICTS)].headline(VERDICTS[key % len(VERDICTS)], [])
+                       for key in unique.tolist()] or [""], dtype=object)
+    out = shared[inverse.ravel()] if len(keys) else np.empty(0, dtype=object)
     notable = measured[measured["severity"].to_numpy() > COMPLIANT]
-    own = {int(site): rows for site, rows in notable.groupby("site", sort=False)} if len(notable) else {}
-    for site in range(n):
-        pattern = screening.patterns[screening.pattern[site]]
-        overall = int(screening.overall[site])
-        if site not in own:
-            key = (int(screening.pattern[site]), overall)
-            if key not in shared:
-                shared[key] = _headline(pattern, VERDICTS[overall], [])
-            out[site] = shared[key]
-            continue
-        found = [Finding(rules[str(r.rule)], VERDICTS[r.severity], rules[str(r.rule)].zone.layer,
-                         screening.layer_names.get(rules[str(r.rule)].zone.layer, ""),
-                         rules[str(r.rule)].zone.describe(screening.layer_names.get(rules[str(r.rule)].zone.layer, "")),
-                         bool(r.inside), _or_none(r.distance_m), _or_none(r.margin_m), bool(r.boundary), "",
-                         overdue=bool(r.inside) and overdue(rules[str(r.rule)], date.today()))
-                 for r in own[site].itertuples(index=False)]
-        out[site] = _headline(pattern, VERDICTS[overall], found)
+    if not len(notable):
+        return out
+    today = date.today()
+    sites = notable["site"].to_numpy()
+    order = np.argsort(sites, kind="stable")
+    starts = np.flatnonzero(np.diff(sites[order])) + 1
+    columns = [notable[name].to_numpy()[order] for name in ("rule", "severity", "inside", "distance_m", "margin_m", "boundary")]
+    for rows in np.split(np.arange(len(order)), starts):
+        site = int(sites[order[rows[0]]])
+        found = []
+        for rule_id, severity, inside, distance, margin, boundary in zip(*(column[rows] for column in columns), strict=True):
+            rule = rules[str(rule_id)]
+            name = screening.layer_names.get(rule.zone.layer, "")
+            found.append(Finding(rule, VERDICTS[severity], rule.zone.layer, name, rule.zone.describe(name), bool(inside),
+                                 _or_none(distance), _or_none(margin), bool(boundary), "",
+                                 overdue=bool(inside) and overdue(rule, today)))
+        out[site] = parts[screening.pattern[site]].headline(VERDICTS[int(screening.overall[site])], found)
     return out
 
 
-def _headline(pattern: Pattern, overall: Verdict, measured: list[Finding]) -> str:
-    today = date.today()
-    fixed = [Finding(rule, verdict, None, "", rule.zone.describe(""), inside, None, None, boundary, "",
-                     overdue=inside is not False and overdue(rule, today))
-             for rule, verdict, inside, boundary in pattern.findings]
-    everything = fixed + measured
-    lead = decisive([f for f in everything if f.verdict is overall])
-    others = Counter(f.verdict for f in everything if f is not lead and f.verdict is not Verdict.COMPLIANT)
-    items = [NotEvaluated(rule, layer, reason, name) for rule, layer, reason, name in pattern.not_evaluated]
-    groups = missing_layer_groups(items)
-    held = sum(1 for item in items if item.rule.action is not Action.ENCOURAGE)
-    return headline_of(overall, lead, others, held, groups[0] if groups else None, bool(pattern.demonstration))[0]
+class _PatternParts:
+    """What a pattern contributes to the headline of each of its sites, worked out once."""
+
+    def __init__(self, pattern: Pattern) -> None:
+        today = date.today()
+        self.fixed = [Finding(rule, verdict, None, "", rule.zone.describe(""), inside, None, None, boundary, "",
+                              overdue=inside is not False and overdue(rule, today))
+                      for rule, verdict, inside, boundary in pattern.findings]
+        items = [NotEvaluated(rule, layer, reason, name) for rule, layer, reason, name in pattern.not_evaluated]
+        groups = missing_layer_groups(items)
+        self.first_missing = groups[0] if groups else None
+        self.held = sum(1 for item in items if item.rule.action is not Action.ENCOURAGE)
+        self.demonstration = bool(pattern.demonstration)
+
+    def headline(self, overall: Verdict, measured: list[Finding]) -> str:
+        everything = self.fixed + measured
+        lead = decisive([f for f in everything if f.verdict is overall])
+        others = Counter(f.verdict for f in everything if f is not lead and f.verdict is not Verdict.COMPLIANT)
+        return headline_of(overall, lead, others, self.held, self.first_missing, self.demonstration)[0]
 
 
 def horizons(rules: list[Rule] | tuple[Rule, ...], layers: LayerSet, report_m: float) -> dict[TargetKey, float]:
