@@ -256,7 +256,6 @@ class CheckResult:
     demonstration: list[str] = field(default_factory=list)  # names of demonstration layers the check used
     information: list[Finding] = field(default_factory=list)  # measures on named enterprises the project is not
     applicable: bool = True  # some plan reaches the site
-    on: date | None = None
 
     @property
     def overall(self) -> Verdict:
@@ -330,7 +329,7 @@ def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule
         gk_x=site_gk.centroid.x, gk_y=site_gk.centroid.y, admin=zones.admin_names(centroid.x, centroid.y),
         geometry_type=site.geom_type, size=_size(site_gk), given=given,
     )
-    result = CheckResult(site=echo, site_geometry=site, industry=industry, stage=stage, plans=[], on=on)
+    result = CheckResult(site=echo, site_geometry=site, industry=industry, stage=stage, plans=[])
     if "province" not in echo.admin:
         result.warnings.append("场址不在山西省境内（按行政区划图层判断），请核对坐标。")
 
@@ -487,9 +486,9 @@ def _situation(rules: list[Rule], industry: Industry, stage: Stage, on: date, ar
         if not applies:
             continue
         if rule.enterprises and not rule.names_enterprise(project):
-            finding = _evaluate(rule, match, measure, layers)
-            information.append(dataclasses.replace(finding, verdict=Verdict.COMPLIANT, note=join_notes(
-                [f"本条针对点名企业（{'、'.join(rule.enterprises)}），项目名称未涉及，仅供参考", rule.note])))
+            note = join_notes([f"本条针对点名企业（{'、'.join(rule.enterprises)}），项目名称未涉及，仅供参考", rule.note])
+            information.append(Finding(rule, Verdict.COMPLIANT, None, rule.scope_name, rule.zone.describe(""), None, None, None,
+                                       False, note))
             continue
         layer = rule.zone.layer
         coverage = _coverage(layer, measure, layers)
