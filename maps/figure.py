@@ -26,7 +26,7 @@ from matplotlib.patches import FancyArrow, Patch, Rectangle
 from maps.check_map import strictest, view_bounds, zone_groups
 from maps.fonts import cjk_family
 from maps.region import RegionZones
-from maps.style import ADMIN_COLOUR, DEMO_TEXT, RIVER_COLOUR, SITE_COLOUR, VERDICT_COLOURS, zone_style
+from maps.style import ADMIN_COLOUR, DEMO_TEXT, RIVER_COLOUR, RIVER_LAYERS, SITE_COLOUR, VERDICT_COLOURS, zone_style
 from spatial.answer import folded
 from spatial.checker import CheckResult
 from spatial.crs import STORAGE_CRS, gk3_zone_for_longitude
@@ -233,7 +233,7 @@ def render_check_figure(result: CheckResult, layers: LayerSet, out: Path) -> Pat
     counties = admin.loc[(admin["level"] == "county") & admin.intersects(window)]
     _draw(ax, _gk_series(counties.geometry.boundary, epsg), color=ADMIN_COLOUR, linewidth=0.8, linestyle="-.", zorder=2)
     shown: list[Provenance] = [layers.admin.provenance]
-    for layer_id in ("yellow_river", "fen_river"):
+    for layer_id in RIVER_LAYERS:
         if layer_id in layers.layers:
             river = shapely.intersection(shapely.union_all(layers.layers[layer_id].frame.geometry.values), window)
             if not river.is_empty:

