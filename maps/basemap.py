@@ -88,8 +88,11 @@ def add_basemap(fmap: folium.Map, basemap: Basemap, bounds: tuple[float, float, 
             raise InputError("--basemap", basemap.url, "本地 MBTiles 底图只能用于写出的 HTML 文件。",
                              "a local MBTiles basemap needs an output HTML file.")
         template, min_zoom, max_zoom = export_mbtiles(Path(basemap.url), bounds, out)
+        west, south, east, north = bounds
+        # Only the tiles covering the map's bounds are exported: Leaflet must not ask for others.
         folium.TileLayer(template, name=basemap.label, attr=Path(basemap.url).name, min_zoom=0,
-                         min_native_zoom=min_zoom, max_native_zoom=max_zoom, max_zoom=19).add_to(fmap)
+                         min_native_zoom=min_zoom, max_native_zoom=max_zoom, max_zoom=19,
+                         bounds=[[south, west], [north, east]]).add_to(fmap)
 
 
 def _tile_range(bounds: tuple[float, float, float, float], zoom: int) -> tuple[range, range]:

@@ -195,8 +195,8 @@ def test_region_banner_follows_the_demonstration_layers_on_the_map(browser, yunc
         page.session.close()
 
 
-def _mbtiles(path: Path, zoom: int, x: int, y: int) -> None:
-    """A one-tile MBTiles file (TMS rows), the tile a solid magenta PNG."""
+def _mbtiles(path: Path, zoom: int, x: int, y: int, around: int = 0) -> None:
+    """An MBTiles file (TMS rows) of the tile (x, y) and ``around`` tiles each way, solid magenta PNGs."""
     import sqlite3
 
     buffer = io.BytesIO()
@@ -205,7 +205,9 @@ def _mbtiles(path: Path, zoom: int, x: int, y: int) -> None:
         db.execute("CREATE TABLE metadata (name TEXT, value TEXT)")
         db.execute("CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER, tile_row INTEGER, tile_data BLOB)")
         db.executemany("INSERT INTO metadata VALUES (?, ?)", [("format", "png"), ("name", "test")])
-        db.execute("INSERT INTO tiles VALUES (?, ?, ?, ?)", (zoom, x, 2**zoom - 1 - y, buffer.getvalue()))
+        db.executemany("INSERT INTO tiles VALUES (?, ?, ?, ?)", [
+            (zoom, column, 2**zoom - 1 - row, buffer.getvalue())
+            for column in range(x - around, x + around + 1) for row in range(y - around, y + around + 1)])
 
 
 def test_local_mbtiles_basemap_loads_with_no_network(browser, layers, fen_check, tmp_path):
@@ -213,7 +215,7 @@ def test_local_mbtiles_basemap_loads_with_no_network(browser, layers, fen_check,
 
     site = fen_check.site
     xs, ys = _tile_range((site.lon, site.lat, site.lon, site.lat), 8)
-    _mbtiles(tmp_path / "base.mbtiles", 8, xs.start, ys.start)
+    _mbtiles(tmp_path / "base.mbtiles", 8, xs.start, ys.start, around=2)  # the page shows the tiles round the site
     path = write_check_map(fen_check, layers, tmp_path / "check.html", parse_basemap(f"mbtiles:{tmp_path / 'base.mbtiles'}"))
     assert (tmp_path / "check_tiles" / "8" / str(xs.start) / f"{ys.start}.png").is_file()
     page = Page(browser, path)
