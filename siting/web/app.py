@@ -17,14 +17,15 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 import anyio
-from fastapi import FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import Body, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from layers import catalog
@@ -34,7 +35,16 @@ from siting.audited_check import replay, run_check
 from siting.report import REPORT_FORMATS, write_report
 from siting.web.limits import BodySizeLimit, Limits, RequestTimeout, error_body
 from siting.web.map_page import check_map_page, overview_map_page
-from siting.web.schemas import BatchRequest, CheckAnswer, CheckRequest, api_error, parse_row, validation_errors
+from siting.web.schemas import (
+    BatchRequest,
+    CheckAnswer,
+    CheckRequest,
+    ErrorAnswer,
+    StageName,
+    api_error,
+    parse_row,
+    validation_errors,
+)
 from siting.web.uploads import ACCEPTED_SUFFIXES, read_upload
 from spatial.checker import CheckResult, check
 from spatial.errors import InputError
@@ -53,6 +63,58 @@ _PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-in
 # they still may load nothing from outside this server.
 _MAP_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
             "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'")
+
+
+_ERRORS = {
+    404: "没有该编号的审查记录（error.field = check_id）",
+    409: "该记录在当前数据与规则版本下复现结果不同，无法出具其审查意见或地图；请重新检查",
+    413: "请求体（JSON 2 MB）或上传文件超过大小上限",
+    422: "输入错误：error.field 指明字段，error.message_zh / message_en 说明改正方法",
+    500: "服务器内部错误（已记录日志）",
+    503: "审计日志无法写入：本次检查未记录，结果不予返回",
+    504: "处理超过时限（siting serve --timeout）",
+}
+# A schema-valid check can still be refused: the industry is not in the taxonomy, the coordinate text
+# cannot be read, the site lies outside China's Gauss-Krüger zones, the file is not a readable site.
+_SEMANTIC_422 = ("输入错误。符合本模式的请求仍可能因内容被拒绝：行业不在行业目录中、坐标文本无法识别、场址不在中国的高斯-克吕格带内、"
+                 "上传文件不是可读的场址文件等；error.field 指明字段，error.message_zh / message_en 说明改正方法")
+POINT_EXAMPLES = {
+    "经纬度": {"summary": "经纬度（十进制度）", "value": {"lon": 111.2, "lat": 35.6, "industry": "造纸", "stage": "new"}},
+    "坐标文本": {"summary": "高斯-克吕格坐标文本", "value": {"at": "X=3938552 Y=37514297", "crs": "EPSG:4525", "industry": "焦化", "stage": "扩建"}},
+}
+
+
+def errors(*codes: int, by_ref: bool = False, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses for these error statuses, all with the one error body (ErrorAnswer) as JSON.
+
+    ``by_ref`` for routes whose success is HTML (FastAPI would give a ``model`` the route's media type)
+    and for app-wide statuses; JSON routes name the model, which puts ErrorAnswer in the components.
+    """
+    if by_ref:
+        body = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorAnswer"}}}}
+    else:
+        body = {"model": ErrorAnswer}
+    return {code: body | {"description": descriptions.get(f"e{code}", _ERRORS[code])} for code in codes}
+
+
+def media(description: str, *types: str) -> dict[str, Any]:
+    """An OpenAPI 200 response that is a file or page, not JSON."""
+    return {"description": description, "content": {kind.split(";")[0]: {"schema": {"type": "string", "format": "binary"}} for kind in types}}
+
+
+def _with_one_error_body(app: FastAPI, schema: dict) -> dict:
+    """FastAPI documents its own 422 body (HTTPValidationError) for every route with parameters;
+    this app answers every validation failure with ErrorAnswer (see ``invalid_request``), so say that."""
+    ours = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorAnswer"}}}
+    for item in schema["paths"].values():
+        for operation in item.values():
+            invalid = operation.get("responses", {}).get("422")
+            if invalid and "HTTPValidationError" in str(invalid.get("content")):
+                invalid.update(content=ours, description=_ERRORS[422])
+    for name in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(name, None)
+    app.openapi_schema = schema
+    return schema
 
 
 class Service:
@@ -180,8 +242,11 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
         yield
 
     app = FastAPI(title="山西省环评选址空间管控审查 API", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="选址审查：POST /api/check 与命令行 `siting check --format json` 返回同一结构。所有检查均记入审计日志。")
+                  responses=errors(500, 504, by_ref=True),
+                  description="选址审查：POST /api/check 与命令行 `siting check --format json` 返回同一结构。所有检查均记入审计日志。"
+                              "所有错误的响应体均为 {error: {field, value, message_zh, message_en, message}}。")
     app.state.service = service
+    app.openapi = lambda: app.openapi_schema or _with_one_error_body(app, FastAPI.openapi(app))
 
     async def in_worker(function: Callable, *args: Any) -> Any:
         return await anyio.to_thread.run_sync(function, *args, limiter=service.limiter)
@@ -194,6 +259,18 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
         errors = validation_errors(list(error.errors()))
         return JSONResponse(error_body(errors[0]) | {"errors": [error_body(e)["error"] for e in errors]}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        """The framework's own refusals (unknown path, method not allowed, unparseable body) in the API's error shape."""
+        if error.status_code == 400:  # a body that cannot be parsed at all is bad input like any other: 422
+            return JSONResponse(error_body(InputError("body", None, "请求体无法解析（不是有效的 JSON 或表单）。",
+                                                      "the request body cannot be parsed (not valid JSON or form data).")),
+                                status_code=422)
+        field = "method" if error.status_code == 405 else "path"
+        return JSONResponse({"error": {"field": field, "value": None, "message_zh": f"请求被拒绝：{error.detail}。",
+                                       "message_en": f"refused: {error.detail}.", "message": None}},
+                            status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(_NotFound)
     async def not_found(_: Request, error: _NotFound) -> JSONResponse:
@@ -242,11 +319,11 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
     async def health() -> dict:
         return {"status": "ok", "layers": len(service.layers.layers), "audit_records": await in_worker(service.audit.count)}
 
-    answer_doc = {200: {"model": CheckAnswer, "description": "与 `siting check --format json` 相同的结构，另含 audit"},
-                  422: {"description": "输入错误：error.field、error.message_zh、error.message_en"}}
+    answer_doc = {200: {"model": CheckAnswer, "description": "与 `siting check --format json` 相同的结构，另含 audit"}} | errors(
+        413, 422, 503, e422=_SEMANTIC_422)
 
     @app.post("/api/check", summary="检查一个场址（点）", responses=answer_doc)
-    async def check_point(request: CheckRequest) -> dict:
+    async def check_point(request: Annotated[CheckRequest, Body(openapi_examples=POINT_EXAMPLES)]) -> dict:
         def run() -> dict:
             site, given = request.site()
             return _answer(service.check(request, site, given, "api")[1])
@@ -256,8 +333,8 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
     @app.post("/api/check/file", summary="上传用地红线或线路文件并检查", responses=answer_doc)
     async def check_file(
         file: Annotated[UploadFile, File(description=f"场址文件：{'、'.join(ACCEPTED_SUFFIXES)}")],
-        industry: Annotated[str, Form(max_length=200)],
-        stage: Annotated[str, Form(max_length=20)] = "new",
+        industry: Annotated[str, Form(min_length=1, max_length=200, description="行业名称或国民经济行业代码，如 造纸、2221")],
+        stage: Annotated[StageName, Form(description="项目阶段")] = "new",
         crs: Annotated[str | None, Form(max_length=100)] = None,
         project: Annotated[str, Form(max_length=200)] = "",
     ) -> dict:
@@ -272,7 +349,7 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
 
         return await in_worker(run)
 
-    @app.post("/api/batch", summary="小批量检查（每行同 /api/check；坏行标明原因，其余照常检查）")
+    @app.post("/api/batch", summary="小批量检查（每行同 /api/check；坏行标明原因，其余照常检查）", responses=errors(413, 422, 503))
     async def batch(body: BatchRequest) -> dict:
         if len(body.rows) > limits.max_batch_rows:
             raise InputError("rows", f"{len(body.rows)} 行", f"每批最多 {limits.max_batch_rows} 行；更大的名录请用 siting batch。",
@@ -297,7 +374,7 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
 
         return await in_worker(run)
 
-    @app.get("/api/rules", summary="规划条款目录")
+    @app.get("/api/rules", summary="规划条款目录", responses=errors(422))
     async def rules(plan: Annotated[str | None, Query(max_length=50)] = None) -> dict:
         from siting.cli import rule_record
 
@@ -311,7 +388,7 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
         rows += [{"id": m.id, "name": m.name, "status": "missing", "reason": m.reason} for m in loaded.missing.values()]
         return {"layers": rows}
 
-    @app.get("/api/industries", summary="行业检索（自动补全）")
+    @app.get("/api/industries", summary="行业检索（自动补全）", responses=errors(422))
     async def industries(q: Annotated[str, Query(max_length=100)] = "", limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict:
         taxonomy = catalog.taxonomy()
         if q.strip():
@@ -320,24 +397,26 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
             rows = [(t.name, tuple(sorted(t.codes)), t.note) for t in list(taxonomy.terms.values())[:limit]]
         return {"query": q, "industries": [{"name": name, "codes": list(codes), "note": note} for name, codes, note in rows]}
 
-    @app.get("/api/checks", summary="审计日志：最近的检查")
+    @app.get("/api/checks", summary="审计日志：最近的检查", responses=errors(422))
     async def checks(limit: Annotated[int, Query(ge=1, le=500)] = 20) -> dict:
         records = await in_worker(service.audit.recent, limit)
         return {"checks": [r.summary() for r in records]}
 
-    @app.get("/api/checks/{check_id}", summary="审计日志：一条检查的完整记录")
+    @app.get("/api/checks/{check_id}", summary="审计日志：一条检查的完整记录", responses=errors(404))
     async def check_record(check_id: str) -> dict:
         return (await in_worker(service.record, check_id)).to_dict()
 
-    @app.post("/api/checks/{check_id}/replay", summary="以记录的日期、当前的规则和图层复现一条检查")
+    @app.post("/api/checks/{check_id}/replay", summary="以记录的日期、当前的规则和图层复现一条检查", responses=errors(404))
     async def check_replay(check_id: str) -> dict:
         def run() -> dict:
             return replay(service.record(check_id), service.layers).to_dict()
 
         return await in_worker(run)
 
-    @app.get("/api/checks/{check_id}/report", summary="下载审查意见（docx、pdf 或 html）")
-    async def report(check_id: str, kind: Annotated[str, Query(alias="format", pattern="^(docx|pdf|html)$")] = "docx") -> Response:
+    report_doc = {200: media("审查意见文件（Content-Disposition: attachment），格式由 format 决定", *REPORT_FORMATS.values())} | errors(404, 409, 422)
+
+    @app.get("/api/checks/{check_id}/report", summary="下载审查意见（docx、pdf 或 html）", response_class=Response, responses=report_doc)
+    async def report(check_id: str, kind: Annotated[Literal["docx", "pdf", "html"], Query(alias="format")] = "docx") -> Response:
         def run() -> bytes:
             record = service.record(check_id)
             result = service.result_for(record)
@@ -351,7 +430,8 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
         disposition = f"attachment; filename=\"report-{check_id}.{kind}\"; filename*=UTF-8''{quote(name)}"
         return Response(body, media_type=REPORT_FORMATS[f".{kind}"], headers={"Content-Disposition": disposition})
 
-    @app.get("/api/checks/{check_id}/map", response_class=HTMLResponse, summary="检查结果的交互式地图（离线可用）")
+    @app.get("/api/checks/{check_id}/map", response_class=HTMLResponse, summary="检查结果的交互式地图（离线可用）",
+             responses={200: media("离线 HTML 地图页", "text/html")} | errors(404, 409, by_ref=True))
     async def check_map(check_id: str) -> HTMLResponse:
         def run() -> str:
             record = service.record(check_id)
@@ -359,7 +439,8 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
 
         return HTMLResponse(await in_worker(run), headers={"Content-Security-Policy": _MAP_CSP})
 
-    @app.get("/api/overview-map", response_class=HTMLResponse, summary="山西省概览地图（点击即检查）")
+    @app.get("/api/overview-map", response_class=HTMLResponse, summary="山西省概览地图（点击即检查）",
+             responses={200: media("离线 HTML 地图页", "text/html")})
     async def overview_map() -> HTMLResponse:
         return HTMLResponse(await in_worker(overview_map_page, service.layers), headers={"Content-Security-Policy": _MAP_CSP})
 

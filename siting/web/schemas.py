@@ -28,7 +28,9 @@ _FIXES = {
     "model_attributes_type": ("应为 JSON 对象。", "must be a JSON object."),
     "dict_type": ("应为 JSON 对象。", "must be a JSON object."),
     "list_type": ("应为数组。", "must be an array."),
-    "too_long": ("条目过多。", "too many items."),
+    "too_long": ("条目过多（每批至多 100 行；更大的名录请用 siting batch）。",
+                 "too many items (at most 100 rows per request; use siting batch for registries)."),
+    "string_too_short": ("不能为空。", "must not be empty."),
 }
 
 
@@ -47,8 +49,23 @@ def validation_errors(errors: list[dict], prefix: tuple = ()) -> list[InputError
         location = [str(part) for part in (*prefix, *where) if part != "body"]
         fix_zh, fix_en = _FIXES.get(error["type"], (f"格式不正确：{error.get('msg', '')}。", f"invalid: {error.get('msg', '')}."))
         value = error.get("input")
+        if error["type"] == "literal_error":
+            expected = error.get("ctx", {}).get("expected", "")
+            fix_zh, fix_en = f"应为以下之一：{expected}。", f"must be one of {expected}."
+        if error["type"] in _BOUND_ERRORS and where and where[-1] in _DEGREE_LIMITS and isinstance(value, int | float):
+            try:
+                _degrees(str(where[-1]), float(value), _DEGREE_LIMITS[where[-1]])
+            except InputError as bounds:
+                fix_zh, fix_en = bounds.fix_zh, bounds.fix_en
         translated.append(InputError(".".join(location) or "body", value if not isinstance(value, dict | list) else "…", fix_zh, fix_en))
     return translated
+
+
+_DEGREE_LIMITS = {"lon": 180.0, "lat": 90.0}
+_BOUND_ERRORS = {"greater_than_equal", "less_than_equal", "finite_number"}
+STAGES = ("new", "rebuild", "expand", "existing", "新建", "改建", "扩建", "现有")
+StageName = Literal["new", "rebuild", "expand", "existing", "新建", "改建", "扩建", "现有"]
+MAX_BATCH_ROWS = 100
 
 
 def _degrees(field: str, value: float, limit: float) -> None:
@@ -62,19 +79,32 @@ def _degrees(field: str, value: float, limit: float) -> None:
     raise InputError("lon", value, "经度应在 -180 到 180 之间（山西约 110–115）。", "longitude must lie in -180..180 (Shanxi is about 110–115).")
 
 
+# Exactly one way to give the site: ``at`` text, or ``lon`` with ``lat`` (enforced by CheckRequest.site).
+_ONE_SITE = [
+    {"title": "坐标文本 at", "required": ["at"], "not": {"anyOf": [{"required": ["lon"]}, {"required": ["lat"]}]}},
+    {"title": "经纬度 lon/lat", "required": ["lon", "lat"], "not": {"required": ["at"]}},
+]
+
+
+def _one_site(schema: dict) -> None:
+    schema["oneOf"] = _ONE_SITE
+    for name in ("lon", "lat", "at"):
+        schema["properties"][name].pop("default", None)  # absent means "not this way", never null
+
+
 class CheckRequest(BaseModel):
     """One site (``at`` text, or ``lon`` and ``lat``), the industry and the stage."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"lon": 111.2, "lat": 35.6, "industry": "造纸", "stage": "new"},
-                     {"at": "X=3938552 Y=37514297", "crs": "EPSG:4525", "industry": "焦化", "stage": "扩建"}]})
+    # strict: a number is a JSON number (not "111.2" or true), as the schema says.
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_one_site)
 
-    lon: float | None = Field(None, description="经度（十进制度）")
-    lat: float | None = Field(None, description="纬度（十进制度）")
-    at: str | None = Field(None, max_length=500, description="任意写法的坐标文本，如 东经111°15′ 北纬35°36′")
+    # Not nullable: an absent field is None, an explicit null is refused (the schema's oneOf counts a null as given).
+    lon: float = Field(None, ge=-180, le=180, description="经度（十进制度，CGCS2000/WGS84；须在中国的高斯-克吕格带内）")
+    lat: float = Field(None, ge=-90, le=90, description="纬度（十进制度）")
+    at: str = Field(None, min_length=1, max_length=500, description="任意写法的坐标文本，如 东经111°15′ 北纬35°36′")
     crs: str | None = Field(None, max_length=100, description="输入坐标系：EPSG:NNNN，或 wgs84、cgcs2000、gcj02、bd09")
-    industry: str = Field(..., max_length=200, description="行业名称或国民经济行业代码，如 造纸、2221")
-    stage: str = Field("new", max_length=20, description="new|rebuild|expand|existing 或 新建|改建|扩建|现有")
+    industry: str = Field(..., min_length=1, max_length=200, description="行业名称或国民经济行业代码，如 造纸、2221")
+    stage: StageName = Field("new", description="项目阶段：new|rebuild|expand|existing 或 新建|改建|扩建|现有")
     project: str = Field("", max_length=200, description="项目名称（写入审查意见与审计日志）")
 
     def site(self) -> tuple[BaseGeometry, dict]:
@@ -110,7 +140,23 @@ class BatchRequest(BaseModel):
     """Rows are validated one by one, so a bad row is reported and the others still checked."""
 
     model_config = ConfigDict(extra="forbid")
-    rows: list[Any] = Field(..., description="每行一个检查请求，字段同 /api/check")
+    rows: list[Any] = Field(..., max_length=MAX_BATCH_ROWS,
+                            description=f"每行一个检查请求，字段同 /api/check（至多 {MAX_BATCH_ROWS} 行；坏行逐行报告，不使整批失败）")
+
+
+class ErrorDetail(BaseModel):
+    """The one error shape of the API (``limits.error_body``): the field, the value and the fix in Chinese and English."""
+
+    field: str | None = Field(..., description="出错的字段（JSON 路径，如 lon、rows.3.lat、file、check_id）；服务器内部错误时为 null")
+    value: Any = Field(None, description="收到的值（回显）")
+    message_zh: str = Field(..., description="中文说明及改正方法")
+    message_en: str = Field(..., description="English explanation and fix")
+    message: str | None = Field(None, description="message_zh 与 message_en，换行分隔")
+
+
+class ErrorAnswer(BaseModel):
+    error: ErrorDetail
+    errors: list[ErrorDetail] | None = Field(None, description="请求校验失败时的全部错误（error 为其中第一条）")
 
 
 class AuditEcho(BaseModel):
