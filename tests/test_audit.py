@@ -8,11 +8,11 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
-from siting.audit import AuditLog, CheckRecord
+from siting.audit import AuditLog, CheckRecord, review_date
 from siting.audited_check import replay, run_check
 from tests.sites import site_near
 
@@ -49,7 +49,8 @@ def test_a_check_is_stored_with_its_inputs_versions_and_result(layers, audit, mi
     assert stored.project == "某纸业" and stored.inputs == {"industry": "造纸", "stage": "新建", "site": given}
     assert stored.overall == result.overall.value == stored.result["overall"] == "prohibited"
     assert set(stored.layer_versions["layers"]) == set(layers.layers) and stored.layer_versions["missing"] == sorted(layers.missing)
-    assert len(stored.catalog_version) == 64 and stored.checked_on == date.today().isoformat()
+    assert len(stored.catalog_version) == 64 and stored.checked_on == review_date(datetime.fromisoformat(stored.created_at)).isoformat()
+    assert stored.id[1:16] == datetime.fromisoformat(stored.created_at).strftime("%Y%m%dT%H%M%S"), "id and record: one instant (UTC)"
 
 
 def test_replay_uses_the_stored_date_so_deadlines_read_the_same(layers, audit, mill_site):
