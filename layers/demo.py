@@ -4,7 +4,8 @@ They are generated from the admin boundaries and the schematic seat positions in
 ``layers/data/demo.yaml`` so the product runs before an agency hands over its layers.
 Each county is cut by distance from its seat: a town disk and a park disk (key units,
 the town disk also being the planning area), the far part of the county (priority
-unit, sized by bisection on the cut radius) and the rest (general unit).
+unit, sized by bisection on the cut radius) and the rest (general unit). A unit's access
+list quotes only its own city's plans, or says that they give no text.
 """
 
 from __future__ import annotations
@@ -68,8 +69,10 @@ def build_demo(admin: gpd.GeoDataFrame, params: dict) -> dict[str, gpd.GeoDataFr
     unit_rows: list[dict] = []
     planning: list[dict] = []
     red_lines: list[dict] = []
+    names = dict(zip(admin["code"], admin["name"], strict=True))
     for code, seat in params["seats"].items():
         record = admin.loc[admin["code"] == code].iloc[0]
+        city = names.get(record["parent"], "")
         epsg = gk3_zone_for_longitude(seat["lon"]).epsg
         county = project(record.geometry, _WGS84, epsg)
         centre = project(shapely.Point(seat["lon"], seat["lat"]), _WGS84, epsg)
@@ -80,7 +83,7 @@ def build_demo(admin: gpd.GeoDataFrame, params: dict) -> dict[str, gpd.GeoDataFr
                                              params, target)
         for row in rows:
             row["geometry"] = _to_wgs84(row["geometry"], epsg)
-            row.update(_access_list(params, row["class"]))
+            row.update(_access_list(params, city, row["class"]))
         unit_rows += rows
         seat_name = seat.get("city") or record["name"]
         planning.append({"name": f"{seat_name}规划区（示意）", "county": code, "city": bool(seat.get("city")),
@@ -120,8 +123,10 @@ def _seat_area(areas: gpd.GeoDataFrame, code: str) -> gpd.GeoDataFrame:
     return areas.loc[areas["county"] == code].drop(columns="city").reset_index(drop=True)
 
 
-def _access_list(params: dict, unit_class: str) -> dict[str, str]:
-    texts = params["access_lists"][unit_class]
-    return {dimension: " ".join(str(texts[dimension]).split()) for dimension in
+def _access_list(params: dict, city: str, unit_class: str) -> dict[str, str]:
+    """The city's own sample text per dimension, or the statement that its plans give none."""
+    texts = params["access_lists"].get(city, {}).get(unit_class, {})
+    absent = params["no_access_text"].format(city=city or "所在市")
+    return {dimension: " ".join(str(texts.get(dimension, absent)).split()) for dimension in
             ("spatial_layout", "pollutant_discharge", "risk_control", "resource_efficiency")}
 

@@ -22,10 +22,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrow, Patch, Rectangle
+from shapely.geometry.base import BaseGeometry
 
 from maps.check_map import strictest, view_bounds, zone_groups
 from maps.fonts import cjk_family
-from maps.region import RegionZones
+from maps.region import RegionZones, Zone
 from maps.style import ADMIN_COLOUR, DEMO_TEXT, RIVER_COLOUR, RIVER_LAYERS, SITE_COLOUR, VERDICT_COLOURS, zone_style
 from spatial.answer import folded
 from spatial.checker import CheckResult
@@ -42,6 +43,9 @@ TITLE_XY = (0.035, 0.955)  # figure fraction of the title's top-left corner
 TITLE_SIZE_PT = 17
 _MAX_FINDINGS_LISTED = 14
 _FOOTER_WIDTH = 190  # columns of 7.5 pt text across the sheet
+_MIN_BAND_PT = 4.0  # a buffer band drawn narrower than this at the sheet's scale gets a heavy outline
+_ROW_STEP = 0.028  # panel rows (axes fraction)
+_ROW_LINE = 0.021  # extra line of a wrapped panel row
 _SUBTITLE_WIDTH = 150
 
 
@@ -101,14 +105,46 @@ def _nice_length(target_m: float) -> float:
     return max(step * exponent for step in (1, 2, 5) if step * exponent <= target_m)
 
 
-def add_scale_bar(sheet: Sheet) -> None:
-    """A four-segment bar of a round length, about a quarter of the map width."""
+def bar_size(sheet: Sheet) -> tuple[float, float, float]:
+    """The bar's round length and its white box's width and height (GK metres) at the current extent."""
+    (x0, x1), (y0, y1) = sheet.map_ax.get_xlim(), sheet.map_ax.get_ylim()
+    length = _nice_length((x1 - x0) / 4)
+    return length, length + 0.07 * (x1 - x0), 0.085 * (y1 - y0)
+
+
+def scale_bar_box(sheet: Sheet, avoid: BaseGeometry | None = None) -> tuple[float, float]:
+    """Lower-left corner (GK) of the scale bar's box: a bottom corner the map body ``avoid`` leaves
+    clear; with none clear the map is extended downwards, so the bar never covers what it shows."""
     ax = sheet.map_ax
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
-    length = _nice_length((x1 - x0) / 4)
-    left, bottom, height = x0 + 0.04 * (x1 - x0), y0 + 0.04 * (y1 - y0), 0.012 * (y1 - y0)
-    ax.add_patch(Rectangle((left - 0.01 * (x1 - x0), bottom - 0.015 * (y1 - y0)), length + 0.06 * (x1 - x0),
-                           height + 0.07 * (y1 - y0), facecolor="white", edgecolor="none", alpha=0.85, zorder=20))
+    _, width, height = bar_size(sheet)
+    pad_x, pad_y = 0.01 * (x1 - x0), 0.01 * (y1 - y0)
+    corners = [(x0 + pad_x, y0 + pad_y), (x1 - pad_x - width, y0 + pad_y)]
+    if avoid is None:
+        return corners[0]
+    for x, y in corners:
+        if not shapely.box(x, y, x + width, y + height).intersects(avoid):
+            return x, y
+    # Grow the extent downwards until the box fits below the old bottom edge (box and pad are
+    # 9.5 % of the grown height: 0.11 of the old height), keeping the axes' equal scale.
+    grow = 0.11 * (y1 - y0)
+    ratio = (x1 - x0) / (y1 - y0)
+    cx = (x0 + x1) / 2
+    span_y = y1 - y0 + grow
+    ax.set_ylim(y0 - grow, y1)
+    ax.set_xlim(cx - ratio * span_y / 2, cx + ratio * span_y / 2)
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    return x0 + 0.01 * (x1 - x0), y0 + 0.01 * (y1 - y0)
+
+
+def add_scale_bar(sheet: Sheet, avoid: BaseGeometry | None = None) -> None:
+    """A four-segment bar of a round length, about a quarter of the map width, clear of ``avoid`` (GK)."""
+    ax = sheet.map_ax
+    box_x, box_y = scale_bar_box(sheet, avoid)
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    length, width, box_height = bar_size(sheet)
+    ax.add_patch(Rectangle((box_x, box_y), width, box_height, facecolor="white", edgecolor="none", alpha=0.85, zorder=20))
+    left, bottom, height = box_x + 0.01 * (x1 - x0), box_y + 0.02 * (y1 - y0), 0.012 * (y1 - y0)
     for i in range(4):
         ax.add_patch(Rectangle((left + i * length / 4, bottom), length / 4, height, zorder=21,
                                facecolor="black" if i % 2 == 0 else "white", edgecolor="black", linewidth=0.6))
@@ -186,17 +222,21 @@ def panel_rows(sheet: Sheet, title: str, rows: list[tuple[str, ...]], top: float
     ax = sheet.panel_ax
     ax.text(0, top, title, fontsize=9.5, fontweight="bold", family=sheet.family, va="top", transform=ax.transAxes)
     y = top - 0.04
+    panel_pt = _PANEL_RECT[2] * A4_LANDSCAPE_IN[0] * 72
     for row, swatch in zip(rows, swatches or [None] * len(rows), strict=True):
         indent = 0.0
         if swatch:
             ax.add_patch(Rectangle((0, y - 0.02), 0.05, 0.018, transform=ax.transAxes, **swatch))
             indent = 0.065
-        x = 0.0
-        for i, (cell, width) in enumerate(zip(row, widths, strict=True)):
-            ax.text(x + (width if i else indent), y, cell, fontsize=7.5, family=sheet.family, va="top",
-                    ha="right" if i else "left", transform=ax.transAxes)
+        # The first cell wraps within its column (7.5 pt text: a CJK character is 7.5 pt, two columns).
+        lines = _wrap(row[0], int((widths[0] - indent) * panel_pt / 7.5 * 2 * 0.96))
+        ax.text(indent, y, "\n".join(lines), fontsize=7.5, family=sheet.family, va="top", ha="left",
+                linespacing=1.25, transform=ax.transAxes)
+        x = widths[0]
+        for cell, width in zip(row[1:], widths[1:], strict=True):
+            ax.text(x + width, y, cell, fontsize=7.5, family=sheet.family, va="top", ha="right", transform=ax.transAxes)
             x += width
-        y -= 0.028
+        y -= _ROW_STEP + _ROW_LINE * (len(lines) - 1)
     return y
 
 
@@ -233,26 +273,36 @@ def render_check_figure(result: CheckResult, layers: LayerSet, out: Path) -> Pat
     counties = admin.loc[(admin["level"] == "county") & admin.intersects(window)]
     _draw(ax, _gk_series(counties.geometry.boundary, epsg), color=ADMIN_COLOUR, linewidth=0.8, linestyle="-.", zorder=2)
     shown: list[Provenance] = [layers.admin.provenance]
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    view = project(shapely.box(x0, y0, x1, y1), epsg, _WGS84)  # what the map shows, for the legend
+    drawn_rivers = False
     for layer_id in RIVER_LAYERS:
         if layer_id in layers.layers:
             river = shapely.intersection(shapely.union_all(layers.layers[layer_id].frame.geometry.values), window)
             if not river.is_empty:
                 _draw(ax, _gk_series([river], epsg), color=RIVER_COLOUR, linewidth=2, zorder=4)
                 shown.append(layers.layers[layer_id].provenance)
+                drawn_rivers |= river.intersects(view)
     demonstration = bool(result.demonstration)
+    drawn_verdicts: set[Verdict] = set()
+    drawn_buffer = False
     for group in sorted(zone_groups(result.findings), key=lambda g: strictest(g).severity):
         finding = group[0]
         colour = VERDICT_COLOURS[strictest(group)]
         buffer = finding.rule.zone.kind is ZoneKind.BUFFER
+        if finding.zone_geometry is not None and finding.zone_geometry.intersects(view):
+            drawn_verdicts.add(strictest(group))
+            drawn_buffer |= buffer
         _draw(ax, _gk_series([finding.zone_geometry], epsg), facecolor=colour, alpha=0.25, edgecolor="none", zorder=3)
         _draw(ax, _gk_series([finding.zone_geometry.boundary], epsg), color=colour, linewidth=1.2,
               linestyle="--" if buffer else "-", zorder=5)
         if (layer := layers.layers.get(finding.layer)) is not None:
             shown.append(layer.provenance)
             demonstration |= layer.provenance.demonstration
-    _draw_distance_lines(sheet, result)
+    distance_lines = _draw_distance_lines(sheet, result)
     site_gk = project(result.site_geometry, _WGS84, epsg)
-    if site_gk.geom_type in ("Point", "MultiPoint"):
+    point_site = site_gk.geom_type in ("Point", "MultiPoint")
+    if point_site:
         ax.plot(site_gk.centroid.x, site_gk.centroid.y, marker="o", markersize=11, markerfacecolor=VERDICT_COLOURS[verdict],
                 markeredgecolor="white", markeredgewidth=2, zorder=30)
     else:
@@ -260,14 +310,9 @@ def render_check_figure(result: CheckResult, layers: LayerSet, out: Path) -> Pat
     convergence = meridian_convergence_deg(result.site.lon, result.site.lat, epsg)
     add_scale_bar(sheet)
     add_north_arrow(sheet, convergence)
-
-    handles = [Patch(facecolor=c, alpha=0.5, edgecolor=c, label=f"{v.label}（管控区域）") for v, c in VERDICT_COLOURS.items()]
-    handles += [Patch(facecolor="white", edgecolor="#555555", linestyle="--", label="虚线边框：缓冲区"),
-                Line2D([], [], color=RIVER_COLOUR, linewidth=2, label="河流中线"),
-                Line2D([], [], color="#222222", linestyle="--", label="距离量算线（米）"),
-                Line2D([], [], color=ADMIN_COLOUR, linestyle="-.", label="县（市、区）界"),
-                Line2D([], [], marker="o", color="none", markerfacecolor=VERDICT_COLOURS[verdict], markersize=9, label="场址")]
-    panel_legend(sheet, handles, "图例")
+    drawn_counties = bool(len(counties)) and shapely.intersects(shapely.union_all(counties.geometry.boundary.values), view)
+    panel_legend(sheet, check_legend_handles(drawn_verdicts, drawn_buffer, drawn_rivers, distance_lines, drawn_counties,
+                                             VERDICT_COLOURS[verdict] if point_site else None), "图例")
     site_findings, _ = folded([f for f in result.findings if f.group == "site"])
     shown_findings = site_findings + [f for f in result.findings if f.group != "site" and f.verdict is not Verdict.COMPLIANT]
     listed = shown_findings[:_MAX_FINDINGS_LISTED]
@@ -286,14 +331,35 @@ def render_check_figure(result: CheckResult, layers: LayerSet, out: Path) -> Pat
     return _save(sheet, out)
 
 
+def check_legend_handles(verdicts: set[Verdict], buffer: bool, rivers: bool, distance_lines: bool, counties: bool,
+                         point_colour: str | None) -> list:
+    """Legend rows for what the check figure draws, and nothing else (``point_colour``: a point site's marker)."""
+    handles: list = [Patch(facecolor=VERDICT_COLOURS[v], alpha=0.5, edgecolor=VERDICT_COLOURS[v], label=f"{v.label}（管控区域）")
+                     for v in sorted(verdicts, key=lambda v: -v.severity)]
+    if buffer:
+        handles.append(Patch(facecolor="white", edgecolor="#555555", linestyle="--", label="虚线边框：缓冲区"))
+    if rivers:
+        handles.append(Line2D([], [], color=RIVER_COLOUR, linewidth=2, label="河流中线"))
+    if distance_lines:
+        handles.append(Line2D([], [], color="#222222", linestyle="--", label="距离量算线（米）"))
+    if counties:
+        handles.append(Line2D([], [], color=ADMIN_COLOUR, linestyle="-.", label="县（市、区）界"))
+    if point_colour is None:
+        handles.append(Patch(facecolor=SITE_COLOUR, alpha=0.15, edgecolor=SITE_COLOUR, linewidth=2.2, label="场址"))
+    else:
+        handles.append(Line2D([], [], marker="o", color="none", markerfacecolor=point_colour, markersize=9, label="场址"))
+    return handles
+
+
 def _distance_text(finding) -> str:
     if finding.distance_m is None:
         return ""
     return "区内" if finding.inside and finding.distance_m == 0 else f"{finding.distance_m:,.0f} 米"
 
 
-def _draw_distance_lines(sheet: Sheet, result: CheckResult) -> None:
-    ax, epsg, seen = sheet.map_ax, sheet.epsg, set()
+def _draw_distance_lines(sheet: Sheet, result: CheckResult) -> bool:
+    """Draw the measured distance lines; whether any shows in the map view."""
+    ax, epsg, seen, shown = sheet.map_ax, sheet.epsg, set(), False
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
     view = shapely.box(x0, y0, x1, y1)
     for finding in result.findings:
@@ -308,16 +374,25 @@ def _draw_distance_lines(sheet: Sheet, result: CheckResult) -> None:
         visible = shapely.intersection(line_gk, view)
         if visible.is_empty:
             continue
+        shown = True
         anchor = visible.interpolate(0.5, normalized=True)
         label = (f"距{finding.zone}边界 {line_gk.length:,.0f} 米" if finding.inside and finding.rule.zone.kind is ZoneKind.WITHIN
                  else f"至{finding.layer_name} {finding.distance_m:,.0f} 米")
         ax.text(anchor.x, anchor.y, label, fontsize=8, family=sheet.family, ha="center", va="center", zorder=26,
                 bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "#222222", "linewidth": 0.6})
+    return shown
 
 
 def _swatch(style) -> dict:
     return {"facecolor": style.colour, "alpha": min(0.85, style.fill_opacity + 0.25), "edgecolor": style.colour,
             "hatch": style.hatch, "linestyle": "--" if style.dash else "-", "linewidth": 0.8}
+
+
+def band_width_pt(zone: Zone, metres_per_pt: float) -> float:
+    """Printed width of a buffer band (both sides of its baseline); infinite for other zones."""
+    if "distance_m" not in zone.frame.columns:
+        return math.inf
+    return 2 * float(zone.frame["distance_m"].max()) / metres_per_pt
 
 
 def render_region_figure(zones: RegionZones, layers: LayerSet, out: Path) -> Path:
@@ -328,19 +403,23 @@ def render_region_figure(zones: RegionZones, layers: LayerSet, out: Path) -> Pat
     sheet = new_sheet(f"{region.name}生态环境空间管控分区图", f"依据：{plans}", epsg)
     set_extent(sheet, region.geometry_gk.bounds)
     ax = sheet.map_ax
-    handles = []
+    metres_per_pt = (ax.get_xlim()[1] - ax.get_xlim()[0]) / (_MAP_RECT[2] * A4_LANDSCAPE_IN[0] * 72)
     for zone in zones.zones:
         style = zone_style(zone.style_id)
         geometries = _gk_series(zone.frame.geometry.values, epsg)
         _draw(ax, geometries, facecolor=style.colour, alpha=min(0.85, style.fill_opacity + 0.25), edgecolor="none",
               zorder=2 + style.order / 100)
-        _draw(ax, geometries.boundary, color=style.colour, linewidth=0.6 if not style.hatch else 0.9,
-              linestyle="--" if style.dash else "-", zorder=3 + style.order / 100)
+        thin = band_width_pt(zone, metres_per_pt) < _MIN_BAND_PT
+        _draw(ax, geometries.boundary, color=style.colour, linewidth=1.6 if thin else 0.6 if not style.hatch else 0.9,
+              linestyle="-" if thin else "--" if style.dash else "-", zorder=3 + style.order / 100)
         if style.hatch:
             _draw(ax, geometries, facecolor="none", edgecolor=style.colour, hatch=style.hatch, linewidth=0, zorder=3)
-    for layer_id, frame in zones.rivers.items():
+    for frame in zones.rivers.values():
         _draw(ax, _gk_series(frame.geometry.values, epsg), color=RIVER_COLOUR, linewidth=1.6, zorder=6)
-        handles.append(Line2D([], [], color=RIVER_COLOUR, linewidth=1.6, label=f"{layers.layers[layer_id].name}（中线）"))
+    handles = []
+    if zones.rivers:
+        names = "、".join(layers.layers[layer_id].name for layer_id in zones.rivers)
+        handles.append(Line2D([], [], color=RIVER_COLOUR, linewidth=1.6, label=f"河流中线（{names}）"))
     subdivisions = _gk_series(zones.subdivisions.geometry.values, epsg)
     _draw(ax, subdivisions.boundary, color=ADMIN_COLOUR, linewidth=0.7, linestyle="-.", zorder=7)
     _draw(ax, [region.geometry_gk.boundary], color="#111111", linewidth=1.8, zorder=8)
@@ -352,9 +431,10 @@ def render_region_figure(zones: RegionZones, layers: LayerSet, out: Path) -> Pat
                 Line2D([], [], color=ADMIN_COLOUR, linewidth=0.7, linestyle="-.", label="县（市、区）界")]
     centre = region.geometry.representative_point()
     convergence = meridian_convergence_deg(centre.x, centre.y, epsg)
-    add_scale_bar(sheet)
+    add_scale_bar(sheet, avoid=region.geometry_gk)
     add_north_arrow(sheet, convergence)
-    rows = [(f"{z.name}{'（示意）' if z.demonstration else ''}{'，' + z.coverage_note if z.coverage_note else ''}",
+    rows = [(f"{z.label}{'（示意）' if z.demonstration else ''}{'，' + z.coverage_note if z.coverage_note else ''}"
+             + (f"（同一范围，{len(z.plans)} 项规划引用）" if z.also else ""),
              f"{z.area_km2:,.2f}", f"{100 * z.area_km2 / zones.region_area_km2:.1f}%") for z in zones.zones]
     rows.append((f"{region.name}全域", f"{zones.region_area_km2:,.2f}", "100%"))
     swatches = [_swatch(zone_style(z.style_id)) for z in zones.zones] + [None]

@@ -4,7 +4,9 @@ A planner asks for 运城市, 绛县 or 晋城市城区 and gets the zones the p
 polygon layers (red line, 三线一单 units, planning areas, water-source zones …) and the
 buffer zones the rules derive from river or area baselines (黄河 1 km, 汾河运城段 2 km …),
 each clipped to the region, with its area measured in the region's Gauss–Krüger zone.
-Zones whose layer is not loaded yet are listed, not silently left out. Geometry here is
+Zones whose layer is not loaded yet are listed, not silently left out. Layers that draw the
+same area (a demonstration disk standing in for three differently worded areas) are one
+zone, named by all of them and cited with every plan that names any. Geometry here is
 full resolution; maps/simplify.py thins it for display only.
 """
 
@@ -26,6 +28,7 @@ from spatial.rules import Plan, Rule, ZoneKind
 _WGS84 = STORAGE_CRS.to_epsg()
 _SLIVER_WIDTH_DEG = 0.002  # about 200 m, the admin layer's accuracy
 _SLIVER_SHARE = 0.05
+_SAME_AREA_SHARE = 0.001  # two layers differing by less than this share of their area draw the same zone
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,12 @@ class Zone:
     provenance: Provenance
     source_name: str  # the layer the zone is drawn from
     coverage_note: str = ""  # where a layer covers only part of the region
+    also: list[tuple[str, str]] = field(default_factory=list)  # (layer id, name) of layers drawing the same area
+
+    @property
+    def label(self) -> str:
+        """The zone's name, with the names of the layers drawing the same area."""
+        return "／".join([self.name, *(name for _, name in self.also)])
 
     @property
     def demonstration(self) -> bool:
@@ -82,6 +91,8 @@ class RegionZones:
             seen.setdefault(layer_id, layers.layers[layer_id].provenance)
         for zone in self.zones:
             seen.setdefault(zone.source_name, zone.provenance)
+            for layer_id, _ in zone.also:
+                seen.setdefault(layer_id, layers.layers[layer_id].provenance)
         return list(seen.values())
 
 
@@ -171,7 +182,8 @@ def _buffer_zone(rules: list[Rule], clip: str, region: Region, layers: LayerSet)
     geometry = project(area, region.gk_epsg, _WGS84)
     name = f"{layer.name}周边{zone.distance_m:g}米" if zone.sides == "around area" else zone.describe(layer.name)
     return Zone(
-        id=f"buffer:{layer.id}:{zone.section or ''}:{zone.distance_m:g}:{clip}", name=name, style_id="buffer:",
+        id=f"buffer:{layer.id}:{zone.section or ''}:{zone.distance_m:g}:{clip}", name=name,
+        style_id=f"buffer:{layer.id}:{zone.distance_m:g}",
         frame=gpd.GeoDataFrame({"name": [name], "baseline": [layer.name], "distance_m": [zone.distance_m]},
                                geometry=[geometry], crs=STORAGE_CRS),
         area_km2=area.area / 1e6, rules=sorted({r.id for r in rules}), plans=sorted({r.plan.title for r in rules}),
@@ -230,6 +242,7 @@ def region_zones(text: str, layers: LayerSet, rules: list[Rule], only: list[str]
         ))
     zones += [z for z in (_buffer_zone(group, clip, region, layers) for (*_, clip), group in buffers.items())
               if z is not None]
+    zones = _merge_identical(zones, region.gk_epsg)
 
     admin = layers.admin.frame
     inside = admin.loc[admin["parent"] == region.code]
@@ -241,6 +254,22 @@ def region_zones(text: str, layers: LayerSet, rules: list[Rule], only: list[str]
         rivers={k: v for k, v in rivers.items() if not v.empty}, missing=sorted(missing.values(), key=lambda m: m["id"]),
         region_area_km2=float(region.geometry_gk.area) / 1e6,
     )
+
+
+def _merge_identical(zones: list[Zone], epsg: int) -> list[Zone]:
+    """One zone for layers that draw the same area: drawn and listed once, with every rule and plan."""
+    kept: list[tuple[Zone, BaseGeometry]] = []
+    for zone in zones:
+        shape = project(shapely.union_all(zone.frame.geometry.values), _WGS84, epsg)
+        twin = next((k for k, other in kept if abs(k.area_km2 - zone.area_km2) <= _SAME_AREA_SHARE * max(k.area_km2, 1e-9)
+                     and shapely.symmetric_difference(other, shape).area <= _SAME_AREA_SHARE * shape.area), None)
+        if twin is None:
+            kept.append((zone, shape))
+            continue
+        twin.also.append((zone.source_name, zone.name))
+        twin.rules = sorted({*twin.rules, *zone.rules})
+        twin.plans = sorted({*twin.plans, *zone.plans})
+    return [zone for zone, _ in kept]
 
 
 def _is_polygonal(frame: gpd.GeoDataFrame) -> bool:

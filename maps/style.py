@@ -55,6 +55,15 @@ _BY_ID = {
     "dw_source_level1": ZoneStyle("#08306b", 0.50, order=42),
 }
 BUFFER_STYLE = ZoneStyle("#4a90d9", 0.22, weight=1.2, dash="6 4", hatch="\\\\", order=25)
+# River bands, one colour each so a planner tells 黄河 1 km from 汾河 2 km. The outline is heavy
+# (2.5 px, short gaps) so a 1 km band still reads as a band at city scale, where it is a few pixels wide.
+_BAND_COLOURS = {
+    ("yellow_river", "1000"): "#d4a017",
+    ("fen_river", "2000"): "#5b9bd5",
+    ("fen_river", "1000"): "#0b6e8a",
+    ("sushui_river", "1000"): "#00a087",
+}
+_BAND_PALETTE = ["#9467bd", "#8c564b", "#e377c2", "#ff7f0e", "#2ca02c", "#7f7f7f"]
 _PALETTE = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#a6761d", "#666666", "#17becf", "#bcbd22"]
 
 
@@ -65,6 +74,17 @@ def zone_style(layer_id: str) -> ZoneStyle:
     if layer_id.startswith("dw_source"):
         return ZoneStyle("#4292c6", 0.45, order=43)
     if layer_id.startswith("buffer:"):
-        return BUFFER_STYLE
+        return _band_style(layer_id)
     index = int(hashlib.sha1(layer_id.encode()).hexdigest(), 16) % len(_PALETTE)
     return ZoneStyle(_PALETTE[index], 0.30, order=50)
+
+
+def _band_style(style_id: str) -> ZoneStyle:
+    """A buffer band's style from ``buffer:<baseline layer>:<distance m>``; a bare ``buffer:`` gets the generic one."""
+    _, baseline, distance = ([*style_id.split(":"), "", ""])[:3]
+    if not baseline:
+        return BUFFER_STYLE
+    colour = _BAND_COLOURS.get((baseline, distance))
+    if colour is None:
+        colour = _BAND_PALETTE[int(hashlib.sha1(style_id.encode()).hexdigest(), 16) % len(_BAND_PALETTE)]
+    return ZoneStyle(colour, 0.30, weight=2.5, dash="8 3", hatch="\\\\", order=25)

@@ -13,16 +13,29 @@ import warnings
 import numpy as np
 import pypdfium2
 import pytest
+import shapely
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
 from layers import catalog
-from maps.figure import A4_LANDSCAPE_IN, PNG_DPI, TITLE_SIZE_PT, TITLE_XY, render_check_figure, render_region_figure
+from maps.check_map import strictest, view_bounds, zone_groups
+from maps.figure import (
+    A4_LANDSCAPE_IN,
+    PNG_DPI,
+    TITLE_SIZE_PT,
+    TITLE_XY,
+    bar_size,
+    new_sheet,
+    render_check_figure,
+    render_region_figure,
+    scale_bar_box,
+    set_extent,
+)
 from maps.region import region_zones
 from maps.style import DEMO_TEXT
 from spatial.checker import check
-from spatial.rules import Stage
+from spatial.rules import Stage, Verdict
 from tests.sites import site_near
 
 A4_LANDSCAPE_PT = (842, 595)
@@ -124,3 +137,30 @@ def test_check_figure_png_and_pdf(layers, rules, tmp_path):
     assert (DEMO_TEXT in text) == bool(result.demonstration)
     with pytest.raises(ValueError, match=r"\.png or \.pdf"):
         render_check_figure(result, layers, tmp_path / "check.svg")
+
+
+def test_check_figure_legend_lists_only_what_is_drawn(layers, rules, tmp_path):
+    site = site_near(layers, "fen_river", "140825", 400)
+    result = check(site, catalog.taxonomy().resolve("造纸"), Stage.NEW, rules, layers)
+    west, south, east, north = view_bounds(result)
+    view = shapely.box(west, south, east, north)
+    drawn = {strictest(group) for group in zone_groups(result.findings)
+             if group[0].zone_geometry is not None and group[0].zone_geometry.intersects(view)}
+    assert Verdict.PROHIBITED in drawn
+    text = pypdfium2.PdfDocument(str(render_check_figure(result, layers, tmp_path / "check.pdf")))[0].get_textpage().get_text_range()
+    for verdict in Verdict:
+        assert (f"{verdict.label}（管控区域）" in text) == (verdict in drawn), verdict
+
+
+@pytest.mark.parametrize("name", ["运城市", "绛县", "晋城市城区"])
+def test_region_scale_bar_is_clear_of_the_map_body(layers, rules, name):
+    zones = region_zones(name, layers, rules)
+    sheet = new_sheet("", "", zones.region.gk_epsg)
+    set_extent(sheet, zones.region.geometry_gk.bounds)
+    x, y = scale_bar_box(sheet, zones.region.geometry_gk)
+    (x0, x1), (y0, y1) = sheet.map_ax.get_xlim(), sheet.map_ax.get_ylim()
+    _, width, height = bar_size(sheet)
+    bar = shapely.box(x, y, x + width, y + height)
+    assert not bar.intersects(zones.region.geometry_gk)
+    assert x0 <= x and x + width <= x1 and y0 <= y and y + height <= y1  # inside the map frame
+    assert shapely.box(x0, y0, x1, y1).contains(zones.region.geometry_gk)  # nothing pushed out of view

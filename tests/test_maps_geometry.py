@@ -80,7 +80,7 @@ def test_missing_layers_are_listed_not_dropped(yuncheng, layers):
 
 
 def test_every_loaded_zone_layer_with_data_in_the_region_is_drawn(yuncheng, layers):
-    drawn = {z.id for z in yuncheng.zones}
+    drawn = {z.id for z in yuncheng.zones} | {layer_id for z in yuncheng.zones for layer_id, _ in z.also}
     for layer_id, layer in layers.layers.items():
         if layer_id == "admin" or not (shapely.get_dimensions(layer.frame.geometry.values) == 2).all():
             continue
