@@ -1,8 +1,10 @@
 """Interactive map of one check for reviewers: the site against the zones that reached it.
 
-Drawn at full resolution (the geometry the checker measured), with the distance lines
-labelled in metres, a popup per zone listing each finding on it, a legend, layer
-control, scale bar, measure tool and the data-authority banners. No basemap unless one
+Drawn at full resolution (the geometry the checker measured), with each measured zone's
+accuracy band (the strip either side of its edge where a site is 需复核), distance lines to
+zones within 5 km labelled in metres, a popup per zone listing each finding on it, county
+lines and names and the declared seats for orientation, a legend carrying the
+data-authority banners, layer control, scale bar and measure tool. No basemap unless one
 is configured; the page is self-contained (see maps/offline.py).
 """
 
@@ -14,14 +16,30 @@ from pathlib import Path
 
 import folium
 import shapely
+from folium.template import Template
 from shapely.geometry.base import BaseGeometry
 
 from maps.basemap import Basemap
-from maps.leaflet import Banners, DemoLayer, HtmlPopup, Panel, authority_text, base_map, fill_swatch, legend_html, line_swatch
+from maps.leaflet import (
+    DemoBannerWatch,
+    DemoLayer,
+    HtmlPopup,
+    Panel,
+    PlaceLabel,
+    StaticLayer,
+    Verbatim,
+    authority_text,
+    banner_html,
+    base_map,
+    fill_swatch,
+    legend_html,
+    line_swatch,
+)
 from maps.offline import save_offline
-from maps.style import RIVER_COLOUR, RIVER_LAYERS, SITE_COLOUR, VERDICT_COLOURS, ZoneStyle, zone_style
+from maps.places import seats
+from maps.style import ADMIN_COLOUR, RIVER_COLOUR, RIVER_LAYERS, SITE_COLOUR, VERDICT_COLOURS, ZoneStyle, zone_style
 from spatial.answer import folded
-from spatial.checker import CheckResult, Finding
+from spatial.checker import _MAP_WINDOW_M, CheckResult, Finding
 from spatial.crs import STORAGE_CRS
 from spatial.layer import LayerSet, Provenance, project
 from spatial.rules import Verdict, ZoneKind
@@ -32,6 +50,11 @@ _WGS84 = STORAGE_CRS.to_epsg()
 _CONTEXT_WINDOW_M = 30_000  # rivers are drawn within this distance of the site
 _FIT_WITHIN_M = 5_000  # the first view shows distance lines up to this length
 _MIN_HALF_EXTENT_M = 1_500
+_ADMIN_WINDOW_M = 40_000  # county lines and names are drawn within this distance of the site
+_ADMIN_TOLERANCE_DEG = 0.0002  # about 20 m: context lines, never measured
+_LABEL_CLEAR_M = 2_500  # a county name is placed at least this far from the site marker
+_SEAT_CLEAR_M = 1_000  # a seat this close to the site would put its label on the site marker
+_BAND_COLOUR = VERDICT_COLOURS[Verdict.REVIEW]  # a site in the band is 需复核
 
 
 def finding_html(finding: Finding) -> str:
@@ -60,8 +83,28 @@ def zone_groups(findings: list[Finding]) -> list[list[Finding]]:
     return list(groups.values())
 
 
+def zone_key(index: int) -> str:
+    """The key of the index-th zone group (``zone_groups`` order), shared by the overlay and the findings list."""
+    return f"zone-{index}"
+
+
 def strictest(findings: list[Finding]) -> Verdict:
     return max((f.verdict for f in findings), key=lambda v: v.severity)
+
+
+class ZoneKey(Verbatim):
+    """Registers a zone overlay under its keys (its group key, ``rule:<id>`` of each rule on it), so
+    the map's findings list and the page's findings table can open its popup."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            {% for key in this.keys %}sitingZone({{ key|tojson }}, {{ this.layer.get_name() }});{% endfor %}
+        {% endmacro %}
+    """)
+
+    def __init__(self, layer: folium.GeoJson, keys: list[str]) -> None:
+        super().__init__()
+        self.layer, self.keys = layer, keys
 
 
 def zone_overlay(group: list[Finding], demonstration: bool) -> folium.GeoJson:
@@ -86,13 +129,14 @@ def _line_length_m(line: BaseGeometry, epsg: int) -> float:
     return float(project(line, _WGS84, epsg).length)
 
 
-def distance_lines(result: CheckResult) -> folium.FeatureGroup | None:
-    """Site → nearest point of each baseline or zone edge, labelled in metres."""
-    group = folium.FeatureGroup(name="距离量算线（米）")
-    seen = set()
+def distance_lines(result: CheckResult) -> StaticLayer | None:
+    """Site → nearest point of each baseline or zone edge within 5 km, labelled in metres at the
+    far end, on the side away from the site, so no label covers the site marker."""
+    lines, labels, seen = [], [], set()
     for finding in result.findings:
         line = finding.nearest_line
-        if line is None or line.is_empty or finding.distance_m is None or line.wkb in seen:
+        if (line is None or line.is_empty or finding.distance_m is None or finding.distance_m > _FIT_WITHIN_M
+                or line.wkb in seen):
             continue
         seen.add(line.wkb)
         length = _line_length_m(line, result.site.gk_epsg)
@@ -100,10 +144,82 @@ def distance_lines(result: CheckResult) -> folium.FeatureGroup | None:
             continue
         label = (f"距{finding.zone}边界 {length:,.0f} 米（在区内）" if finding.inside and finding.rule.zone.kind is ZoneKind.WITHIN
                  else f"至{finding.layer_name} {finding.distance_m:,.0f} 米")
-        folium.PolyLine([(y, x) for x, y in line.coords], color="#222222", weight=2, dash_array="6 4",
-                        tooltip=folium.Tooltip(label, permanent=True, direction="center",
-                                               class_name="siting-distance-label")).add_to(group)
-    return group if seen else None
+        (x0, _), (x1, y1) = line.coords[0], line.coords[-1]
+        lines.append(shapely.geometry.mapping(line))
+        labels.append(PlaceLabel(x1, y1, label, f"siting-distance-label {'right' if x1 >= x0 else 'left'}"))
+    if not lines:
+        return None
+    return StaticLayer("距离量算线（米）", {"type": "GeometryCollection", "geometries": lines},
+                       {"color": "#222222", "weight": 2, "dashArray": "6 4"}, labels)
+
+
+def accuracy_bands(result: CheckResult, layers: LayerSet) -> tuple[StaticLayer | None, list[str]]:
+    """Each measured zone's accuracy band within 5 km of the site: the layer's positional accuracy
+    inside its edge and, outside, that plus the river's mid-line-to-bank allowance — a site in
+    the band is 需复核. Also the legend's words for the bands drawn (layer name and ±metres)."""
+    bands, words = [], {}
+    for group in zone_groups(result.findings):
+        finding = group[0]
+        drawing, layer = finding.drawing, layers.layers.get(finding.layer or "")
+        if drawing is None or layer is None or finding.distance_m is None or finding.distance_m > _FIT_WITHIN_M:
+            continue
+        accuracy = float(layer.provenance.accuracy_m)
+        outward = accuracy
+        if finding.rule.zone.kind is ZoneKind.BUFFER:
+            outward += float(layer.provenance.bank_m(result.site.lon, result.site.lat))
+        zone = drawing.zone_gk
+        edge = shapely.boundary(zone)
+        band = shapely.union(shapely.intersection(shapely.buffer(edge, accuracy), zone),
+                             shapely.difference(shapely.buffer(edge, outward), zone))
+        # The zone is cut out of the map window round the site; that cut is no edge of the zone.
+        reach = _MAP_WINDOW_M - outward - (drawing.distance_m or 0.0) - 50
+        band = shapely.intersection(band, shapely.buffer(drawing.site_gk, reach))
+        if band.is_empty:
+            continue
+        bands.append(shapely.geometry.mapping(shapely.simplify(project(band, drawing.epsg, _WGS84), 1e-5)))
+        words[layer.name] = f"{layer.name}：界内 {accuracy:g} 米" + (f"、界外 {outward:g} 米" if outward != accuracy else "")
+    if not bands:
+        return None, []
+    layer = StaticLayer("位置精度带（界线两侧）", {"type": "GeometryCollection", "geometries": bands},
+                        {"stroke": False, "fillColor": _BAND_COLOUR, "fillOpacity": 0.3})
+    return layer, list(words.values())
+
+
+def admin_context(result: CheckResult, layers: LayerSet) -> list[StaticLayer]:
+    """County and city lines with county names, and the declared seats, around the site: where
+    the site is, offline, with or without a basemap. Names are kept off the site marker."""
+    epsg = result.site.gk_epsg
+    centre = project(result.site_geometry.centroid, _WGS84, epsg)
+    window = project(shapely.buffer(centre, _ADMIN_WINDOW_M), epsg, _WGS84)
+    frame = layers.admin.frame
+    near = frame.loc[frame["level"].isin(["city", "county"]) & frame.intersects(window)]
+    lines, labels = [], []
+    clear = project(shapely.buffer(centre, _LABEL_CLEAR_M), epsg, _WGS84)
+    near_site = project(shapely.buffer(centre, _SEAT_CLEAR_M), epsg, _WGS84)
+    view = shapely.box(*view_bounds(result))
+    for row in near.itertuples():
+        edge = shapely.simplify(shapely.intersection(shapely.boundary(row.geometry), window), _ADMIN_TOLERANCE_DEG)
+        if not edge.is_empty:
+            lines.append({"type": "Feature", "geometry": shapely.geometry.mapping(edge),
+                          "properties": {"level": row.level}})
+        if row.level == "county":
+            # In the first view if the county shows there, else where it lies in the window.
+            piece = shapely.difference(shapely.intersection(row.geometry, view), clear)
+            if piece.is_empty:
+                piece = shapely.difference(shapely.intersection(row.geometry, window), clear)
+            if not piece.is_empty:
+                point = shapely.point_on_surface(piece)
+                labels.append(PlaceLabel(point.x, point.y, row.name))
+    style = {"color": ADMIN_COLOUR, "weight": 1.2, "dashArray": "8 4 2 4", "fill": False, "opacity": 0.9}
+    counties = StaticLayer("县级行政区界及名称", {"type": "FeatureCollection", "features": lines}, style, labels)
+    # A seat under the site marker is left out (the county name still says where the site is).
+    seat_labels = [PlaceLabel(seat.lon, seat.lat, f"{seat.name}（示意位置）", "siting-seat-label")
+                   for seat in seats(layers) if shapely.contains_xy(window, seat.lon, seat.lat)
+                   and not shapely.contains_xy(near_site, seat.lon, seat.lat)]
+    found = [counties]
+    if seat_labels:
+        found.append(StaticLayer("县城、市驻地（示意位置）", None, {}, seat_labels))
+    return found
 
 
 def river_overlay(layers: LayerSet, layer_id: str, site: BaseGeometry, epsg: int) -> folium.GeoJson | None:
@@ -177,8 +293,10 @@ def _summary(result: CheckResult) -> str:
     colour = VERDICT_COLOURS[result.overall]
     listed, hidden = folded([f for f in result.findings if f.group == "site"])
     listed += [f for f in result.findings if f.group != "site" and f.verdict is not Verdict.COMPLIANT]
+    keys = {id(f): zone_key(index) for index, group in enumerate(zone_groups(result.findings)) for f in group}
     rows = "".join(
-        f"<tr><td style='color:{VERDICT_COLOURS[f.verdict]}'>■ {f.verdict.label}</td><td>{html.escape(f.rule.id)}</td>"
+        (f"<tr data-zone='{keys[id(f)]}' title='点击查看该管控区详情'>" if id(f) in keys else "<tr>")
+        + f"<td style='color:{VERDICT_COLOURS[f.verdict]}'>■ {f.verdict.label}</td><td>{html.escape(f.rule.id)}</td>"
         f"<td class='num'>{'' if f.distance_m is None else f'{f.distance_m:,.0f} 米'}</td></tr>"
         for f in listed
     )
@@ -199,19 +317,27 @@ def view_bounds(result: CheckResult) -> tuple[float, float, float, float]:
     return tuple(project(box, epsg, _WGS84).bounds)
 
 
-def check_map(result: CheckResult, layers: LayerSet, basemap: Basemap | None = None, out: Path | None = None) -> folium.Map:
+def check_map(result: CheckResult, layers: LayerSet, basemap: Basemap | None = None, out: Path | None = None,
+              compact: bool = False) -> folium.Map:
+    """The check's map; ``compact`` (the page's map frame) folds the layer control to its button."""
     fmap = base_map(view_bounds(result), basemap, out)
     shown: list[Provenance] = [layers.admin.provenance]
+    for context in admin_context(result, layers):
+        context.add_to(fmap)
     for layer_id in RIVER_LAYERS:
         if layer_id in layers.layers and (overlay := river_overlay(layers, layer_id, result.site_geometry,
                                                                    result.site.gk_epsg)):
             overlay.add_to(fmap)
             shown.append(layers.layers[layer_id].provenance)
-    for group in zone_groups(result.findings):
+    bands, band_words = accuracy_bands(result, layers)
+    if bands is not None:
+        bands.add_to(fmap)
+    for index, group in enumerate(zone_groups(result.findings)):
         layer = layers.layers.get(group[0].layer)
         demonstration = bool(layer and layer.provenance.demonstration)
         overlay = zone_overlay(group, demonstration)
         overlay.add_to(fmap)
+        ZoneKey(overlay, [zone_key(index), *(f"rule:{rule}" for rule in sorted({f.rule.id for f in group}))]).add_to(fmap)
         if layer is not None:
             shown.append(layer.provenance)
         if demonstration:
@@ -227,15 +353,26 @@ def check_map(result: CheckResult, layers: LayerSet, basemap: Basemap | None = N
     if result.demonstration:  # the verdict on the site rests on demonstration data
         DemoLayer(site).add_to(fmap)
 
+    drawn = {strictest(group) for group in zone_groups(result.findings)}
     legend = [(f"<i class='siting-swatch' style='background:{c};opacity:.6;border:1.5px solid {c}'></i>", f"{v.label}（区域）")
-              for v, c in VERDICT_COLOURS.items()]
-    legend += [(fill_swatch(ZoneStyle("#888888", 0.2, dash="6 4")), "虚线边框：河流等缓冲区"),
-               (line_swatch(RIVER_COLOUR), "河流中线"), (line_swatch("#222222", dashed=True), "距离量算线（米）"),
+              for v, c in VERDICT_COLOURS.items() if v in drawn]
+    legend += [(fill_swatch(ZoneStyle("#888888", 0.2, dash="6 4")), "虚线边框：河流等缓冲区")]
+    if band_words:
+        legend.append((f"<i class='siting-swatch' style='background:{_BAND_COLOUR};opacity:.55'></i>",
+                       "位置精度带（界线两侧；场址落在带内为需复核）：" + "；".join(band_words)))
+    legend += [(line_swatch(RIVER_COLOUR), "河流中线")]
+    if lines is not None:
+        legend.append((line_swatch("#222222", dashed=True), "距离量算线（5 公里以内，米）"))
+    legend += [(line_swatch(ADMIN_COLOUR, dashed=True), "县级行政区界"),
                (f"<i class='siting-site-icon' style='background:{VERDICT_COLOURS[result.overall]}'></i>", "场址")]
-    Banners(authority_text(shown)).add_to(fmap)
-    Panel("图例", legend_html(legend), corner="bottomright").add_to(fmap)
+    banners = banner_html(authority_text(shown))
+    if compact:  # the page's small map frame: the legend folds, the banners stay in its corner
+        Panel("图例", legend_html(legend), corner="bottomright", open_=False, lead=banners).add_to(fmap)
+    else:
+        Panel("图例", f"<div class='siting-legend-banner'>{banners}</div>" + legend_html(legend), corner="bottomright").add_to(fmap)
+    DemoBannerWatch().add_to(fmap)
     Panel("审查结论", _summary(result), corner="bottomleft", open_=False).add_to(fmap)
-    folium.LayerControl(collapsed=False).add_to(fmap)
+    folium.LayerControl(collapsed=compact).add_to(fmap)
     return fmap
 
 

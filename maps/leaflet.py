@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -123,6 +124,39 @@ class ZoomLayer(Layer):
         }
 
 
+class StaticLayer(Layer):
+    """An overlay for orientation (admin lines, place names, accuracy bands) that never catches a
+    click: a click on it reaches the map, which checks that point in the reviewer page."""
+
+    _template = Template("")
+
+    def render(self, **kwargs) -> None:
+        data = json.dumps(self.spec, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+        self.get_root().script.add_child(
+            RawHtml(f"var {self.get_name()} = sitingStaticLayer({self._parent.get_name()}, {data});"), name=self.get_name())
+        super().render(**kwargs)
+
+    def __init__(self, name: str, geojson: dict | None, style: dict, labels: Iterable[PlaceLabel] = (),
+                 label_min_zoom: int = 0, show: bool = True, control: bool = True) -> None:
+        super().__init__(name=name, overlay=True, control=control, show=show)
+        self._name = "StaticLayer"
+        self.spec = {"geojson": geojson, "style": style, "labelMinZoom": label_min_zoom,
+                     "labels": [label.spec() for label in labels]}
+
+
+@dataclass(frozen=True)
+class PlaceLabel:
+    """Text on the map at a point (escaped here); ``css`` is its class (siting-place-label, …)."""
+
+    lon: float
+    lat: float
+    text: str
+    css: str = "siting-place-label"
+
+    def spec(self) -> dict:
+        return {"lon": round(self.lon, 6), "lat": round(self.lat, 6), "html": html.escape(self.text), "cls": self.css}
+
+
 class Verbatim(MacroElement):
     """A MacroElement whose rendered macros go into the page as they are.
 
@@ -178,6 +212,26 @@ class DemoLayer(Verbatim):
         self.layer = layer
 
 
+def banner_html(authority: str) -> str:
+    """The data-authority line and the (hidden until a demo layer shows) demonstration warning."""
+    return (f"<div class='siting-authority'>{html.escape(authority)}</div>"
+            f"<div id='{DEMO_BANNER_ID}' class='siting-demo' style='display:none'>⚠ {html.escape(DEMO_TEXT)}</div>")
+
+
+class DemoBannerWatch(Verbatim):
+    """Shows the demonstration warning of ``banner_html`` while a demonstration layer is on the map."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            sitingDemoBanner({{ this._parent.get_name() }}, {{ this.demo_id|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.demo_id = DEMO_BANNER_ID
+
+
 class Banners(Verbatim):
     """The authority of the data, always shown; the demonstration warning while demo layers are visible."""
 
@@ -201,19 +255,22 @@ class Banners(Verbatim):
 
 
 class Panel(Verbatim):
-    """A fixed, collapsible box of HTML (legend, area table, findings)."""
+    """A fixed, collapsible box of HTML (legend, area table, findings); ``lead`` (the data-authority
+    banners) stays shown above it in the same corner while the box is folded."""
 
     _template = Template("""
         {% macro html(this, kwargs) %}
-            <details class="siting-panel siting-{{ this.corner }}" {{ 'open' if this.open else '' }}>
+            {% if this.lead %}<div class="siting-corner siting-{{ this.corner }}"><div class="siting-lead">{{ this.lead }}</div>{% endif %}
+            <details class="siting-panel {{ '' if this.lead else 'siting-' + this.corner }}" {{ 'open' if this.open else '' }}>
               <summary>{{ this.title }}</summary>{{ this.body }}
             </details>
+            {% if this.lead %}</div>{% endif %}
         {% endmacro %}
     """)
 
-    def __init__(self, title: str, body: str, corner: str = "bottomright", open_: bool = True) -> None:
+    def __init__(self, title: str, body: str, corner: str = "bottomright", open_: bool = True, lead: str = "") -> None:
         super().__init__()
-        self.title, self.body, self.corner, self.open = html.escape(title), body, corner, open_
+        self.title, self.body, self.corner, self.open, self.lead = html.escape(title), body, corner, open_, lead
 
 
 def legend_html(entries: list[tuple[str, str]]) -> str:
@@ -230,6 +287,18 @@ def fill_swatch(style: ZoneStyle) -> str:
 
 def line_swatch(colour: str, dashed: bool = False) -> str:
     return f"<i class='siting-line' style='border-top:3px {'dashed' if dashed else 'solid'} {colour}'></i>"
+
+
+class DrawTools(JSCSSMixin, MacroElement):
+    """Leaflet-Geoman's drawing toolbar (point, line, polygon, rectangle; Chinese), for drawing a site."""
+
+    default_js: ClassVar = [("leaflet_geoman_js", "maps/assets/leaflet-geoman-free-2.20.2/leaflet-geoman.min.js")]
+    default_css: ClassVar = [("leaflet_geoman_css", "maps/assets/leaflet-geoman-free-2.20.2/leaflet-geoman.css")]
+    _template = Template("")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "DrawTools"
 
 
 class ScaleBar(Verbatim):
@@ -286,4 +355,26 @@ _PAGE_CSS = """<style>
 .leaflet-control-layers{font-size:12px;line-height:1.3}
 .siting-distance-label{background:rgba(255,255,255,.9);border:1px solid #333;font-weight:bold;padding:0 3px}
 .siting-site-icon{width:14px;height:14px;border-radius:50%;border:3px solid #fff;box-shadow:0 0 0 2px #111}
+.siting-label-anchor{background:none;border:0}
+.siting-label-anchor span{position:absolute;white-space:nowrap;pointer-events:none}
+.siting-place-label{transform:translate(-50%,-50%);font:bold 13px/1.2 "Noto Sans CJK SC","Microsoft YaHei",sans-serif;
+  color:#333;text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 2px #fff}
+.siting-place-label.city{font-size:15px;color:#111}
+.siting-seat-label{transform:translate(8px,-50%);font:12px/1.2 "Noto Sans CJK SC","Microsoft YaHei",sans-serif;color:#222;
+  text-shadow:0 0 3px #fff,0 0 3px #fff}
+.siting-seat-label::before{content:"";position:absolute;left:-13px;top:50%;width:8px;height:8px;margin-top:-5px;
+  border-radius:50%;background:#fff;border:2px solid #222}
+.siting-distance-label.right{transform:translate(6px,-50%)}.siting-distance-label.left{transform:translate(calc(-100% - 6px),-50%)}
+.siting-distance-label.right,.siting-distance-label.left{font:bold 12px/1.4 "Noto Sans CJK SC","Microsoft YaHei",sans-serif}
+.siting-found-place{width:16px;height:16px;margin:-8px 0 0 -8px;border:3px solid #1f6fb2;border-radius:50%}
+.siting-found-label{transform:translate(14px,-50%) !important;color:#1f6fb2}
+.siting-corner{position:fixed;z-index:1000;display:flex;flex-direction:column;align-items:flex-end;gap:4px;max-width:380px}
+.siting-corner .siting-panel{position:static;max-height:none}
+.siting-corner>details.siting-panel[open]{max-height:calc(100vh - 220px)}
+.siting-lead{font:12px/1.4 "Noto Sans CJK SC","Microsoft YaHei",sans-serif;max-width:320px}
+.siting-legend-banner{max-width:300px;white-space:normal;margin:2px 0 4px}
+.siting-panel .siting-legend-row span{white-space:normal;max-width:300px}
+.siting-legend-banner .siting-authority,.siting-lead .siting-authority{background:#fff8e1;border:1px solid #e0a800;padding:2px 6px}
+.siting-legend-banner .siting-demo,.siting-lead .siting-demo{background:#c0392b;color:#fff;font-weight:bold;padding:2px 6px;margin-top:2px}
+.siting-panel tr[data-zone]{cursor:pointer}.siting-panel tr[data-zone]:hover{background:#eef4fb}
 </style>"""

@@ -23,7 +23,8 @@ from maps.vendor import ASSETS, MANIFEST, sha256_bytes
 
 # folium resources the pages provide inline, and those they never need (no
 # awesome-markers icons, no Bootstrap widgets are used).
-_PROVIDED = {"leaflet", "leaflet_css", "leaflet_measure_js", "leaflet_measure_css"}
+_PROVIDED = {"leaflet", "leaflet_css", "leaflet_measure_js", "leaflet_measure_css", "leaflet_geoman_js", "leaflet_geoman_css"}
+_GEOMAN = "@geoman-io/leaflet-geoman-free"
 _UNUSED = {"jquery", "bootstrap", "bootstrap_css", "glyphicons_css", "awesome_markers", "awesome_markers_css",
            "awesome_markers_font_css", "awesome_rotate_css"}
 _EXTERNAL_RESOURCE = re.compile(r"""<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.I)
@@ -63,8 +64,8 @@ def _script(text: str) -> str:
 
 
 @cache
-def head_html(measure: bool) -> str:
-    """Everything a page needs in <head>: Leaflet (and the measure plugin), inline."""
+def head_html(measure: bool, draw: bool = False) -> str:
+    """Everything a page needs in <head>: Leaflet (and the measure and drawing plugins), inline."""
     icon_options = {
         "iconUrl": _data_uri("leaflet", "images/marker-icon.png"),
         "iconRetinaUrl": _data_uri("leaflet", "images/marker-icon-2x.png"),
@@ -80,6 +81,11 @@ def head_html(measure: bool) -> str:
         parts += [
             f"<style>{_inline_css('leaflet-measure', 'leaflet-measure.css')}</style>",
             _script(asset_bytes("leaflet-measure", "leaflet-measure.cn.js").decode("utf-8")),
+        ]
+    if draw:
+        parts += [
+            f"<style>{asset_bytes(_GEOMAN, 'leaflet-geoman.css').decode('utf-8')}</style>",
+            _script(asset_bytes(_GEOMAN, "leaflet-geoman.min.js").decode("utf-8")),
         ]
     return "\n".join(parts)
 
@@ -106,7 +112,7 @@ def _elements(root) -> list:
 
 def make_offline(fmap: folium.Map) -> None:
     """Replace every CDN link of the map's elements with the inlined vendored copies."""
-    needs_measure = False
+    needs_measure = needs_draw = False
     for element in _elements(fmap):
         if isinstance(element, folium.Popup):
             raise ValueError("folium.Popup parses its HTML with jQuery, which offline pages do not carry; "
@@ -118,12 +124,13 @@ def make_offline(fmap: folium.Map) -> None:
         if unknown:
             raise ValueError(f"{type(element).__name__} needs {sorted(unknown)}, which have no offline copy in maps/assets")
         needs_measure |= bool(names & {"leaflet_measure_js", "leaflet_measure_css"})
+        needs_draw |= bool(names & {"leaflet_geoman_js", "leaflet_geoman_css"})
         element.default_js = []
         element.default_css = []
     figure = fmap.get_root()
     if not isinstance(figure, Figure):
         raise TypeError("the map must belong to a branca Figure")
-    figure.header.add_child(RawHtml(head_html(needs_measure)), name="offline_assets", index=0)
+    figure.header.add_child(RawHtml(head_html(needs_measure, needs_draw)), name="offline_assets", index=0)
 
 
 def render_offline(fmap: folium.Map) -> str:

@@ -40,6 +40,12 @@ PACKAGES = {
         + [f"dist/assets/{icon}{scale}.png" for icon in ("cancel", "check", "focus", "rulers", "start", "trash")
            for scale in ("", "_@2X")],
     },
+    # Drawing a site (point, line, polygon) on the check map; its CSS carries its icons as data: URIs.
+    "@geoman-io/leaflet-geoman-free": {
+        "version": "2.20.2",
+        "license": "MIT",
+        "files": ["LICENSE", "dist/leaflet-geoman.min.js", "dist/leaflet-geoman.css"],
+    },
 }
 
 
@@ -61,7 +67,7 @@ def vendor_package(name: str, spec: dict, workdir: Path) -> dict:
     packed = json.loads(done.stdout)[0]
     tarball = workdir / packed["filename"]
     _check_integrity(tarball, packed["integrity"])
-    target = ASSETS / f"{name}-{spec['version']}"
+    target = ASSETS / f"{name.rpartition('/')[2]}-{spec['version']}"
     shutil.rmtree(target, ignore_errors=True)
     files = {}
     with tarfile.open(tarball) as archive:

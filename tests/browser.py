@@ -60,14 +60,18 @@ class OfflinePage:
         self.page.context.close()
 
 
-def offline_page(browser: Browser, allow: Iterable[str] = ("127.0.0.1", "localhost")) -> OfflinePage:
+LAPTOP = (1366, 768)  # the reviewer's laptop screen the page is laid out for
+
+
+def offline_page(browser: Browser, allow: Iterable[str] = ("127.0.0.1", "localhost"),
+                 viewport: tuple[int, int] = (1280, 900)) -> OfflinePage:
     """A fresh page that may reach only ``allow`` hosts and local schemes (file:, data:, blob:).
 
     Blocked requests are aborted, so they also appear in ``failed_requests``: a page that
     tries to reach a CDN or tile server fails the test that asserts none failed.
     """
     allowed = frozenset(allow)
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, service_workers="block")
     result = OfflinePage(page=context.new_page())
 
     def route(route: Route) -> None:

@@ -21,6 +21,7 @@ from layers import catalog
 from maps.check_map import write_check_map
 from maps.region import region_zones
 from maps.region_map import write_region_map
+from maps.style import zone_style
 from spatial.checker import check
 from spatial.rules import Stage
 from tests.browser import offline_page
@@ -110,6 +111,67 @@ def test_check_map_offline_with_zone_distance_and_popup(browser, layers, fen_che
         page.session.close()
 
 
+def _boxes_overlap(a: dict, b: dict) -> bool:
+    return not (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+                or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
+
+
+def test_check_map_orients_and_explains(browser, layers, fen_check, tmp_path):
+    """County lines and names, the declared seat, the accuracy band in the legend, distance lines
+    only to zones within 5 km with their metres, no label on the site marker, banners in the legend."""
+    path = write_check_map(fen_check, layers, tmp_path / "check.html")
+    page = Page(browser, path)
+    try:
+        page.assert_clean()
+        overlays = page.overlays()
+        assert {"县级行政区界及名称", "县城、市驻地（示意位置）", "位置精度带（界线两侧）"} <= set(overlays)
+        names = page.page.locator(".siting-place-label").all_inner_texts()
+        assert "新绛县" in names  # the site's county, by name, in the first view
+        assert page.page.locator(".siting-place-label", has_text="新绛县").first.is_visible()
+        assert "新绛县城（示意位置）" in page.page.locator(".siting-seat-label").all_inner_texts()
+        legend = page.page.locator("details.siting-panel", has_text="图例")
+        fen = layers.layers["fen_river"].provenance
+        assert f"汾河干流：界内 {fen.accuracy_m:g} 米" in legend.inner_text() and "位置精度带" in legend.inner_text()
+        assert has_colour(page.map_pixels(), "#d4ac0d", tolerance=90)  # the band is drawn (需复核 yellow)
+        # Distance lines: one per distinct zone within 5 km, each labelled with its metres; none farther.
+        near = {f.nearest_line.wkb for f in fen_check.findings
+                if f.nearest_line is not None and f.distance_m is not None and 1 <= f.distance_m <= 5_000}
+        far = [f for f in fen_check.findings if f.distance_m is not None and f.distance_m > 5_000]
+        labels = page.page.locator(".siting-distance-label").all_inner_texts()
+        assert len(labels) == len(near) and all(re.search(r"[\d,]+ 米", label) for label in labels)
+        assert all(f"{f.distance_m:,.0f} 米" not in " ".join(labels) for f in far)
+        site = page.page.locator(".siting-site-icon").first.bounding_box()
+        for label in page.page.locator(".siting-distance-label, .siting-place-label").all():
+            if label.is_visible():
+                assert not _boxes_overlap(label.bounding_box(), site), label.inner_text()
+        # The banners live in the legend, clear of the layer control.
+        authority = page.page.locator(".siting-legend-banner .siting-authority")
+        assert authority.is_visible()
+        assert not _boxes_overlap(authority.bounding_box(), page.page.locator(".leaflet-control-layers").bounding_box())
+        assert page.banner_visible() == bool(fen_check.demonstration)
+        # A row of the map's findings list opens its zone's popup.
+        page.page.locator("details.siting-panel summary", has_text="审查结论").click()
+        page.page.locator("details.siting-panel tr[data-zone]", has_text="YC21-3.1-fen-2km").first.click()
+        assert "YC21-3.1-fen-2km" in page.page.locator(".leaflet-popup-content").first.inner_text()
+        page.assert_clean()
+    finally:
+        page.session.close()
+
+
+def test_places_are_found_by_name_from_the_layers(layers):
+    from maps.places import search_places
+
+    wenxi = search_places(layers, "闻喜")
+    assert (wenxi[0].name, wenxi[0].kind, wenxi[0].within, wenxi[0].code) == ("闻喜县", "县（市、区）", "运城市", "140823")
+    assert wenxi[0].bounds[0] < wenxi[0].lon < wenxi[0].bounds[2]
+    seat = next(p for p in search_places(layers, "运城") if p.kind == "市驻地")
+    assert seat.approximate and seat.bounds is None and seat.within == "运城市"
+    assert search_places(layers, "运城")[0].name == "运城市"  # the city before its seat and planning area
+    assert search_places(layers, "140826")[0].name == "绛县"
+    assert search_places(layers, "盐湖")[0].name == "盐湖区" and "盐湖" in [p.name for p in search_places(layers, "盐湖")]
+    assert search_places(layers, "不存在的地方") == [] and search_places(layers, "  ") == []
+
+
 def test_measure_tool_measures_in_metres_offline(browser, layers, fen_check, tmp_path):
     path = write_check_map(fen_check, layers, tmp_path / "check.html")
     page = Page(browser, path)
@@ -159,7 +221,7 @@ def test_region_map_of_yuncheng_is_small_and_opens_offline(browser, yuncheng_pag
     try:
         page.assert_clean()
         overlays = page.overlays()
-        expected = [z.name + ("（示意）" if z.demonstration else "") for z in zones.zones]
+        expected = [z.label + ("（示意）" if z.demonstration else "") for z in zones.zones]
         assert expected and set(expected) <= set(overlays)
         assert {"县（市、区）界", "运城市边界"} <= set(overlays)
         pixels = page.map_pixels()
@@ -179,7 +241,7 @@ def test_region_map_of_yuncheng_is_small_and_opens_offline(browser, yuncheng_pag
 
 def test_region_banner_follows_the_demonstration_layers_on_the_map(browser, yuncheng_page):
     zones, path = yuncheng_page
-    demo = [z.name + "（示意）" for z in zones.zones if z.demonstration]
+    demo = [z.label + "（示意）" for z in zones.zones if z.demonstration]
     page = Page(browser, path)
     try:
         assert page.banner_visible() == bool(demo)
@@ -193,6 +255,72 @@ def test_region_banner_follows_the_demonstration_layers_on_the_map(browser, yunc
         page.assert_clean()
     finally:
         page.session.close()
+
+
+def test_region_lists_each_zone_kind_once_with_every_plan_naming_it(yuncheng_page, rules):
+    zones, _ = yuncheng_page
+    labels = [z.label for z in zones.zones]
+    assert len(labels) == len(set(labels))
+    shapes = [shapely.union_all(z.frame.geometry.values) for z in zones.zones]
+    for i, a in enumerate(shapes):
+        for j, b in enumerate(shapes[i + 1:], i + 1):
+            same = shapely.symmetric_difference(a, b).area <= 0.001 * a.area
+            assert not same, f"{labels[i]} and {labels[j]} draw the same area"
+    # The demonstration 运城 city disk stands in for three differently named areas: one row.
+    (merged,) = [z for z in zones.zones if len(z.also) >= 2]
+    layer_ids = {merged.source_name, *(i for i, _ in merged.also)}
+    assert {"central_urban_area", "city_planning_areas", "yuncheng_city_planning_area"} <= layer_ids
+    naming = {r.plan.title for r in rules if r.zone.layer in layer_ids and r.plan in zones.plans}
+    assert naming and naming <= set(merged.plans)
+
+
+def test_region_river_bands_have_their_own_colours_and_the_yellow_river_band_shows(browser, yuncheng_page):
+    zones, path = yuncheng_page
+    bands = {z.name: zone_style(z.style_id).colour for z in zones.zones if z.id.startswith("buffer:")}
+    assert {"黄河干流（山西段）沿岸1000米", "汾河（运城段）沿岸2000米", "汾河干流沿岸1000米"} <= set(bands)
+    assert len(set(bands.values())) == len(bands)
+    page = Page(browser, path)
+    try:
+        pixels = page.map_pixels()
+        gold = np.array([int(bands["黄河干流（山西段）沿岸1000米"][i:i + 2], 16) for i in (1, 3, 5)])
+        # At city zoom the 1 km band is a few pixels wide; its outline keeps it a visible ribbon.
+        assert (np.abs(pixels - gold).sum(axis=2) < 40).sum() > 1500
+        legend = page.page.locator("details.siting-panel", has_text="管控分区图例").inner_text()
+        for name in bands:
+            assert legend.count(name) == 1
+        page.assert_clean()
+    finally:
+        page.session.close()
+
+
+def test_region_html_names_counties_and_points_north(browser, yuncheng_page):
+    zones, path = yuncheng_page
+    page = Page(browser, path)
+    try:
+        shown = [t.strip() for t in page.page.locator(".siting-place-label").all_inner_texts()]
+        assert sorted(shown) == sorted(zones.subdivisions["name"])
+        arrow = page.page.locator(".siting-north-arrow")
+        assert arrow.is_visible() and "北" in arrow.inner_text()
+        box = arrow.bounding_box()
+        for other in (".leaflet-control-layers", ".leaflet-control-zoom", "details.siting-panel"):
+            for element in page.page.locator(other).all():
+                assert not _boxes_overlap(box, element.bounding_box()), other
+        page.assert_clean()
+    finally:
+        page.session.close()
+
+
+def test_demonstration_units_quote_only_their_own_city(layers, fen_check):
+    (unit,) = fen_check.units
+    assert unit["demonstration"] and unit["code"].startswith("ZH140825")
+    texts = list(unit["access_list"].values())
+    assert texts and all("晋城" not in text and "运城市的规划未给出" in text for text in texts)
+    for layer_id in ("units_priority", "units_key", "units_general"):
+        frame = layers.layers[layer_id].frame
+        chengqu = frame.loc[frame["county"] == "140502", "spatial_layout"]
+        yuncheng = frame.loc[frame["county"].str.startswith("1408"), "spatial_layout"]
+        assert len(chengqu) and chengqu.str.contains("晋城市城区").all()
+        assert len(yuncheng) and not yuncheng.str.contains("晋城").any()
 
 
 def _mbtiles(path: Path, zoom: int, x: int, y: int, around: int = 0) -> None:

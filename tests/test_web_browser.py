@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 
@@ -10,8 +11,9 @@ import pytest
 import shapely
 from docx import Document
 
+from layers import catalog
 from spatial.layer import project
-from tests.browser import OfflinePage, offline_page
+from tests.browser import LAPTOP, OfflinePage, offline_page
 from tests.sites import site_near
 from tests.test_site_files import write_ovi_kmz
 from tests.webapp import running_server
@@ -28,7 +30,7 @@ def app_url(data_dir, layers) -> Iterator[str]:
 
 @pytest.fixture()
 def session(browser) -> Iterator[OfflinePage]:
-    page = offline_page(browser)
+    page = offline_page(browser, viewport=LAPTOP)
     yield page
     page.close()
 
@@ -44,7 +46,7 @@ def open_page(session: OfflinePage, app_url: str) -> None:
     session.page.frame_locator("#map").locator(".leaflet-container").wait_for()
 
 
-def wait_for_result(session: OfflinePage) -> str:
+def wait_for_result(session: OfflinePage, zones: bool = True) -> str:
     """The check id shown once a result is on the page, after its map has loaded."""
     page = session.page
     page.wait_for_selector("#result:not([hidden])", timeout=60_000)
@@ -52,7 +54,8 @@ def wait_for_result(session: OfflinePage) -> str:
     page.wait_for_function("id => document.querySelector('#map').src.includes(id)", arg=check_id)
     frame = page.frame_locator("#map")
     frame.locator(".leaflet-control-layers").wait_for()  # the check map's layer control: the overview has none
-    assert frame.locator(".leaflet-overlay-pane path").count() > 0  # the site and its zones are drawn
+    if zones:
+        assert frame.locator(".leaflet-overlay-pane path").count() > 0  # the site and its zones are drawn
     return check_id
 
 
@@ -80,7 +83,7 @@ def test_pasted_coordinates_show_the_verdict_findings_and_map(session, app_url, 
     assert page.inner_text("#headline") == api["headline"] and api["headline"].startswith("禁止：")
     assert page.locator("#sources tbody tr").count() == len(api["layers"])
     if api.get("units"):
-        assert api["units"][0]["code"] in page.inner_text("#units")
+        assert api["units"][0]["code"] in page.text_content("#units")  # folded, there to open
     assert_offline_clean(session)
 
 
@@ -148,9 +151,10 @@ def test_bad_coordinates_are_shown_in_chinese_and_english(session, app_url):
     page.fill("#at", "111.2, 91")
     page.fill("#industry", "造纸")
     page.click("#submit")
-    page.wait_for_selector("#error:not([hidden])")
-    message = page.inner_text("#error")
+    page.wait_for_selector("[data-field=at] .field-error")
+    message = page.inner_text("[data-field=at] .field-error")
     assert "输入错误：at" in message and "Input error: at" in message and "纬度" in message
+    assert page.get_attribute("#at", "aria-invalid") == "true"
     assert page.is_hidden("#result")
     assert session.failed_requests == [] and session.blocked_requests == []
     assert all("422" in error for error in session.console_errors)  # chromium logs the 422 response itself
@@ -163,4 +167,218 @@ def test_industry_box_suggests_from_the_taxonomy(session, app_url):
     page.locator("#industry-list option").first.wait_for(state="attached")
     options = page.eval_on_selector_all("#industry-list option", "nodes => nodes.map(n => n.value)")
     assert "焦化" in options
+    assert_offline_clean(session)
+
+
+def map_ready(session: OfflinePage, check_id: str | None = None) -> None:
+    """Wait until the map frame holds the check's map (or the overview) with its page bridge running."""
+    session.page.wait_for_function("""id => { const frame = document.querySelector('#map');
+        const doc = frame.contentDocument;
+        return doc && doc.body && doc.body.dataset.bridge === 'ready'
+            && (id ? frame.contentWindow.location.href.includes(id) : frame.contentWindow.location.pathname === '/api/overview-map'); }""",
+                                   arg=check_id, timeout=60_000)
+
+
+def check_at(session: OfflinePage, app_url: str, at: str, industry: str = "造纸", zones: bool = True) -> str:
+    page = session.page
+    page.fill("#at", at)
+    page.fill("#industry", industry)
+    page.click("#submit")
+    check_id = wait_for_result(session, zones)
+    map_ready(session, check_id)
+    return check_id
+
+
+def test_a_failed_check_leaves_no_old_result(session, app_url, mill_site):
+    open_page(session, app_url)
+    page = session.page
+    check_at(session, app_url, f"{mill_site.x:.7f}, {mill_site.y:.7f}")
+    assert page.locator("#findings tbody tr").count() > 0
+    for bad, field in (("3938552 514297", "at"), ("111.2", "at")):  # GK easting without its zone; one number
+        page.fill("#at", bad)
+        page.click("#submit")
+        page.wait_for_selector(f"[data-field={field}] .field-error")
+        assert page.is_hidden("#summary") and page.is_hidden("#result")
+        assert page.locator("#findings tbody tr").count() == 0 and page.inner_text("#verdict") == ""
+        assert page.get_attribute("#download-docx", "href") is None
+        assert page.locator(".field-error").count() == 1 and page.is_hidden("#error")
+        map_ready(session)  # the map is the overview again, not the last check's
+    page.fill("#at", f"{mill_site.x:.7f}, {mill_site.y:.7f}")
+    page.fill("#industry", "")
+    page.click("#submit")
+    page.wait_for_selector("[data-field=industry] .field-error")
+    assert page.locator(".field-error").count() == 1 and page.is_hidden("#summary")
+
+
+def test_verdict_headline_and_deciding_finding_fit_above_the_fold(session, app_url, mill_site):
+    open_page(session, app_url)
+    page = session.page
+    check_id = check_at(session, app_url, f"{mill_site.x:.7f}, {mill_site.y:.7f}")
+    api = httpx.get(f"{app_url}/api/checks/{check_id}").json()["result"]
+    assert page.inner_text("#headline") == api["headline"]
+    fold = LAPTOP[1]
+    for selector in ("#verdict", "#decisive"):
+        box = page.locator(selector).bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= fold, (selector, box)
+    decisive = page.inner_text("#decisive")
+    assert "YC21-3.1-fen-2km" in decisive and FEN_QUOTE in decisive and "禁止" in decisive
+    basis = page.inner_text("#basis")
+    assert f"代码 {'、'.join(api['industry']['codes'])}" in basis and "新建" in basis
+    applied = [plan["title"] for plan in api["plans"] if plan["applies"]]
+    assert applied and all(title in page.text_content("#basis") for title in applied)
+    assert page.locator("#result details").count() >= 5  # the rest folds open
+    # From the findings table, the zone's popup opens in the map.
+    page.locator("#findings tbody tr", has_text="YC21-3.1-fen-2km").locator("button.show-zone").click()
+    popup = page.frame_locator("#map").locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert "YC21-3.1-fen-2km" in popup.inner_text() and page.evaluate("() => document.body.dataset.checkId") == check_id
+    assert_offline_clean(session)
+
+
+def test_a_site_outside_shanxi_is_not_applicable_never_green(session, app_url):
+    open_page(session, app_url)
+    page = session.page
+    check_at(session, app_url, "116.40, 39.90", zones=False)  # 北京: no Shanxi zone or county near
+    assert page.get_attribute("#verdict", "data-verdict") == "not_applicable"
+    assert "不适用" in page.inner_text("#verdict") and "符合" not in page.inner_text("#verdict-label")
+    red, green, blue = (int(v) for v in re.findall(r"\d+", page.eval_on_selector("#verdict", "n => getComputedStyle(n).backgroundColor"))[:3])
+    assert not (green > red + 40 and green > blue + 40)  # grey, not the green of 符合
+    assert "不在山西省境内" in page.inner_text("#basis")
+    assert_offline_clean(session)
+
+
+# In a check map: `map`, and `at`, the site marker's container point.
+SITE_JS = """const map = window[document.querySelector('.folium-map').id]; let site = null;
+    map.eachLayer(l => { const el = l.getElement && l.getElement();
+        if (el && el.querySelector && el.querySelector('.siting-site-icon')) site = l.getLatLng(); });
+    const at = map.latLngToContainerPoint(site);"""
+
+
+def _zone_point(session: OfflinePage) -> dict:
+    """A point of the check map, off the site marker, where a zone (a clickable path) lies on top."""
+    return session.page.frame_locator("#map").locator("body").evaluate("""() => {
+        """ + SITE_JS + """
+        for (const [dx, dy] of [[60, 40], [-60, 40], [60, -40], [-60, -40], [90, 0], [-90, 0], [0, 90]]) {
+            const x = at.x + dx, y = at.y + dy;
+            const hit = document.elementFromPoint(x, y);
+            if (hit && hit.matches('path.leaflet-interactive')) {
+                const ll = map.containerPointToLatLng([x, y]);
+                return {x, y, lon: ll.lng, lat: ll.lat};
+            }
+        }
+        return null; }""")
+
+
+def test_a_click_on_a_zone_checks_that_point_and_shift_opens_its_popup(session, app_url, mill_site):
+    open_page(session, app_url)
+    page = session.page
+    first = check_at(session, app_url, f"{mill_site.x:.7f}, {mill_site.y:.7f}")
+    point = _zone_point(session)
+    assert point is not None, "no zone under the points tried round the site"
+    container = page.frame_locator("#map").locator(".folium-map")
+    container.click(position={"x": point["x"], "y": point["y"]})
+    page.wait_for_function("id => document.body.dataset.checkId && document.body.dataset.checkId !== id", arg=first, timeout=60_000)
+    second = page.evaluate("document.body.dataset.checkId")
+    map_ready(session, second)
+    site = httpx.get(f"{app_url}/api/checks/{second}").json()["result"]["site"]["wgs84"]
+    # The point clicked (to a pixel or two, about 30 m here), not the site 60–90 px away.
+    assert site["lon"] == pytest.approx(point["lon"], abs=3e-4) and site["lat"] == pytest.approx(point["lat"], abs=3e-4)
+    assert abs(site["lon"] - mill_site.x) + abs(site["lat"] - mill_site.y) > 1e-3
+    # With Shift the zone's popup opens and no check runs.
+    point = _zone_point(session)
+    page.frame_locator("#map").locator(".folium-map").click(position={"x": point["x"], "y": point["y"]}, modifiers=["Shift"])
+    popup = page.frame_locator("#map").locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert "“" in popup.inner_text()  # a finding's quote
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.body.dataset.checkId") == second and page.is_hidden("#busy")
+    assert_offline_clean(session)
+
+
+def test_a_polygon_drawn_on_the_map_gets_the_answer_of_the_same_polygon_uploaded(session, app_url, mill_site, tmp_path):
+    open_page(session, app_url)
+    page = session.page
+    check_at(session, app_url, f"{mill_site.x:.7f}, {mill_site.y:.7f}")
+    frame = page.frame_locator("#map")
+    frame.locator(".leaflet-pm-icon-polygon").click()
+    centre = frame.locator("body").evaluate(f"() => {{ {SITE_JS} return at; }}")
+    corners = [(-70, -50), (80, -60), (90, 60), (-60, 70)]
+    for dx, dy in [*corners, corners[0]]:  # back to the first vertex closes the polygon
+        frame.locator(".folium-map").click(position={"x": centre["x"] + dx, "y": centre["y"] + dy})
+        page.wait_for_timeout(150)
+    check_id = wait_for_result(session)
+    record = httpx.get(f"{app_url}/api/checks/{check_id}").json()
+    assert record["channel"] == "api-file" and record["result"]["site"]["geometry_type"] == "Polygon"
+    assert "地图上绘制的多边形" in page.inner_text("#pane-drawn")
+    drawn = shapely.from_wkb(bytes.fromhex(record["site_wkb"]))
+    upload = tmp_path / "同一地块.geojson"
+    upload.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(drawn)}]}), encoding="utf-8")
+    token = httpx.get(f"{app_url}/api/csrf-token").json()["token"]
+    answer = httpx.post(f"{app_url}/api/check/file", files={"file": (upload.name, upload.read_bytes(), "application/geo+json")},
+                        data={"industry": "造纸", "stage": "new"}, headers={"X-CSRF-Token": token, "Origin": app_url},
+                        timeout=60).json()
+    assert shapely.equals_exact(shapely.from_wkb(bytes.fromhex(httpx.get(
+        f"{app_url}/api/checks/{answer['audit']['check_id']}").json()["site_wkb"])), drawn, 1e-9)
+    shown = record["result"]
+    assert (answer["overall"], answer["headline"]) == (shown["overall"], shown["headline"])
+    assert [(f["rule"], f["verdict"]) for f in answer["findings"]] == [(f["rule"], f["verdict"]) for f in shown["findings"]]
+    assert page.get_attribute("#verdict", "data-verdict") == shown["overall"]
+    assert_offline_clean(session)
+
+
+def test_place_search_centres_the_map_without_a_geocoder(session, app_url):
+    open_page(session, app_url)
+    page = session.page
+    map_ready(session)
+    page.fill("#place", "闻喜")
+    page.press("#place", "Enter")
+    frame = page.frame_locator("#map")
+    frame.locator(".siting-found-label", has_text="闻喜县").wait_for()
+    centre = frame.locator("body").evaluate("() => window[document.querySelector('.folium-map').id].getCenter()")
+    county = httpx.get(f"{app_url}/api/places", params={"q": "闻喜县"}).json()["places"][0]
+    west, south, east, north = county["bounds"]
+    assert county["kind"] == "县（市、区）" and west < centre["lng"] < east and south < centre["lat"] < north
+    assert "闻喜县" in page.inner_text("#place-status")
+    page.fill("#place", "不存在的地方")
+    page.press("#place", "Enter")
+    page.wait_for_function("() => document.querySelector('#place-status').textContent.includes('未找到')")
+    assert_offline_clean(session)
+
+
+def test_industry_suggestions_are_distinct_and_insert_what_resolves_to_their_code(session, app_url):
+    open_page(session, app_url)
+    page = session.page
+    page.fill("#industry", "造纸")
+    page.locator("#industry-list option").first.wait_for(state="attached")
+    options = page.eval_on_selector_all("#industry-list option", "nodes => nodes.map(n => [n.value, n.label, n.dataset.codes])")
+    assert len({value for value, _, _ in options}) == len(options) and len({codes for _, _, codes in options}) == len(options)
+    taxonomy = catalog.taxonomy()
+    for value, label, codes in options:
+        assert f"代码 {codes}" in label
+        assert "、".join(sorted(taxonomy.resolve(value).codes)) == codes, (value, codes)
+    assert "222" in [codes for _, _, codes in options]  # 造纸 (class 222) is offered as well as the 造纸 term (221、222)
+    assert_offline_clean(session)
+
+
+def test_exit_has_its_own_colour_and_overdue_deadlines_are_marked(session, app_url):
+    """An existing steel plant in 稷山's planning area: 退出, not the orange of 限制; 已逾期 stands out."""
+    open_page(session, app_url)
+    page = session.page
+    page.select_option("#stage", "existing")
+    page.fill("#project", "稷山县铭福钢铁制品有限公司高炉")
+    check_id = check_at(session, app_url, "110.979, 35.62", industry="钢铁")
+    api = httpx.get(f"{app_url}/api/checks/{check_id}").json()["result"]
+    assert api["overall"] == page.get_attribute("#verdict", "data-verdict") == "exit"
+    colour = page.eval_on_selector("#verdict", "n => getComputedStyle(n).backgroundColor")
+    page.evaluate("() => { const probe = document.createElement('div'); probe.id = 'probe'; probe.className = 'verdict restricted';"
+                  " document.body.appendChild(probe); }")
+    assert colour != page.eval_on_selector("#probe", "n => getComputedStyle(n).backgroundColor")
+    overdue = [f for f in api["findings"] if f["overdue"] and f["deadline"]]
+    assert overdue
+    marked = page.locator("#findings .deadline.overdue").all_text_contents()
+    assert "期限 2025-12-31（已逾期）" in marked  # YC21-6.3-steel-water-reuse, 限制 across 运城
+    for finding in overdue:
+        if finding in api["groups"]["site"] + api["groups"]["area"] + api["groups"]["undetermined"]["undefined"]:
+            assert f"期限 {finding['deadline']}（已逾期）" in marked
     assert_offline_clean(session)

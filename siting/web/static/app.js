@@ -1,10 +1,46 @@
 // The reviewer page: send the site to the API, show the verdict, findings and map.
 // Every value from the server is written with textContent, never as HTML.
+// A result belongs to its input: starting a check clears the last one, and a failed check
+// shows only its error, next to the field it names.
 "use strict";
 
 const VERDICT_LABELS = { prohibited: "禁止", exit: "退出", restricted: "限制", review: "需复核", compliant: "符合", not_applicable: "不适用" };
+const STAGE_LABELS = { new: "新建", rebuild: "改建", expand: "扩建", existing: "现有" };
+const GROUP_ORDER = { site: 0, area: 1, undetermined: 2 };
+// error.field from the API → the part of the form it names ([data-field] in index.html).
+const FIELD_PLACES = { at: "at", lon: "at", lat: "at", crs: "crs", industry: "industry", stage: "stage", project: "project", file: "file" };
+const OVERVIEW_MAP = "/api/overview-map";
+const DRAWN_FILE = "地图绘制场址.geojson";
 const $ = (selector) => document.querySelector(selector);
 let mode = "coords";
+let drawn = null;  // a line or polygon drawn on the map (GeoJSON geometry), checked as an uploaded file
+let run = 0;  // the latest check started; an answer to an older one is dropped
+
+// Forms and uploads must carry the server's same-origin token (README: "Same-origin only");
+// the server writes it into the page as <meta name="csrf-token">.
+function csrfHeaders() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return { "X-CSRF-Token": meta ? meta.content : "" };
+}
+
+// The one place the page POSTs: every submission carries the same-origin token.
+function post(url, body) {
+  const json = !(body instanceof FormData);
+  const headers = { ...csrfHeaders(), ...(json ? { "Content-Type": "application/json" } : {}) };
+  return fetch(url, { method: "POST", headers, body: json ? JSON.stringify(body) : body });
+}
+
+// Server text written for every channel, in the words of this page's own controls.
+const PAGE_WORDS = [
+  [/(?:请?加|用) ?--crs ?gcj02/g, "在“坐标系”中选择“GCJ-02（高德、腾讯地图）”"],
+  [/(?:请?加|用) ?--crs ?bd09/g, "在“坐标系”中选择“BD-09（百度地图）”"],
+  [/指定为 ?gcj02/g, "选择“GCJ-02（高德、腾讯地图）”"],
+  [/指定为 ?bd09/g, "选择“BD-09（百度地图）”"],
+  [/--crs/g, "“坐标系”"], [/--at/g, "“输入坐标”"], [/--site/g, "“上传文件”"],
+];
+function pageWords(text) {
+  return PAGE_WORDS.reduce((value, [pattern, words]) => value.replace(pattern, words), String(text));
+}
 
 function element(tag, text, className) {
   const node = document.createElement(tag);
@@ -24,6 +60,8 @@ function setMode(next) {
   }
   $("#pane-coords").hidden = next !== "coords";
   $("#pane-file").hidden = next !== "file";
+  $("#pane-drawn").hidden = next !== "drawn";
+  if (next !== "drawn") drawn = null;
 }
 
 function crsValue() {
@@ -32,62 +70,114 @@ function crsValue() {
   return chosen || null;
 }
 
+function clearErrors() {
+  $("#error").hidden = true;
+  $("#error").replaceChildren();
+  for (const node of document.querySelectorAll(".field-error")) node.remove();
+  for (const node of document.querySelectorAll("[aria-invalid]")) node.removeAttribute("aria-invalid");
+}
+
+// Nothing of the last check stays on the page once another starts: verdict, findings, links, map.
+function clearResult() {
+  $("#summary").hidden = true;
+  $("#result").hidden = true;
+  for (const selector of ["#verdict-label", "#headline", "#decisive", "#basis", "#check-id", "#notices", "#site", "#warnings",
+    "#findings tbody", "#units-list", "#not-evaluated ul", "#conditions ul", "#sources tbody"]) {
+    $(selector).replaceChildren();
+  }
+  for (const format of ["docx", "pdf", "html"]) $(`#download-${format}`).removeAttribute("href");
+  delete document.body.dataset.checkId;
+  $("#map-panel").dataset.stale = "true";  // the map still shows the last check until this one answers
+}
+
+function showOverview() {
+  delete $("#map-panel").dataset.stale;
+  if (!$("#map").src.endsWith(OVERVIEW_MAP)) $("#map").src = OVERVIEW_MAP;
+}
+
 function showError(body) {
-  const box = $("#error");
   const error = (body && body.error) || {};
-  box.replaceChildren();
-  box.appendChild(element("p", error.message_zh || "请求失败。", "zh"));
+  const place = FIELD_PLACES[error.field] === "at" && mode !== "coords" ? (mode === "drawn" ? "drawn" : "file") : FIELD_PLACES[error.field];
+  const holder = place && document.querySelector(`[data-field="${place}"]`);
+  const box = holder ? element("div", null, "field-error") : $("#error");
+  box.setAttribute("role", "alert");
+  box.appendChild(element("p", pageWords(error.message_zh || "请求失败。"), "zh"));
   if (error.message_en) box.appendChild(element("p", error.message_en, "en"));
   if (error.field) box.dataset.field = error.field;
-  box.hidden = false;
+  if (holder) {
+    holder.appendChild(box);
+    const input = holder.querySelector("input:not([type=hidden]), select, textarea");
+    if (input) input.setAttribute("aria-invalid", "true");
+  } else {
+    box.hidden = false;
+  }
 }
 
 async function submitCheck(event) {
   if (event) event.preventDefault();
-  $("#error").hidden = true;
+  const mine = ++run;
+  clearErrors();
+  clearResult();
   const industry = $("#industry").value.trim();
+  if (!industry) {
+    showError({ error: { field: "industry", message_zh: "请填写行业（名称或国民经济行业代码）。", message_en: "enter the industry (name or code)." } });
+    showOverview();
+    return;
+  }
   const common = { industry, stage: $("#stage").value, project: $("#project").value.trim() };
-  let response;
   $("#busy").hidden = false;
   $("#submit").disabled = true;
+  document.body.dataset.busy = "true";
   try {
-    if (mode === "file") {
-      const file = $("#file").files[0];
+    let response;
+    if (mode === "file" || mode === "drawn") {
+      const file = mode === "drawn" ? drawnFile() : $("#file").files[0];
       if (!file) {
         showError({ error: { field: "file", message_zh: "请选择场址文件。", message_en: "choose a site file." } });
+        showOverview();
         return;
       }
       const form = new FormData();
       form.append("file", file);
       for (const [key, value] of Object.entries(common)) form.append(key, value);
-      const crs = crsValue();
+      const crs = mode === "file" ? crsValue() : null;  // a drawn site is WGS84 GeoJSON
       if (crs) form.append("crs", crs);
-      response = await fetch("/api/check/file", { method: "POST", body: form });
+      response = await post("/api/check/file", form);
     } else {
       const body = { ...common, at: $("#at").value.trim() };
       const crs = crsValue();
       if (crs) body.crs = crs;
-      response = await fetch("/api/check", {
-        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-      });
+      response = await post("/api/check", body);
     }
     const body = await response.json().catch(() => ({}));
+    if (mine !== run) return;
     if (!response.ok) {
       showError(body);
+      showOverview();
       return;
     }
     showResult(body);
   } catch (failure) {
+    if (mine !== run) return;
     showError({ error: { message_zh: `无法连接审查服务：${failure}`, message_en: `cannot reach the service: ${failure}` } });
+    showOverview();
   } finally {
-    $("#busy").hidden = true;
-    $("#submit").disabled = false;
+    if (mine === run) {
+      $("#busy").hidden = true;
+      $("#submit").disabled = false;
+      delete document.body.dataset.busy;
+    }
   }
+}
+
+function drawnFile() {
+  if (!drawn) return null;
+  const collection = { type: "FeatureCollection", features: [{ type: "Feature", properties: { name: "地图绘制场址" }, geometry: drawn }] };
+  return new File([JSON.stringify(collection)], DRAWN_FILE, { type: "application/geo+json" });
 }
 
 function showSite(site) {
   const list = $("#site");
-  list.replaceChildren();
   const admin = ["province", "city", "county"].filter((k) => site.admin[k]).map((k) => site.admin[k]).join("、");
   const gk = site.gk_zone;
   const rows = [
@@ -100,7 +190,7 @@ function showSite(site) {
   else if (given.text) rows.push(["输入坐标", `${given.text}，按 ${given.crs}${given.inferred ? "（推断）" : ""} 读取`]);
   if (site.size && site.size.area_m2 !== undefined) rows.push(["用地面积", `${metres(site.size.area_m2)} 平方米`]);
   if (site.size && site.size.length_m !== undefined) rows.push(["线路长度", `${metres(site.size.length_m)} 米`]);
-  for (const note of given.notes || []) rows.push(["说明", note]);
+  for (const note of given.notes || []) rows.push(["说明", pageWords(note)]);
   for (const [label, value] of rows) {
     list.appendChild(element("dt", label));
     list.appendChild(element("dd", value));
@@ -108,16 +198,73 @@ function showSite(site) {
 }
 
 // The findings a reviewer reads: zones at the site (far compliant ones folded), plan-wide industry
-// rules that bind, zones the plan leaves without extent; the same groups as the CLI answer.
+// rules that bind, zones the plan leaves without extent; the same groups as the answer model.
 function shownFindings(groups) {
   const binding = (f) => f.verdict !== "compliant";
   return [...groups.site, ...groups.area.filter(binding), ...groups.undetermined.undefined];
 }
 
+// The finding the headline names (spatial/answer.py decisive): of the overall verdict, a zone about
+// the site before a plan-wide rule, then the one the site lies deepest in.
+function decisiveFinding(result) {
+  const margin = (f) => (f.margin_m === null || f.margin_m === undefined ? -Infinity : f.margin_m);
+  const candidates = shownFindings(result.groups).filter((f) => f.verdict === result.overall);
+  candidates.sort((a, b) => GROUP_ORDER[a.group] - GROUP_ORDER[b.group] || margin(b) - margin(a) || a.rule.localeCompare(b.rule));
+  return candidates[0] || null;
+}
+
+function deadlineText(finding) {
+  if (!finding.deadline) return null;
+  return `期限 ${finding.deadline}${finding.overdue ? "（已逾期）" : ""}`;
+}
+
+function verdictText(finding) {
+  const likely = finding.likely ? `（可能为${VERDICT_LABELS[finding.likely]}）` : "";
+  return `${VERDICT_LABELS[finding.verdict] || finding.verdict}${likely}`;
+}
+
+function showDecisive(finding) {
+  const box = $("#decisive");
+  box.hidden = !finding;
+  if (!finding) return;
+  box.dataset.verdict = finding.verdict;
+  const head = element("div", null, "decisive-head");
+  head.appendChild(element("span", verdictText(finding), `verdict-cell ${finding.verdict}`));
+  head.appendChild(element("span", `${finding.rule}（${finding.action}）`, "rule"));
+  const deadline = deadlineText(finding);
+  if (deadline) head.appendChild(element("span", deadline, finding.overdue ? "deadline overdue" : "deadline"));
+  box.appendChild(head);
+  const where = [finding.zone];
+  if (finding.distance_m !== null && finding.distance_m !== undefined) where.push(`距离 ${metres(finding.distance_m)} 米`);
+  if (finding.margin_m !== null && finding.margin_m !== undefined) where.push(`余量 ${metres(finding.margin_m)} 米`);
+  box.appendChild(element("div", where.join("，"), "where"));
+  box.appendChild(element("q", finding.quote, "quote"));
+  box.appendChild(element("div", `${finding.plan} ${finding.section}`, "plan"));
+}
+
+function showBasis(result) {
+  const list = $("#basis");
+  const industry = result.industry || {};
+  const codes = (industry.codes || []).join("、");
+  const asked = industry.query && industry.query !== industry.label ? `（输入：${industry.query}）` : "";
+  const plans = (result.plans || []).filter((plan) => plan.applies).map((plan) => plan.title);
+  const admin = ["city", "county"].filter((k) => result.site.admin[k]).map((k) => result.site.admin[k]).join("");
+  const rows = [
+    ["行业", `${industry.label || ""}${codes ? `，代码 ${codes}` : ""}${asked}`],
+    ["阶段", STAGE_LABELS[result.stage] || result.stage],
+    ["所在地", admin || "不在山西省境内"],
+    ["适用规划", plans.length ? plans.join("；") : "无（场址不在任何已载入规划的管辖范围内）"],
+  ];
+  for (const [label, value] of rows) {
+    list.appendChild(element("dt", label));
+    list.appendChild(element("dd", value, label === "适用规划" ? "plans" : undefined));
+  }
+}
+
 function showFindings(groups) {
   const findings = shownFindings(groups);
   const body = $("#findings tbody");
-  body.replaceChildren();
+  $("#findings-count").textContent = `${findings.length} 条`;
   $("#folded").hidden = !groups.site_folded;
   $("#folded").textContent = `另有 ${groups.site_folded} 处距场址 5 公里以外的管控区，场址均在区外。`;
   $("#findings").hidden = findings.length === 0;
@@ -125,15 +272,23 @@ function showFindings(groups) {
   for (const finding of findings) {
     const row = document.createElement("tr");
     row.dataset.verdict = finding.verdict;
-    const likely = finding.likely ? `（可能为${VERDICT_LABELS[finding.likely]}）` : "";
-    row.appendChild(element("td", `${VERDICT_LABELS[finding.verdict] || finding.verdict}${likely}`, `verdict-cell ${finding.verdict}`));
+    row.appendChild(element("td", verdictText(finding), `verdict-cell ${finding.verdict}`));
     row.appendChild(element("td", `${finding.plan} ${finding.section}（${finding.rule}，${finding.action}）`));
-    row.appendChild(element("td", finding.zone));
+    const zone = element("td", finding.zone);
+    if (finding.group === "site" && finding.distance_m !== null && finding.distance_m !== undefined) {
+      const show = element("button", "在图上查看", "show-zone");
+      show.type = "button";
+      show.addEventListener("click", () => openZone(finding.rule));
+      zone.appendChild(show);
+    }
+    row.appendChild(zone);
     row.appendChild(element("td", { true: "是", false: "否" }[String(finding.inside)] || "未界定"));
     row.appendChild(element("td", metres(finding.distance_m), "number"));
     row.appendChild(element("td", metres(finding.margin_m), "number"));
     const basis = element("td", null, "citation");
     basis.appendChild(element("q", finding.quote));
+    const deadline = deadlineText(finding);
+    if (deadline) basis.appendChild(element("div", deadline, finding.overdue ? "deadline overdue" : "deadline"));
     if (finding.overlap) {
       const part = finding.overlap.area_m2 !== undefined ? `${metres(finding.overlap.area_m2)} 平方米` : `${metres(finding.overlap.length_m)} 米`;
       basis.appendChild(element("div", `场址在区内部分：${part}，占 ${(finding.overlap.share * 100).toFixed(1)}%`, "note"));
@@ -144,9 +299,13 @@ function showFindings(groups) {
   }
 }
 
+// The map frame opens the popup of the zone a finding is about.
+function openZone(rule) {
+  $("#map").contentWindow.postMessage({ type: "siting:open-zone", key: `rule:${rule}` }, window.location.origin);
+}
+
 function showUnits(units) {
   const holder = $("#units-list");
-  holder.replaceChildren();
   $("#units").hidden = !units || units.length === 0;
   for (const unit of units || []) {
     const box = element("div", null, "unit");
@@ -165,16 +324,13 @@ function showUnits(units) {
 
 function showList(selector, items, line) {
   const section = $(selector);
-  const list = section.querySelector("ul");
-  list.replaceChildren(...items.map((item) => element("li", line(item))));
+  section.querySelector("ul").replaceChildren(...items.map((item) => element("li", line(item))));
   section.hidden = items.length === 0;
 }
 
 function showSources(layers) {
   const body = $("#sources tbody");
-  body.replaceChildren();
   const notices = $("#notices");
-  notices.replaceChildren();
   if (layers.some((layer) => layer.demonstration)) {
     notices.appendChild(element("p", "本次检查使用了示意数据（demonstration data），不得作为审批依据。", "notice demo"));
   }
@@ -194,11 +350,14 @@ function showSources(layers) {
 
 function showResult(result) {
   const verdict = $("#verdict");
-  verdict.textContent = `审查结论：${result.overall_label}`;
   verdict.dataset.verdict = result.overall;
   verdict.className = `verdict ${result.overall}`;
+  $("#verdict-label").textContent = `审查结论：${result.overall_label}`;
   $("#headline").textContent = result.headline;
+  showDecisive(decisiveFinding(result));
+  showBasis(result);
   const audit = result.audit || {};
+  document.body.dataset.checkId = audit.check_id;
   $("#check-id").textContent = `审查编号 ${audit.check_id}，审查日期 ${audit.checked_on}，规则目录版本 ${String(audit.catalog_version).slice(0, 12)}`;
   for (const format of ["docx", "pdf", "html"]) {
     const link = $(`#download-${format}`);
@@ -206,17 +365,22 @@ function showResult(result) {
     link.setAttribute("download", `审查意见-${audit.check_id}.${format}`);
   }
   showSite(result.site);
-  const warnings = $("#warnings");
-  warnings.replaceChildren(...result.warnings.map((w) => element("li", w)));
+  $("#warnings").replaceChildren(...result.warnings.map((w) => element("li", pageWords(w))));
+  $("#site-box").open = result.overall === "not_applicable" || result.warnings.length > 0;
   showFindings(result.groups);
   showUnits(result.units);
   showList("#not-evaluated", result.groups.undetermined.missing_layers, (g) => `${g.summary}：${g.rules.join("、")}`);
   showList("#conditions", result.conditions, (c) => `${c.rule}：${c.plan} ${c.section}：“${c.quote}”`);
   showSources(result.layers);
+  $("#summary").hidden = false;
   $("#result").hidden = false;
+  $("#side").scrollTop = 0;
+  delete $("#map-panel").dataset.stale;
   $("#map").src = `/api/checks/${encodeURIComponent(audit.check_id)}/map`;
 }
 
+// One entry per distinct industry: the first entry of a name inserts the name (it resolves to
+// that term); a later entry of the same name inserts its code, which resolves to that class.
 let suggestTimer = null;
 function suggestIndustries() {
   clearTimeout(suggestTimer);
@@ -225,30 +389,105 @@ function suggestIndustries() {
     const response = await fetch(`/api/industries?q=${encodeURIComponent(query)}&limit=20`);
     if (!response.ok) return;
     const body = await response.json();
-    const options = body.industries.map((item) => {
+    const seenCodes = new Set();
+    const seenNames = new Set();
+    const options = [];
+    for (const item of body.industries) {
+      const codes = item.codes.join("、");
+      if (seenCodes.has(codes)) continue;
+      let value = item.name;
+      if (seenNames.has(item.name)) {
+        if (item.codes.length !== 1) continue;  // no text of its own would resolve to it
+        value = item.codes[0];
+      }
+      seenCodes.add(codes);
+      seenNames.add(item.name);
       const option = document.createElement("option");
-      option.value = item.name;
-      option.label = `${item.name}（${item.codes.join("、")}）${item.note ? " " + item.note : ""}`;
-      return option;
-    });
+      option.value = value;
+      option.label = `${item.name}（代码 ${codes}）${item.note ? " " + item.note : ""}`;
+      option.dataset.codes = codes;
+      options.push(option);
+    }
     $("#industry-list").replaceChildren(...options);
   }, 150);
 }
 
-function onMapClick(event) {
-  if (event.origin !== window.location.origin || !event.data || event.data.type !== "siting:click") return;
-  const { lon, lat } = event.data;
-  if (typeof lon !== "number" || typeof lat !== "number") return;
+function needIndustry() {
+  if ($("#industry").value.trim()) return false;
+  clearErrors();
+  showError({ error: { field: "industry", message_zh: "请先填写行业，再在地图上点击或绘制场址。", message_en: "enter the industry first." } });
+  $("#industry").focus();
+  return true;
+}
+
+function checkPoint(lon, lat) {
   setMode("coords");
   $("#at").value = `${lon.toFixed(6)}, ${lat.toFixed(6)}`;
   $("#crs").value = "wgs84";  // the map is drawn in WGS84
   $("#crs-custom").hidden = true;
-  if (!$("#industry").value.trim()) {
-    showError({ error: { field: "industry", message_zh: "请先填写行业，再在地图上点击。", message_en: "enter the industry first." } });
-    $("#industry").focus();
+  if (!needIndustry()) submitCheck();
+}
+
+function checkDrawn(geometry) {
+  if (geometry.type === "Point") {
+    checkPoint(geometry.coordinates[0], geometry.coordinates[1]);
     return;
   }
-  submitCheck();
+  setMode("drawn");
+  drawn = geometry;
+  const kind = { LineString: "线路", Polygon: "多边形" }[geometry.type] || geometry.type;
+  const vertices = geometry.type === "Polygon" ? geometry.coordinates[0].length - 1 : geometry.coordinates.length;
+  $("#drawn-text").textContent = `场址：在地图上绘制的${kind}（${vertices} 个顶点，WGS84），按上传文件检查。`;
+  if (!needIndustry()) submitCheck();
+}
+
+function onMapMessage(event) {
+  if (event.origin !== window.location.origin || event.source !== $("#map").contentWindow || !event.data) return;
+  const data = event.data;
+  if (data.type === "siting:click" && typeof data.lon === "number" && typeof data.lat === "number") {
+    checkPoint(data.lon, data.lat);
+  } else if (data.type === "siting:draw" && data.geometry && typeof data.geometry.type === "string") {
+    checkDrawn(data.geometry);
+  }
+}
+
+// Place search: names from the loaded layers (no geocoding service); the map frame goes there.
+let places = [];
+let placeTimer = null;
+function suggestPlaces() {
+  clearTimeout(placeTimer);
+  placeTimer = setTimeout(async () => {
+    const query = $("#place").value.trim();
+    if (!query) return;
+    const response = await fetch(`/api/places?q=${encodeURIComponent(query)}&limit=10`);
+    if (!response.ok) return;
+    places = (await response.json()).places;
+    $("#place-list").replaceChildren(...places.map((place) => {
+      const option = document.createElement("option");
+      option.value = place.name;
+      option.label = `${place.kind}${place.within ? "，" + place.within : ""}${place.approximate ? "（示意位置）" : ""}`;
+      return option;
+    }));
+  }, 150);
+}
+
+async function goToPlace() {
+  const query = $("#place").value.trim();
+  const status = $("#place-status");
+  if (!query) return;
+  let place = places.find((p) => p.name === query);
+  if (!place) {
+    const response = await fetch(`/api/places?q=${encodeURIComponent(query)}&limit=10`);
+    places = response.ok ? (await response.json()).places : [];
+    place = places[0];
+  }
+  if (!place) {
+    status.textContent = `未找到“${query}”：可输入县、市、县城或湖泊名称（乡镇名称不在已载入的图层中）。`;
+    return;
+  }
+  status.textContent = `${place.name}（${place.kind}${place.within ? "，" + place.within : ""}${place.approximate ? "，示意位置" : ""}）`;
+  $("#map").contentWindow.postMessage({ type: "siting:goto", name: place.name, lon: place.lon, lat: place.lat, bounds: place.bounds },
+    window.location.origin);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -256,9 +495,14 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const tab of document.querySelectorAll(".tabs [role=tab]")) {
     tab.addEventListener("click", () => setMode(tab.dataset.mode));
   }
+  $("#drawn-clear").addEventListener("click", () => setMode("coords"));
   $("#crs").addEventListener("change", () => { $("#crs-custom").hidden = $("#crs").value !== "custom"; });
   $("#industry").addEventListener("input", suggestIndustries);
   $("#industry").addEventListener("focus", suggestIndustries);
-  window.addEventListener("message", onMapClick);
+  $("#place").addEventListener("input", suggestPlaces);
+  $("#place").addEventListener("keydown", (event) => { if (event.key === "Enter") { event.preventDefault(); goToPlace(); } });
+  $("#place").addEventListener("change", goToPlace);
+  $("#place-go").addEventListener("click", goToPlace);
+  window.addEventListener("message", onMapMessage);
   document.body.dataset.ready = "true";
 });
