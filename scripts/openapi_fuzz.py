@@ -43,11 +43,16 @@ def schemathesis_command() -> list[str]:
 
 def run(url: str, max_examples: int, seed: int, report: Path, workers: int = 1, max_time: float | None = None) -> dict:
     """One schemathesis run over every operation; returns its JSON report (a dict)."""
+    import httpx
+
+    # Uploads carry the page's same-origin token (README, "Same-origin only"), as the page sends it.
+    token = httpx.get(f"{url}/api/csrf-token", timeout=30).json()["token"]
     with tempfile.TemporaryDirectory(prefix="siting-openapi-") as work:
         config = Path(work) / "schemathesis.toml"
         config.write_text(CONFIG, encoding="utf-8")
         command = [*schemathesis_command(), "--config-file", str(config), "run", f"{url}/openapi.json", "--checks", "all",
                    "--max-examples", str(max_examples), "--seed", str(seed), "--workers", str(workers), "--no-color",
+                   "--header", f"X-CSRF-Token: {token}",
                    "--generation-database", "none", "--request-timeout", "120", "--report", "json",
                    "--report-json-path", str(report)]
         if max_time:

@@ -1,20 +1,29 @@
 """`siting` command line: check a site, build and list layers.
 
-Exit status: 0 when the command ran (whatever the verdict), 2 for bad input, with a
-message that names the field and the fix, never a traceback.
+Exit status: 0 when the command ran (whatever the verdict), 2 for bad input (a check
+over its ``--timeout`` or ``--memory-mb`` included), with a message that names the field
+and the fix, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import dataclasses
 import json
 import math
+import os
+import resource
+import selectors
+import signal
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 import shapely
+from shapely.errors import GEOSException
 from shapely.geometry.base import BaseGeometry
 
 from layers import catalog
@@ -24,6 +33,7 @@ from siting import batch_command, history_command, layers_command, map_command, 
 from siting.audit import AuditError, AuditLog
 from siting.audited_check import run_check
 from siting.report import report_suffix, write_report
+from siting.text_fields import clean_text
 from siting.text_report import render
 from spatial.coordinates import parse_point, point_from_lonlat
 from spatial.errors import InputError
@@ -86,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     map_command.add_check_options(check_cmd)
     check_cmd.add_argument("--report", type=Path, metavar="FILE", help="写出审查意见：.docx、.pdf 或 .html")
     check_cmd.add_argument("--project", default="", help="项目名称（写入审查意见与审计日志）")
+    check_cmd.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
+                           help="检查时限（秒，默认 300）：超时即中止检查，退出码 2")
+    check_cmd.add_argument("--memory-mb", type=float, default=6144.0, metavar="MB",
+                           help="检查进程的内存上限（MB，默认 6144）：超出即中止检查，退出码 2")
 
     layers_command.add_parser(commands, _Parser)
     rules_cmd = commands.add_parser("rules", help="规划条款目录")
@@ -175,6 +189,98 @@ def read_site_argument(args: argparse.Namespace) -> tuple[BaseGeometry, dict]:
 
 
 def _run_check(args: argparse.Namespace) -> int:
+    """The check in a child process that is killed at ``--timeout``: GEOS work cannot be interrupted in-process."""
+    for option, value, low in (("--timeout", args.timeout, 0.1), ("--memory-mb", args.memory_mb, 256)):
+        if not (math.isfinite(value) and value >= low):
+            raise InputError(option, value, f"应为不小于 {low:g} 的数。", f"must be a number of at least {low:g}.")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pipes = [os.pipe(), os.pipe()]  # the child's stdout and stderr, relayed to whatever ours are
+    child = os.fork()
+    if child == 0:  # the child does all the work; the parent only relays its output and keeps the time
+        code = EXIT_DATA_ERROR
+        try:
+            for read, _ in pipes:
+                os.close(read)
+            sys.stdout = open(pipes[0][1], "w", encoding="utf-8", errors="backslashreplace", closefd=True)
+            sys.stderr = open(pipes[1][1], "w", encoding="utf-8", errors="backslashreplace", closefd=True)
+            _cap_memory(int(args.memory_mb * 1024 * 1024))
+            code = _handled(_check_now, args)
+        except BaseException as error:  # a bug, not bad input: one line, not a traceback, and a non-zero exit
+            print(f"内部错误，检查未完成：{type(error).__name__}: {error}\nInternal error, the check did not finish: "
+                  f"{type(error).__name__}: {error}", file=sys.stderr)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    for _, write in pipes:
+        os.close(write)
+    finished = _relay({pipes[0][0]: sys.stdout, pipes[1][0]: sys.stderr}, time.monotonic() + args.timeout)
+    if not finished:
+        os.kill(child, signal.SIGKILL)
+    _, status = os.waitpid(child, 0)
+    if not finished:
+        raise InputError("--timeout", f"{args.timeout:g} 秒", f"检查超过时限 {args.timeout:g} 秒，已中止；请简化场址文件，或放宽 --timeout。",
+                         f"the check took longer than {args.timeout:g} s and was stopped; "
+                         "simplify the site file or raise --timeout.")
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:  # killed by a signal (the kernel's out-of-memory killer, or a crash in a library)
+        raise InputError("--memory-mb", f"{args.memory_mb:g} MB",
+                         f"检查进程被信号 {-code} 中止（多为内存不足）；请简化场址文件，或调低 --memory-mb 以便及早拒绝。",
+                         f"the check process was stopped by signal {-code} (usually out of memory); simplify the site file, "
+                         "or lower --memory-mb so it is refused early.")
+    return code
+
+
+def _relay(streams: dict[int, TextIO], deadline: float) -> bool:
+    """Copy the child's output to our streams until it closes them (True) or the deadline passes (False)."""
+    decoders = {fd: codecs.getincrementaldecoder("utf-8")("replace") for fd in streams}
+    with selectors.DefaultSelector() as selector:
+        for fd in streams:
+            selector.register(fd, selectors.EVENT_READ)
+        try:
+            while selector.get_map():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                for key, _ in selector.select(remaining):
+                    data = os.read(key.fd, 65536)
+                    if not data:
+                        selector.unregister(key.fd)
+                        continue
+                    streams[key.fd].write(decoders[key.fd].decode(data))
+                    streams[key.fd].flush()
+            return True
+        finally:
+            for fd in streams:
+                os.close(fd)
+
+
+def _cap_memory(limit: int) -> None:
+    """Cap this process's address space (never above a cap it already has, e.g. from ulimit)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def _check_now(args: argparse.Namespace) -> int:
+    try:
+        return _check_body(args)
+    except (MemoryError, GEOSException) as error:
+        if isinstance(error, GEOSException) and "bad_alloc" not in str(error):
+            raise
+        raise InputError("--memory-mb", f"{args.memory_mb:g} MB",
+                         "该场址的计算超出内存上限，已中止（未记录）；请简化场址几何（减少顶点或要素），或放宽 --memory-mb。",
+                         "checking this site needs more memory than the limit and was stopped (not recorded); "
+                         "simplify the site geometry (fewer vertices or features) or raise --memory-mb.") from None
+
+
+def _check_body(args: argparse.Namespace) -> int:
+    args.project = clean_text(args.project, "--project", max_len=200)
+    args.industry = clean_text(args.industry, "--industry", max_len=200)
+    if args.at is not None:
+        args.at = clean_text(args.at, "--at", max_len=500)
     site, given = read_site_argument(args)
     catalog.taxonomy().resolve(args.industry)  # a bad industry, stage or report name fails before layers load
     Stage.parse(args.stage)
@@ -197,11 +303,16 @@ def _run_check(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    handler = {"check": _run_check, "layers": layers_command.run, "rules": _run_rules, "industries": _run_industries,
+               "history": history_command.run, "serve": serve_command.run, "map": map_command.run,
+               "batch": batch_command.run}
+    return _handled(handler[args.command], args)
+
+
+def _handled(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a command; every error a user can cause becomes a bilingual message and an exit status."""
     try:
-        handler = {"check": _run_check, "layers": layers_command.run, "rules": _run_rules, "industries": _run_industries,
-                   "history": history_command.run, "serve": serve_command.run, "map": map_command.run,
-                   "batch": batch_command.run}
-        return handler[args.command](args)
+        return handler(args)
     except InputError as error:
         print(error.message, file=sys.stderr)
         return EXIT_BAD_INPUT

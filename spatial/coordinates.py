@@ -25,11 +25,11 @@ from spatial.errors import InputError
 from spatial.gcj02 import gcj02_to_wgs84
 from spatial.limits import MAX_COORDINATE_TEXT
 
-# Named systems a reviewer may give with --crs.
+# Named systems a reviewer may give as the coordinate system (CLI --crs, API crs).
 GEOGRAPHIC_NAMES = {"wgs84": "WGS84", "cgcs2000": "CGCS2000", "gcj02": "GCJ-02", "bd09": "BD-09"}
 UNNAMED_DEGREES_NOTE = (
     "经纬度未指明坐标系，按 WGS84/CGCS2000 处理（二者相差仅厘米级）；"
-    "若取自高德/腾讯地图请加 --crs gcj02，取自百度地图请加 --crs bd09。"
+    "若取自高德/腾讯地图，请把坐标系指定为 gcj02；取自百度地图，请指定为 bd09。"
 )
 _CHINA_LON = (73.0, 136.0)
 _CHINA_LAT = (3.0, 54.0)
@@ -226,8 +226,8 @@ def _projected(text: str, a: float, b: float, crs: str | None) -> ParsedPoint:
     if crs:
         system = resolve_crs(crs)
         if isinstance(system, str) or system.is_geographic:
-            raise _fail(text, "给出的是平面坐标（米），--crs 应为投影坐标系，如 EPSG:4546。",
-                        "metres were given; --crs must be a projected CRS such as EPSG:4546.", field="--crs")
+            raise _fail(text, "给出的是平面坐标（米），坐标系应为投影坐标系，如 EPSG:4546。",
+                        "metres were given; the coordinate system must be a projected CRS such as EPSG:4546.", field="--crs")
         described, inferred, note = f"EPSG:{system.to_epsg()} {system.name}", False, ""
     else:
         implied = gauss_kruger_crs(easting)
@@ -235,9 +235,9 @@ def _projected(text: str, a: float, b: float, crs: str | None) -> ParsedPoint:
             raise _fail(
                 text,
                 "Y（东坐标）没有带号，山西跨3度带第37、38带（中央经线111°、114°），无法确定。"
-                "请加 --crs EPSG:4546（111°E）或 EPSG:4547（114°E），或在 Y 前写上带号。",
+                "请把坐标系指定为 EPSG:4546（111°E）或 EPSG:4547（114°E），或在 Y 前写上带号。",
                 "the easting has no zone number and Shanxi spans two 3-degree zones; "
-                "add --crs EPSG:4546 (CM 111E) or EPSG:4547 (CM 114E), or prefix the zone number.",
+                "set the coordinate system to EPSG:4546 (CM 111E) or EPSG:4547 (CM 114E), or prefix the zone number.",
             )
         system, zone_text = implied
         described, inferred = f"EPSG:{system.to_epsg()} {system.name}", True

@@ -93,10 +93,10 @@ def _in_china(path: Path, geometries, crs_text: str) -> None:
     raise _error(
         path,
         f"按 {crs_text} 读取后，场址落在经度 {x0:.3f}–{x1:.3f}、纬度 {y0:.3f}–{y1:.3f}，不在中国境内：文件声明的坐标系与坐标值不符"
-        "（如经纬度写在高斯坐标系文件里，或高斯坐标标成了经纬度）。请核对 .prj，或用 --crs 指明实际坐标系。",
+        "（如经纬度写在高斯坐标系文件里，或高斯坐标标成了经纬度）。请核对 .prj，或指明实际坐标系。",
         f"read as {crs_text}, the site lies at longitude {x0:.3f}..{x1:.3f}, latitude {y0:.3f}..{y1:.3f}, outside China: the "
         "declared CRS does not match the coordinates (degrees in a Gauss–Krüger file, or metres declared as degrees). "
-        "Check the .prj or name the real CRS with --crs.",
+        "Check the .prj or name the real coordinate system.",
     )
 
 
@@ -106,7 +106,7 @@ def _with_crs(path: Path, frame: gpd.GeoDataFrame, crs: str | None, notes: list[
         if isinstance(system, str):
             return shift_geographic(path, frame, system, FIELD), system
         frame = frame.set_crs(system, allow_override=True)
-        return frame, f"EPSG:{system.to_epsg()} {system.name}（--crs）"
+        return frame, f"EPSG:{system.to_epsg()} {system.name}（指定）"
     if frame.crs is not None:
         return frame, f"{frame.crs.name}（文件自带）"
     x0, y0, x1, y1 = frame.total_bounds

@@ -1,15 +1,19 @@
 """The reviewer web app and JSON API (FastAPI): a thin adapter over the engine and the audit log.
 
 Every check, from the page or the API, goes through :func:`siting.audited_check.run_check`
-and is recorded before it is answered. Checks run in worker threads, at most
-``Limits.check_threads`` at a time; bad input is always a 422 naming the field in Chinese
-and English, never a 500.
+and is recorded before it is answered. Checks run in worker processes (``siting.web.workers``),
+``Limits.check_threads`` of them, killed and replaced when a check overruns the deadline (504)
+or its memory cap (413); bad input is always a 422 naming the field in Chinese and English,
+a request from another site a 403, never a 500.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import re
+import secrets
 import tempfile
 import threading
 from collections import OrderedDict
@@ -25,15 +29,18 @@ from fastapi import Body, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from layers import catalog
+from layers import catalog, user_catalog
 from layers.build import data_dir, load_layers
-from siting.audit import AuditError, AuditLog, CheckRecord
-from siting.audited_check import replay, run_check
+from siting.audit import TIME_NOTE, AuditError, AuditLog, CheckRecord
+from siting.audited_check import as_issued, record_decision, replay, run_check
+from siting.memory import freeze_long_lived
 from siting.report import REPORT_FORMATS, write_report
-from siting.web.limits import BodySizeLimit, Limits, RequestTimeout, error_body
+from siting.web.audit_schemas import CheckListing, CheckRecordAnswer, DecisionAnswer, DecisionRequest
+from siting.web.limits import CSRF_HEADER, BodySizeLimit, Limits, RequestTimeout, SameOrigin, error_body
 from siting.web.map_page import check_map_page, overview_map_page
 from siting.web.schemas import (
     BatchRequest,
@@ -43,9 +50,11 @@ from siting.web.schemas import (
     StageName,
     api_error,
     parse_row,
+    unparseable,
     validation_errors,
 )
 from siting.web.uploads import ACCEPTED_SUFFIXES, read_upload
+from siting.web.workers import RefusedError, WorkerPool
 from spatial.checker import CheckResult, check
 from spatial.errors import InputError
 from spatial.industry import Industry
@@ -53,10 +62,10 @@ from spatial.layer import LayerSet
 from spatial.rules import Stage
 
 _LOG = logging.getLogger(__name__)
+_ISSUED_LAYER_SETS = 4  # earlier layer sets kept for drawing issued checks (each about as large as today's)
 STATIC = Path(str(resources.files("siting.web") / "static"))
 CHECK_ID = re.compile(r"^C\d{8}T\d{6}-[0-9a-f]{12}$")
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]", "::1"]
-_RECENT_RESULTS = 64
 _PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
              "frame-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'")
 # Map pages carry their scripts inline and leaflet-measure compiles its templates at run time;
@@ -67,12 +76,13 @@ _MAP_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'
 
 _ERRORS = {
     404: "没有该编号的审查记录（error.field = check_id）",
-    409: "该记录在当前数据与规则版本下复现结果不同，无法出具其审查意见或地图；请重新检查",
-    413: "请求体（JSON 2 MB）或上传文件超过大小上限",
+    403: "拒绝来自其他网站的提交：Origin/Referer 不是本服务，或表单与上传缺少令牌（请求头 X-CSRF-Token，见 GET /api/csrf-token）；未检查、未记录",
+    409: "该记录签发时所用的图层或规则已不在本机（默认图层已重建或规则已更新），无法按签发时的版本重绘审查意见或地图",
+    413: "请求体（JSON 2 MB）或上传文件超过大小上限，或场址的计算超出单个检查的内存上限（siting serve --check-memory-mb）",
     422: "输入错误：error.field 指明字段，error.message_zh / message_en 说明改正方法",
     500: "服务器内部错误（已记录日志）",
-    503: "审计日志无法写入：本次检查未记录，结果不予返回",
-    504: "处理超过时限（siting serve --timeout）",
+    503: "审计日志无法写入，或检查进程意外退出：本次检查未记录，结果不予返回",
+    504: "处理超过时限（siting serve --timeout），检查已中止",
 }
 # A schema-valid check can still be refused: the industry is not in the taxonomy, the coordinate text
 # cannot be read, the site lies outside China's Gauss-Krüger zones, the file is not a readable site.
@@ -107,7 +117,9 @@ def _with_one_error_body(app: FastAPI, schema: dict) -> dict:
     this app answers every validation failure with ErrorAnswer (see ``invalid_request``), so say that."""
     ours = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorAnswer"}}}
     for item in schema["paths"].values():
-        for operation in item.values():
+        for method, operation in item.items():
+            if method == "post":  # every state-changing request passes the same-origin guard (limits.SameOrigin)
+                operation.setdefault("responses", {}).setdefault("403", {"description": _ERRORS[403], "content": ours})
             invalid = operation.get("responses", {}).get("422")
             if invalid and "HTTPValidationError" in str(invalid.get("content")):
                 invalid.update(content=ours, description=_ERRORS[422])
@@ -127,6 +139,7 @@ class Service:
         self._layers: LayerSet | None = None
         self.limiter = anyio.CapacityLimiter(limits.check_threads)
         self._recent: OrderedDict[str, CheckResult] = OrderedDict()
+        self._issued_layers: OrderedDict[str, LayerSet] = OrderedDict()  # earlier layer sets, by record versions
         self._lock = threading.Lock()
         self._reload_lock = threading.Lock()
         self._fingerprint: tuple = ()
@@ -157,16 +170,12 @@ class Service:
         return self._layers
 
     def check(self, request: CheckRequest, site: Any, given: dict, channel: str) -> tuple[CheckResult, CheckRecord]:
+        """The one decision path, run inside a check worker (``siting.web.workers``); the result stays there."""
         try:
-            result, record = run_check(site, given, request.industry, request.stage, self.layers, self.audit, channel,
-                                       project=request.project)
+            return run_check(site, given, request.industry, request.stage, self.layers, self.audit, channel,
+                             project=request.project)
         except InputError as error:
             raise api_error(error) from None
-        with self._lock:
-            self._recent[record.id] = result
-            while len(self._recent) > _RECENT_RESULTS:
-                self._recent.popitem(last=False)
-        return result, record
 
     def record(self, check_id: str) -> CheckRecord:
         record = self.audit.get(check_id) if CHECK_ID.match(check_id) else None
@@ -174,16 +183,70 @@ class Service:
             raise _NotFound(check_id)
         return record
 
-    def result_for(self, record: CheckRecord) -> CheckResult:
-        """The check's result objects (for maps and figures): cached, or replayed and proven identical."""
+    def issued(self, record: CheckRecord) -> tuple[CheckResult, LayerSet]:
+        """The check's result objects (for its report figure and map) as issued, and the layers to draw them on:
+        cached, or replayed on today's layers or on the layers it was issued on, and proven identical."""
+        layers = self.layers
         with self._lock:
             cached = self._recent.get(record.id)
-        if cached is not None:
-            return cached
-        again = replay(record, self.layers)
-        if not again.identical:
-            raise _Conflict(record.id, again.differences())
-        return again.result
+            if cached is not None:
+                return cached, layers
+            historical = self._issued_layers.get(_versions_key(record))
+        found = as_issued(record, historical or layers, data_dir())
+        if found is None and historical is not None:
+            found = as_issued(record, layers, data_dir())
+        if found is None:
+            raise _Conflict(record.id, replay(record, layers).differences())
+        if found[1] is not layers:
+            with self._lock:
+                self._issued_layers[_versions_key(record)] = found[1]
+                while len(self._issued_layers) > _ISSUED_LAYER_SETS:
+                    self._issued_layers.popitem(last=False)
+        return found
+
+
+def worker_service(audit_path: Path | None, limits: Limits) -> Service:
+    """A check worker's state: its own layers (warmed, then kept out of the collector's reach) and audit log."""
+    service = Service(limits, AuditLog(audit_path) if audit_path else None, load_layers)
+    service.start()
+    freeze_long_lived()
+    return service
+
+
+def point_job(service: Service, request: CheckRequest) -> dict:
+    """POST /api/check, in a worker."""
+    site, given = request.site()
+    return _answer(service.check(request, site, given, "api")[1])
+
+
+def file_job(service: Service, filename: str | None, data: bytes, request: CheckRequest) -> dict:
+    """POST /api/check/file, in a worker: the upload is read (file guards, GDAL) under the worker's caps too."""
+    site, given = read_upload(filename, data, request.crs, service.limits)
+    return _answer(service.check(request, site, given, "api-file")[1])
+
+
+def batch_job(service: Service, raw_rows: list) -> dict:
+    """POST /api/batch, in one worker: a bad row is reported and the others still checked."""
+    rows = []
+    for index, raw in enumerate(raw_rows):
+        try:
+            request = parse_row(raw)
+            site, given = request.site()
+            result, record = service.check(request, site, given, "api-batch")
+            rows.append({"row": index, "status": "checked", "check_id": record.id, "overall": record.overall,
+                         "overall_label": result.overall.label, "result": _answer(record)})
+        except InputError as error:
+            failure = api_error(error)
+            field = f"rows.{index}" if failure.field == "body" else f"rows.{index}.{failure.field}"
+            rows.append({"row": index, "status": "error"}
+                        | error_body(InputError(field, failure.value, failure.fix_zh, failure.fix_en)))
+    checked = sum(row["status"] == "checked" for row in rows)
+    return {"count": len(rows), "checked": checked, "failed": len(rows) - checked, "rows": rows}
+
+
+def arrived(http: Request) -> float | None:
+    """When the request arrived (``limits.BodySizeLimit``): a check's deadline counts from then."""
+    return http.scope.get("state", {}).get("started")
 
 
 def warmed(layers: LayerSet) -> LayerSet:
@@ -210,7 +273,7 @@ def layers_fingerprint() -> tuple:
         try:
             status = path.stat()
             marks.append((status.st_ino, status.st_mtime_ns, status.st_size))
-        except FileNotFoundError:
+        except OSError:  # absent, or damaged into something that cannot be stat'ed: user_catalog names it
             marks.append(None)
     return tuple(marks)
 
@@ -218,6 +281,10 @@ def layers_fingerprint() -> tuple:
 class _NotFound(Exception):
     def __init__(self, check_id: str) -> None:
         self.check_id = check_id
+
+
+def _versions_key(record: CheckRecord) -> str:
+    return json.dumps(record.layer_versions, sort_keys=True)
 
 
 class _Conflict(Exception):
@@ -235,11 +302,17 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
     """The app; ``allowed_hosts`` (default: loopback names) guards a loopback server against DNS rebinding."""
     limits = limits or Limits()
     service = Service(limits, audit, layers_loader)
+    pool = WorkerPool(limits, functools.partial(worker_service, audit.path if audit else None))
+    csrf_token = secrets.token_urlsafe(32)  # one per server run; another site's page can never read it
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(service.start)
-        yield
+        await pool.start()
+        try:
+            yield
+        finally:
+            await pool.close()
 
     app = FastAPI(title="山西省环评选址空间管控审查 API", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   responses=errors(500, 504, by_ref=True),
@@ -253,7 +326,7 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
 
     @app.exception_handler(InputError)
     async def input_error(_: Request, error: InputError) -> JSONResponse:
-        return JSONResponse(error_body(error), status_code=422)
+        return JSONResponse(error_body(error), status_code=error.status if isinstance(error, RefusedError) else 422)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -261,12 +334,10 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
         return JSONResponse(error_body(errors[0]) | {"errors": [error_body(e)["error"] for e in errors]}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         """The framework's own refusals (unknown path, method not allowed, unparseable body) in the API's error shape."""
         if error.status_code == 400:  # a body that cannot be parsed at all is bad input like any other: 422
-            return JSONResponse(error_body(InputError("body", None, "请求体无法解析（不是有效的 JSON 或表单）。",
-                                                      "the request body cannot be parsed (not valid JSON or form data).")),
-                                status_code=422)
+            return JSONResponse(error_body(unparseable(request.scope.get("state", {}).get("body", b""))), status_code=422)
         field = "method" if error.status_code == 405 else "path"
         return JSONResponse({"error": {"field": field, "value": None, "message_zh": f"请求被拒绝：{error.detail}。",
                                        "message_en": f"refused: {error.detail}.", "message": None}},
@@ -280,8 +351,10 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
     @app.exception_handler(_Conflict)
     async def conflict(_: Request, error: _Conflict) -> JSONResponse:
         return JSONResponse(error_body(InputError(
-            "check_id", error.check_id, f"该记录在当前数据与规则版本下复现结果不同（{'、'.join(error.differences)}），请重新检查。",
-            f"replaying this record on the current data and rules gives a different result ({', '.join(error.differences)}); check again.",
+            "check_id", error.check_id,
+            f"该记录签发时所用的图层或规则已不在本机（{'、'.join(error.differences)}），无法按签发时的版本重绘；请用复现比较当前结论。",
+            f"the layers or rules this check was issued on are no longer here ({', '.join(error.differences)}); "
+            "it cannot be drawn as issued. Replay it to compare with today's answer.",
         )), status_code=409)
 
     @app.exception_handler(AuditError)
@@ -306,32 +379,40 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         return response
 
-    app.add_middleware(RequestTimeout, seconds=limits.request_timeout_s)
+    app.add_middleware(RequestTimeout, seconds=limits.request_timeout_s + 1)  # checks stop at the limit in the pool
     app.add_middleware(BodySizeLimit, limits=limits)
+    app.add_middleware(SameOrigin, token=csrf_token)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or LOOPBACK_HOSTS)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> HTMLResponse:
-        return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
+        html = (STATIC / "index.html").read_text(encoding="utf-8")
+        return HTMLResponse(html.replace("</head>", f'<meta name="csrf-token" content="{csrf_token}">\n</head>', 1))
+
+    @app.get("/api/csrf-token", summary="表单与文件上传所需的令牌（请求头 X-CSRF-Token）")
+    async def csrf() -> dict:
+        """Readable only by this server's own pages and by non-browser clients (no CORS is ever granted)."""
+        return {"header": CSRF_HEADER, "token": csrf_token}
 
     @app.get("/api/health", summary="服务状态")
     async def health() -> dict:
-        return {"status": "ok", "layers": len(service.layers.layers), "audit_records": await in_worker(service.audit.count)}
+        """Never waits behind a check: checks run in worker processes, this count in its own thread."""
+        return {"status": "ok", "layers": len(service.layers.layers), "check_workers": pool.size,
+                "audit_records": await anyio.to_thread.run_sync(service.audit.count),
+                "catalog_damage": user_catalog.damage(data_dir())}
 
     answer_doc = {200: {"model": CheckAnswer, "description": "与 `siting check --format json` 相同的结构，另含 audit"}} | errors(
         413, 422, 503, e422=_SEMANTIC_422)
 
     @app.post("/api/check", summary="检查一个场址（点）", responses=answer_doc)
-    async def check_point(request: Annotated[CheckRequest, Body(openapi_examples=POINT_EXAMPLES)]) -> dict:
-        def run() -> dict:
-            site, given = request.site()
-            return _answer(service.check(request, site, given, "api")[1])
+    async def check_point(request: Annotated[CheckRequest, Body(openapi_examples=POINT_EXAMPLES)], http: Request) -> dict:
+        return await pool.run(point_job, request, path="/api/check", started=arrived(http))
 
-        return await in_worker(run)
-
-    @app.post("/api/check/file", summary="上传用地红线或线路文件并检查", responses=answer_doc)
+    @app.post("/api/check/file", summary="上传用地红线或线路文件并检查", responses=answer_doc,
+              description=f"须带请求头 {CSRF_HEADER}：本服务页面的令牌（页面自动发送；脚本先 GET /api/csrf-token）。")
     async def check_file(
+        http: Request,
         file: Annotated[UploadFile, File(description=f"场址文件：{'、'.join(ACCEPTED_SUFFIXES)}")],
         industry: Annotated[str, Form(min_length=1, max_length=200, description="行业名称或国民经济行业代码，如 造纸、2221")],
         stage: Annotated[StageName, Form(description="项目阶段")] = "new",
@@ -341,38 +422,18 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
         data = await file.read(limits.max_upload_bytes + 1)
         if len(data) > limits.max_upload_bytes:
             raise InputError("file", file.filename, "上传文件超过大小上限。", "the upload exceeds the size limit.")
-        request = CheckRequest(industry=industry, stage=stage, crs=crs or None, project=project)
-
-        def run() -> dict:
-            site, given = read_upload(file.filename, data, request.crs, limits)
-            return _answer(service.check(request, site, given, "api-file")[1])
-
-        return await in_worker(run)
+        try:
+            request = CheckRequest(industry=industry, stage=stage, crs=crs or None, project=project)
+        except ValidationError as error:
+            raise validation_errors(error.errors())[0] from None
+        return await pool.run(file_job, file.filename, data, request, heavy=True, path="/api/check/file", started=arrived(http))
 
     @app.post("/api/batch", summary="小批量检查（每行同 /api/check；坏行标明原因，其余照常检查）", responses=errors(413, 422, 503))
-    async def batch(body: BatchRequest) -> dict:
+    async def batch(body: BatchRequest, http: Request) -> dict:
         if len(body.rows) > limits.max_batch_rows:
             raise InputError("rows", f"{len(body.rows)} 行", f"每批最多 {limits.max_batch_rows} 行；更大的名录请用 siting batch。",
                              f"at most {limits.max_batch_rows} rows per request; use siting batch for registries.")
-
-        def run() -> dict:
-            rows = []
-            for index, raw in enumerate(body.rows):
-                try:
-                    request = parse_row(raw)
-                    site, given = request.site()
-                    result, record = service.check(request, site, given, "api-batch")
-                    rows.append({"row": index, "status": "checked", "check_id": record.id, "overall": record.overall,
-                                 "overall_label": result.overall.label, "result": _answer(record)})
-                except InputError as error:
-                    failure = api_error(error)
-                    field = f"rows.{index}" if failure.field == "body" else f"rows.{index}.{failure.field}"
-                    rows.append({"row": index, "status": "error"}
-                                | error_body(InputError(field, failure.value, failure.fix_zh, failure.fix_en)))
-            checked = sum(row["status"] == "checked" for row in rows)
-            return {"count": len(rows), "checked": checked, "failed": len(rows) - checked, "rows": rows}
-
-        return await in_worker(run)
+        return await pool.run(batch_job, body.rows, path="/api/batch", started=arrived(http))
 
     @app.get("/api/rules", summary="规划条款目录", responses=errors(422))
     async def rules(plan: Annotated[str | None, Query(max_length=50)] = None) -> dict:
@@ -386,7 +447,7 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
         loaded = service.layers
         rows = [layer.to_dict() | {"status": "built"} for layer in loaded.layers.values()]
         rows += [{"id": m.id, "name": m.name, "status": "missing", "reason": m.reason} for m in loaded.missing.values()]
-        return {"layers": rows}
+        return {"layers": rows, "catalog_damage": user_catalog.damage(data_dir())}
 
     @app.get("/api/industries", summary="行业检索（自动补全）", responses=errors(422))
     async def industries(q: Annotated[str, Query(max_length=100)] = "", limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict:
@@ -397,14 +458,35 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
             rows = [(t.name, tuple(sorted(t.codes)), t.note) for t in list(taxonomy.terms.values())[:limit]]
         return {"query": q, "industries": [{"name": name, "codes": list(codes), "note": note} for name, codes, note in rows]}
 
-    @app.get("/api/checks", summary="审计日志：最近的检查", responses=errors(422))
-    async def checks(limit: Annotated[int, Query(ge=1, le=500)] = 20) -> dict:
-        records = await in_worker(service.audit.recent, limit)
-        return {"checks": [r.summary() for r in records]}
+    @app.get("/api/places", summary="地名检索（县、市、县城驻地、湖泊、规划区；离线，取自已加载图层）", responses=errors(422))
+    async def find_places(q: Annotated[str, Query(max_length=50)] = "", limit: Annotated[int, Query(ge=1, le=50)] = 10) -> dict:
+        from maps.places import search_places
 
-    @app.get("/api/checks/{check_id}", summary="审计日志：一条检查的完整记录", responses=errors(404))
+        return {"query": q, "places": [place.to_dict() for place in search_places(service.layers, q, limit)]}
+
+    @app.get("/api/checks", summary="审计日志：最近的检查（各附最近一次审查决定）", response_model=CheckListing,
+             responses=errors(422))
+    async def checks(limit: Annotated[int, Query(ge=1, le=500)] = 20) -> dict:
+        def run() -> dict:
+            records = service.audit.recent(limit)
+            latest = service.audit.latest_decisions([r.id for r in records])
+            return {"checks": [r.summary() | {"latest_decision": latest[r.id].to_dict() if r.id in latest else None}
+                               for r in records], "time_zone": TIME_NOTE}
+
+        return await in_worker(run)
+
+    @app.get("/api/checks/{check_id}", summary="审计日志：一条检查的完整记录及其审查决定", response_model=CheckRecordAnswer,
+             responses=errors(404))
     async def check_record(check_id: str) -> dict:
         return (await in_worker(service.record, check_id)).to_dict()
+
+    @app.post("/api/checks/{check_id}/decisions", status_code=201, response_model=DecisionAnswer,
+              summary="记录审查决定（采纳、不采纳、需补充材料）：追加到审计日志，不修改原记录", responses=errors(404, 413, 422, 503))
+    async def decide(check_id: str, body: DecisionRequest) -> dict:
+        def run() -> dict:
+            return record_decision(service.audit, service.record(check_id), body.decision, body.note, body.rule_id).to_dict()
+
+        return await in_worker(run)
 
     @app.post("/api/checks/{check_id}/replay", summary="以记录的日期、当前的规则和图层复现一条检查", responses=errors(404))
     async def check_replay(check_id: str) -> dict:
@@ -419,10 +501,10 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
     async def report(check_id: str, kind: Annotated[Literal["docx", "pdf", "html"], Query(alias="format")] = "docx") -> Response:
         def run() -> bytes:
             record = service.record(check_id)
-            result = service.result_for(record)
+            result, layers = service.issued(record)
             with tempfile.TemporaryDirectory(prefix="siting-report-") as work:
                 out = Path(work) / f"report.{kind}"
-                write_report(out, record, result, service.layers)
+                write_report(out, record, result, layers)
                 return out.read_bytes()
 
         body = await in_worker(run)
@@ -434,8 +516,7 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
              responses={200: media("离线 HTML 地图页", "text/html")} | errors(404, 409, by_ref=True))
     async def check_map(check_id: str) -> HTMLResponse:
         def run() -> str:
-            record = service.record(check_id)
-            return check_map_page(service.result_for(record), service.layers)
+            return check_map_page(*service.issued(service.record(check_id)))
 
         return HTMLResponse(await in_worker(run), headers={"Content-Security-Policy": _MAP_CSP})
 

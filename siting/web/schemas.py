@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, Literal
 
 import shapely
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from shapely.geometry.base import BaseGeometry
 
+from siting.text_fields import clean_text
 from spatial.coordinates import parse_point, point_from_lonlat
 from spatial.errors import InputError
 
 _API_FIELDS = {"--at": "at", "--crs": "crs", "--lon": "lon", "--lat": "lat", "--site": "file"}
+# What the page and the API call the options the engine's CLI-facing texts still name.
+_API_WORDS = {"--crs": "坐标系（crs）", "--at": "坐标文本（at）", "--site": "场址文件（file）"}
 _REQUEST_FIELDS = "lon、lat、at、crs、industry、stage、project"
 # pydantic error type → (fix_zh, fix_en)
 _FIXES = {
@@ -31,13 +35,25 @@ _FIXES = {
     "too_long": ("条目过多（每批至多 100 行；更大的名录请用 siting batch）。",
                  "too many items (at most 100 rows per request; use siting batch for registries)."),
     "string_too_short": ("不能为空。", "must not be empty."),
+    "string_unicode": ("含有孤立的代理码位（如 \\ud800，不是有效字符）；请删除或重新输入。",
+                       "holds a lone surrogate (such as \\ud800, not a valid character); remove or retype it."),
 }
 
 
+def _api_words(text: str) -> str:
+    for option, label in _API_WORDS.items():
+        text = text.replace(option, label)
+    return text
+
+
 def api_error(error: InputError) -> InputError:
-    """An engine or parser error with the CLI's option names turned into the API's field names."""
+    """An engine or parser error with the CLI's option names turned into the API's field names and labels:
+    a web user is told to set 「坐标系」 (the ``crs`` field), never to add ``--crs``."""
     field = _API_FIELDS.get(error.field, error.field)
-    return error if field == error.field else InputError(field, error.value, error.fix_zh, error.fix_en)
+    fix_zh, fix_en = _api_words(error.fix_zh), _api_words(error.fix_en)
+    if (field, fix_zh, fix_en) == (error.field, error.fix_zh, error.fix_en):
+        return error
+    return InputError(field, error.value, fix_zh, fix_en)
 
 
 def validation_errors(errors: list[dict], prefix: tuple = ()) -> list[InputError]:
@@ -49,6 +65,9 @@ def validation_errors(errors: list[dict], prefix: tuple = ()) -> list[InputError
         location = [str(part) for part in (*prefix, *where) if part != "body"]
         fix_zh, fix_en = _FIXES.get(error["type"], (f"格式不正确：{error.get('msg', '')}。", f"invalid: {error.get('msg', '')}."))
         value = error.get("input")
+        cause = error.get("ctx", {}).get("error")
+        if error["type"] == "value_error" and isinstance(cause, InputError):  # a clean_text refusal
+            fix_zh, fix_en, value = cause.fix_zh, cause.fix_en, cause.value
         if error["type"] == "literal_error":
             expected = error.get("ctx", {}).get("expected", "")
             fix_zh, fix_en = f"应为以下之一：{expected}。", f"must be one of {expected}."
@@ -105,7 +124,15 @@ class CheckRequest(BaseModel):
     crs: str | None = Field(None, max_length=100, description="输入坐标系：EPSG:NNNN，或 wgs84、cgcs2000、gcj02、bd09")
     industry: str = Field(..., min_length=1, max_length=200, description="行业名称或国民经济行业代码，如 造纸、2221")
     stage: StageName = Field("new", description="项目阶段：new|rebuild|expand|existing 或 新建|改建|扩建|现有")
-    project: str = Field("", max_length=200, description="项目名称（写入审查意见与审计日志）")
+    project: str = Field("", max_length=200, description="项目名称（写入审查意见与审计日志）；不得含控制字符")
+
+    @field_validator("at", "crs", "industry", "project")
+    @classmethod
+    def _one_line(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Free text is NFC-normalised and stripped; control characters and lone surrogates are refused."""
+        limit = cls.model_fields[info.field_name].metadata
+        max_len = next((rule.max_length for rule in limit if getattr(rule, "max_length", None)), 500)
+        return None if value is None else clean_text(value, info.field_name, max_len=max_len)
 
     def site(self) -> tuple[BaseGeometry, dict]:
         """The WGS84 point and its echo, from exactly one of ``at`` or ``lon``/``lat``."""
@@ -183,3 +210,24 @@ class CheckAnswer(BaseModel):
     layers: list[dict] = Field(..., description="所用图层及来源、sha256、坐标系、精度、是否权威、是否示意数据")
     warnings: list[str]
     audit: AuditEcho
+
+
+def unparseable(body: bytes) -> InputError:
+    """Why a body the framework could not parse was refused: not UTF-8, a number too long, nesting too deep, or not JSON."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return InputError("body", f"第 {error.start} 字节", f"请求体不是 UTF-8 编码（第 {error.start} 字节起无效）；请以 UTF-8 发送 JSON。",
+                          f"the request body is not UTF-8 (invalid from byte {error.start}); send JSON in UTF-8.")
+    try:
+        json.loads(text)
+    except RecursionError:
+        return InputError("body", f"{len(body)} bytes", "JSON 嵌套层数过深；请求体应为一层的 JSON 对象。",
+                          "the JSON is nested too deeply; the body is a flat JSON object.")
+    except ValueError as error:
+        if "digits" in str(error):
+            return InputError("body", f"{len(body)} bytes", "JSON 中有位数过多的整数（超过 4300 位）；坐标应为十进制度数，如 111.25。",
+                              "the JSON holds an integer with too many digits (over 4300); coordinates are decimal degrees, e.g. 111.25.")
+        return InputError("body", f"{len(body)} bytes", f"请求体不是有效的 JSON（{error}）。", f"the request body is not valid JSON ({error}).")
+    return InputError("body", f"{len(body)} bytes", "请求体无法解析（不是有效的 JSON 或表单）。",
+                      "the request body cannot be parsed (not valid JSON or form data).")

@@ -16,6 +16,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from siting.web.limits import Limits
+from siting.web.schemas import api_error
 from spatial.errors import InputError
 from spatial.site_files import read_site
 
@@ -52,7 +53,8 @@ def read_upload(filename: str | None, data: bytes, crs: str | None, limits: Limi
             site = read_site(path, crs)
         except InputError as error:
             field = "crs" if error.field == "--crs" else FIELD
-            raise InputError(field, crs if field == "crs" else name, error.fix_zh, error.fix_en) from None
+            worded = api_error(error)  # the page's words (「坐标系」), not the CLI's --crs
+            raise InputError(field, crs if field == "crs" else name, worded.fix_zh, worded.fix_en) from None
         except Exception as error:  # an untrusted file must never become a 500; the reader's gap is logged
             _LOG.exception("site file reader failed on an upload")
             raise _refuse(name, f"无法读取该文件（{type(error).__name__}）；请检查文件是否完整、格式是否正确。",
