@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,9 +13,14 @@ from layers.build import load_layers
 from maps.basemap import Basemap, parse_basemap
 from spatial.checker import CheckResult
 from spatial.errors import InputError
+from spatial.industry import Industry
 from spatial.layer import LayerSet
+from spatial.rules import Stage
+from spatial.siting_classes import SitingClasses
 
-_SUFFIXES = {"--map": (".html", ".htm"), "--out": (".html", ".htm"), "--png": (".png",), "--pdf": (".pdf",)}
+_SUFFIXES = {"--map": (".html", ".htm"), "--out": (".html", ".htm"), "--png": (".png",), "--pdf": (".pdf",),
+             "--tif": (".tif", ".tiff"), "--gpkg": (".gpkg",), "--matrix": (".csv", ".xlsx"), "--table": (".csv", ".xlsx")}
+DEFAULT_INDUSTRIES = "焦化,钢铁,化工,造纸,电镀,水泥,火力发电,有色金属冶炼,铸造,平板玻璃"
 
 
 def _basemap_options(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +45,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     map_cmd.add_argument("--png", type=Path, metavar="FILE", help="写出 A4 横版 PNG 分区图（300 dpi）")
     map_cmd.add_argument("--pdf", type=Path, metavar="FILE", help="写出 A4 横版 PDF 分区图")
     map_cmd.add_argument("--full-resolution", action="store_true", help="HTML 不按缩放级别简化几何（文件更大）")
+    map_cmd.add_argument("--industry", help="行业选址分类图：按该行业（名称或代码）给出全域每处的审查结论类别，如 焦化")
+    map_cmd.add_argument("--stage", default="新建", help="项目阶段：新建（默认）、改建、扩建、现有")
+    map_cmd.add_argument("--tif", type=Path, metavar="FILE.tif", help="写出分类 GeoTIFF（uint8 类别码，调色板）")
+    map_cmd.add_argument("--gpkg", type=Path, metavar="FILE.gpkg", help="写出分类 GeoPackage（每类一个多面要素，含条款与规划）")
+    map_cmd.add_argument("--res", type=float, default=50.0, metavar="M", help="GeoTIFF 像元大小（米，默认 50）")
+    map_cmd.add_argument("--table", type=Path, metavar="FILE", help="写出分县分类面积表（.csv 或 .xlsx）")
+    map_cmd.add_argument("--matrix", type=Path, metavar="FILE", help="写出各行业、阶段的分类占比矩阵（.csv 或 .xlsx；图用 --png/--pdf）")
+    map_cmd.add_argument("--industries", default=DEFAULT_INDUSTRIES, metavar="LIST",
+                         help=f"矩阵的行业（逗号分隔，默认 {DEFAULT_INDUSTRIES}）")
     _basemap_options(map_cmd)
 
 
@@ -85,6 +100,12 @@ class MapOutputs:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.matrix is not None or args.industry is not None:
+        return _run_industry(args)
+    for option in ("--tif", "--gpkg", "--table"):
+        if getattr(args, option.lstrip("-")) is not None:
+            raise InputError(option, str(getattr(args, option.lstrip("-"))), f"{option} 只用于行业选址分类图：请同时给出 --industry。",
+                             f"{option} is for industry siting maps: give --industry as well.")
     outputs = MapOutputs.from_args(args, "--out")
     if outputs.html is None and not outputs.figures:
         raise InputError("--out", "（未给出）", "请至少给出一个输出：--out 文件.html、--png 或 --pdf。",
@@ -97,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{zones.region.name}（{zones.region.code}）：{len(zones.zones)} 类管控分区"
           + (f"，{len(zones.missing)} 类尚无图层" if zones.missing else ""))
     for zone in zones.zones:
-        print(f"  {zone.name}{'（示意）' if zone.demonstration else ''}：{zone.area_km2:,.2f} 平方千米")
+        print(f"  {zone.label}{'（示意）' if zone.demonstration else ''}：{zone.area_km2:,.2f} 平方千米")
     if outputs.html:
         from maps.region_map import write_region_map
 
@@ -109,3 +130,104 @@ def run(args: argparse.Namespace) -> int:
         for path in outputs.figures:
             print(f"分区图已写出：{render_region_figure(zones, layers, path)}", file=sys.stderr)
     return 0
+
+
+def _industries(text: str) -> list[Industry]:
+    names = [part.strip() for part in text.replace("，", ",").split(",") if part.strip()]
+    if not names:
+        raise InputError("--industries", text, "请给出至少一个行业，逗号分隔，如 焦化,钢铁。", "name at least one industry, comma-separated.")
+    taxonomy = catalog.taxonomy()
+    return [taxonomy.resolve(name) for name in names]
+
+
+def _run_industry(args: argparse.Namespace) -> int:
+    """`siting map --industry` (a region classified for one project kind) and `--matrix` (all kinds at once)."""
+    outputs = MapOutputs.from_args(args, "--out")
+    tif, gpkg = _output("--tif", args.tif), _output("--gpkg", args.gpkg)
+    table, matrix_path = _output("--table", args.table), _output("--matrix", args.matrix)
+    if matrix_path is not None and args.industry is not None:
+        raise InputError("--matrix", str(matrix_path), "--matrix 汇总多个行业，不与 --industry 同用；行业用 --industries 给出。",
+                         "--matrix covers several industries; give them with --industries, not --industry.")
+    if matrix_path is None:
+        industries = [catalog.taxonomy().resolve(args.industry)]
+        if not any((outputs.html, outputs.figures, tif, gpkg, table)):
+            raise InputError("--out", "（未给出）", "请至少给出一个输出：--out、--png、--pdf、--tif、--gpkg 或 --table。",
+                             "give at least one output: --out, --png, --pdf, --tif, --gpkg or --table.")
+    else:
+        for option, value in (("--out", outputs.html), ("--tif", tif), ("--gpkg", gpkg), ("--table", table)):
+            if value is not None:
+                raise InputError(option, str(value), f"--matrix 只写出表格（及 --png/--pdf 图）；{option} 用于单个行业的分类图（--industry）。",
+                                 f"--matrix writes the table (and a --png/--pdf figure); {option} is for one industry's map (--industry).")
+        industries = _industries(args.industries)
+    stage = Stage.parse(args.stage)
+    if tif is not None and not (math.isfinite(args.res) and args.res > 0):
+        raise InputError("--res", str(args.res), "栅格分辨率应为正数（米），如 50。", "the cell size must be a positive number of metres, e.g. 50.")
+    layers = load_layers(log=lambda m: print(m, file=sys.stderr))
+    from maps.region import resolve_region
+    from siting import class_exports
+    from spatial.siting_classes import CLASS_NAMES, CLASSES, RegionClassifier, matrix
+
+    region = resolve_region(args.region, layers)
+    classifier = RegionClassifier(region.code, region.geometry, list(catalog.rules()), layers)
+    if matrix_path is not None:
+        from maps.industry_map import render_matrix_figure
+
+        rows = matrix(classifier, industries, sorted({Stage.NEW, Stage.EXISTING, stage}, key=list(Stage).index))
+        print(f"{region.name}（{region.code}）各行业选址管控分类占比：")
+        print("  行业（阶段）" + "".join(f"\t{CLASS_NAMES[v]}" for v in CLASSES))
+        for row in rows:
+            print(f"  {row['industry']}（{row['stage']}）" + "".join(f"\t{100 * row[CLASS_NAMES[v]]:.1f}%" for v in CLASSES))
+        print(f"矩阵已写出：{class_exports.write_matrix(rows, matrix_path)}", file=sys.stderr)
+        for path in outputs.figures:
+            print(f"矩阵图已写出：{render_matrix_figure(rows, region.name, path)}", file=sys.stderr)
+        return 0
+
+    result = classifier.classify(industries[0], stage)
+    admin = layers.admin.frame
+    inside = admin.loc[admin["parent"] == region.code]
+    subdivisions = (inside if len(inside) else admin.loc[admin["code"] == region.code]).reset_index(drop=True)
+    county_rows = result.county_table(list(subdivisions["name"]), subdivisions.geometry.values)
+    largest = result.largest()
+    _print_classes(result, region.name, county_rows, largest)
+    if gpkg:
+        print(f"GeoPackage 已写出：{class_exports.write_gpkg(result, layers, gpkg)}", file=sys.stderr)
+    if tif:
+        print(f"GeoTIFF 已写出：{class_exports.write_tif(result, layers, tif, args.res)}", file=sys.stderr)
+    if table:
+        print(f"面积表已写出：{class_exports.write_table(county_rows, table)}", file=sys.stderr)
+    if outputs.html:
+        from maps.industry_map import write_industry_map
+
+        write_industry_map(result, region, subdivisions, layers, county_rows, largest, outputs.html, outputs.basemap)
+        print(f"地图已写出：{outputs.html}（{outputs.html.stat().st_size / 1e6:.2f} MB）", file=sys.stderr)
+    if outputs.figures:
+        from maps.industry_map import render_industry_figure
+
+        for path in outputs.figures:
+            print(f"分类图已写出：{render_industry_figure(result, region, subdivisions, layers, largest, path)}", file=sys.stderr)
+    return 0
+
+
+def _print_classes(result: SitingClasses, region_name: str, county_rows: list[dict], largest: list[dict]) -> None:
+    """The numbers a report needs, as text: classes, areas per county, largest open areas, rules behind each class."""
+    print(f"{region_name}（{result.region_code}）{result.industry.label}（{result.stage.value}）选址管控分类"
+          f"（面积按 EPSG:{result.epsg} 计算）：")
+    for cls in result.classes:
+        if not cls.geometry.is_empty:
+            print(f"  {cls.name}：{cls.area_km2:,.2f} 平方千米（{100 * cls.area_km2 / result.region_km2:.1f}%），"
+                  f"{len(cls.rules)} 条条款" + (f"；示意数据：{'、'.join(cls.demonstration)}" if cls.demonstration else ""))
+    print("分县面积：")
+    for row in county_rows:
+        print(f"  {row['county']}\t{row['class']}\t{row['area_km2']:,.2f} 平方千米\t{100 * row['share']:.1f}%")
+    print("最大的未发现限制连片区域：" + ("无" if not largest else ""))
+    for place in largest:
+        print(f"  {place['rank']}. {place['area_km2']:,.3f} 平方千米，中心 {place['lon']:.5f}°E {place['lat']:.5f}°N"
+              f"（X {place['x']:,.0f}，Y {place['y']:,.0f}）")
+    print("各类别依据条款：")
+    for cls in result.classes:
+        for rule_id in cls.rules:
+            rule = result.rules[rule_id]
+            print(f"  [{cls.name}] {rule_id}（{rule.plan.title}{rule.section}）：{rule.quote}")
+    for missing in result.not_evaluated:
+        print(f"  [未评价] {missing.layer_name}（{len(missing.rules)} 条条款，{float(missing.geometry.area) / 1e6:,.1f} 平方千米）："
+              f"{missing.reason}")

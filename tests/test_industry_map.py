@@ -1,0 +1,212 @@
+"""Industry siting maps: every place of a region in the class `siting check` gives a site there.
+
+The decisive property: random points (and points just either side of class edges) of a
+region, checked one by one by ``spatial.checker.check``, get the verdict of the class
+polygon they fall in. Points within a few metres of a class edge are left out: the two
+sides compute the same edge by different geometry (exact distances vs. buffered arcs).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+import shapely
+
+from layers import catalog
+from maps.region import resolve_region
+from spatial.checker import check
+from spatial.layer import project
+from spatial.rules import Stage, Verdict
+from spatial.siting_classes import CLASS_CODES, CLASS_NAMES, CLASSES, RegionClassifier, SitingClasses
+
+EDGE_SKIP_M = 5.0  # points nearer a class edge than this are not compared
+
+
+def siting(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "siting", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def classifiers(layers, rules) -> dict[str, RegionClassifier]:
+    found = {}
+    for name in ("运城市", "绛县", "晋城市城区"):
+        region = resolve_region(name, layers)
+        found[name] = RegionClassifier(region.code, region.geometry, rules, layers)
+    return found
+
+
+def _random_points(result: SitingClasses, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Uniform points in the region (GK), plus points 12 m either side of random class edges."""
+    rng = np.random.default_rng(seed)
+    minx, miny, maxx, maxy = result.region.bounds
+    x = rng.uniform(minx, maxx, count * 3)
+    y = rng.uniform(miny, maxy, count * 3)
+    keep = shapely.contains_xy(result.region, x, y)
+    x, y = x[keep][:count], y[keep][:count]
+    edges = shapely.get_parts(shapely.boundary(np.array([c.geometry for c in result.classes if not c.geometry.is_empty])))
+    lines = shapely.line_merge(shapely.multilinestrings(edges))
+    along = shapely.line_interpolate_point(lines, rng.uniform(0, 1, count // 2), normalized=True)
+    ex, ey = shapely.get_x(along), shapely.get_y(along)
+    angle = rng.uniform(0, 2 * np.pi, len(ex))
+    ex = np.concatenate([ex + 12 * np.cos(angle), ex - 12 * np.cos(angle)])
+    ey = np.concatenate([ey + 12 * np.sin(angle), ey - 12 * np.sin(angle)])
+    return np.concatenate([x, ex]), np.concatenate([y, ey])
+
+
+def _compare(result: SitingClasses, layers, rules, x: np.ndarray, y: np.ndarray) -> int:
+    """Check every point away from class edges; assert its verdict is its class. Returns how many were compared."""
+    severity, to_edge = result.class_at(x, y)
+    lonlat = shapely.get_coordinates(project(shapely.multipoints(np.column_stack([x, y])), result.epsg, 4326))
+    compared = 0
+    mismatches = []
+    for i in np.flatnonzero((severity >= 0) & (to_edge > EDGE_SKIP_M)):
+        lon, lat = lonlat[i]
+        if not shapely.contains_xy(layers.admin_area(result.region_code), lon, lat):
+            continue  # just outside the region (an edge point's offset)
+        verdict = check(shapely.Point(lon, lat), result.industry, result.stage, rules, layers).overall
+        compared += 1
+        if verdict.severity != severity[i]:
+            mismatches.append((round(lon, 6), round(lat, 6), verdict.value, list(Verdict)[severity[i]].value,
+                               round(float(to_edge[i]), 1)))
+    assert mismatches == []
+    return compared
+
+
+@pytest.mark.parametrize(("region", "industry", "stage", "count"), [
+    ("运城市", "焦化", Stage.NEW, 300),
+    ("运城市", "焦化", Stage.EXISTING, 120),
+    ("运城市", "造纸", Stage.NEW, 120),
+    ("绛县", "焦化", Stage.NEW, 120),
+    ("晋城市城区", "电镀", Stage.NEW, 120),
+])
+def test_each_point_gets_the_class_a_check_gives_it(classifiers, layers, rules, region, industry, stage, count):
+    result = classifiers[region].classify(catalog.taxonomy().resolve(industry), stage)
+    x, y = _random_points(result, count, seed=hash((region, industry, stage.value)) % 2**32)
+    compared = _compare(result, layers, rules, x, y)
+    assert compared >= count  # the random points and the points beside edges were really compared
+
+
+def test_classes_partition_the_region(classifiers):
+    result = classifiers["运城市"].classify(catalog.taxonomy().resolve("焦化"), Stage.NEW)
+    assert sum(c.area_km2 for c in result.classes) == pytest.approx(result.region_km2, rel=1e-6)
+    geometries = [c.geometry for c in result.classes if not c.geometry.is_empty]
+    overlap = sum(shapely.area(shapely.intersection(a, b)) for i, a in enumerate(geometries) for b in geometries[i + 1:])
+    assert overlap < 1.0  # square metres: the classes do not overlap
+    prohibited = result.of(Verdict.PROHIBITED)
+    assert prohibited.area_km2 > 100 and "YC21-3.1-fen-2km" in prohibited.rules
+    assert all(rule in result.rules for c in result.classes for rule in c.rules)
+    shares = result.shares()
+    assert sum(shares.values()) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_cli_writes_gis_files_that_agree_with_the_vectors(layers, rules, classifiers, tmp_path):
+    out = {name: tmp_path / name for name in ("jx.html", "jx.png", "jx.tif", "jx.gpkg", "jx.csv")}
+    done = siting("map", "--region", "绛县", "--industry", "焦化", "--stage", "新建", "--res", "50",
+                  "--out", str(out["jx.html"]), "--png", str(out["jx.png"]), "--tif", str(out["jx.tif"]),
+                  "--gpkg", str(out["jx.gpkg"]), "--table", str(out["jx.csv"]))
+    assert done.returncode == 0, done.stderr
+    assert "禁止" in done.stdout and "各类别依据条款" in done.stdout and "YC21-3.1-planning-area-new" in done.stdout
+    result = classifiers["绛县"].classify(catalog.taxonomy().resolve("焦化"), Stage.NEW)
+
+    classes = gpd.read_file(out["jx.gpkg"], layer="classes")
+    assert classes.crs.to_epsg() == result.epsg
+    present = [c for c in result.classes if not c.geometry.is_empty]
+    assert list(classes["class"]) == [c.name for c in present]  # one multipolygon per class
+    assert set(classes.geom_type) == {"MultiPolygon"}
+    for row, cls in zip(classes.itertuples(), present, strict=True):
+        assert row.area_km2 == pytest.approx(cls.area_km2, abs=1e-3)
+        assert row.rules.split(",") == cls.rules if cls.rules else row.rules == ""
+        assert shapely.area(row.geometry) / 1e6 == pytest.approx(cls.area_km2, rel=1e-6)
+    assert "YC21-3.1-planning-area-new" in classes.loc[classes["class"] == "禁止", "rules"].iloc[0]
+    assert "绛县" in classes.loc[classes["class"] == "限制", "plans"].iloc[0]
+    missing = gpd.read_file(out["jx.gpkg"], layer="not_evaluated")
+    assert len(missing) and missing["reason"].str.contains("缺少图层").any()
+
+    with rasterio.open(out["jx.tif"]) as tif:
+        assert tif.crs.to_epsg() == result.epsg
+        assert tif.res == (50.0, 50.0) and tif.dtypes[0] == "uint8"
+        assert tif.profile["compress"] == "deflate" and tif.profile["tiled"]
+        colours = tif.colormap(1)
+        tags = tif.tags()
+        codes = tif.read(1)
+        transform = tif.transform
+    for verdict in CLASSES:
+        assert tags[f"CLASS_{CLASS_CODES[verdict]}"].startswith(CLASS_NAMES[verdict])
+    assert colours[CLASS_CODES[Verdict.PROHIBITED]][:3] == (0xC0, 0x39, 0x2B)
+    assert "焦化" in tags["INDUSTRY"] and "siting map --region 140826" in tags["PROVENANCE"]
+    # The raster's class at sampled points is the vector class, except within one cell of an edge.
+    x, y = _random_points(result, 2000, seed=7)
+    severity, to_edge = result.class_at(x, y)
+    rows, cols = rasterio.transform.rowcol(transform, x, y)
+    rows, cols = np.asarray(rows), np.asarray(cols)
+    inside = (severity >= 0) & (to_edge > 50 * np.sqrt(2)) & (rows >= 0) & (rows < codes.shape[0]) & (cols >= 0) & (cols < codes.shape[1])
+    by_severity = {v.severity: CLASS_CODES[v] for v in CLASSES}
+    expected = np.array([by_severity[s] for s in severity[inside]])
+    assert inside.sum() > 1000
+    assert (codes[rows[inside], cols[inside]] == expected).all()
+
+    html = out["jx.html"].read_text(encoding="utf-8")
+    assert "各类别依据条款" in html and "最大的未发现限制连片区域" in html and "分类面积（按县）" in html
+    assert out["jx.png"].stat().st_size > 100_000
+    assert "area_km2" in out["jx.csv"].read_text(encoding="utf-8-sig").splitlines()[0]
+
+
+def test_matrix_gives_every_industry_and_stage_a_share_per_class(tmp_path):
+    table, figure = tmp_path / "m.xlsx", tmp_path / "m.png"
+    done = siting("map", "--region", "绛县", "--matrix", str(table), "--industries", "焦化,造纸", "--png", str(figure))
+    assert done.returncode == 0, done.stderr
+    frame = pd.read_excel(table, engine="calamine")
+    assert list(zip(frame["industry"], frame["stage"], strict=True)) == [
+        ("焦化", "新建"), ("焦化", "现有"), ("造纸", "新建"), ("造纸", "现有")]
+    shares = frame[[CLASS_NAMES[v] for v in CLASSES]].sum(axis=1)
+    assert np.allclose(shares, 1.0, atol=1e-6)
+    assert frame.loc[frame["stage"] == "新建", "禁止"].gt(0).all()  # the county plan's planning-area ban
+    assert frame.loc[frame["stage"] == "现有", "禁止"].eq(0).all() or frame.loc[frame["stage"] == "现有", "退出"].gt(0).any()
+    assert figure.stat().st_size > 50_000
+
+
+@pytest.mark.parametrize(("args", "field", "hint"), [
+    (["--region", "绛县", "--tif", "x.tif"], "--tif", "--industry"),
+    (["--region", "绛县", "--industry", "焦化", "--tif", "x.png"], "--tif", ".tif"),
+    (["--region", "绛县", "--industry", "焦化", "--tif", "x.tif", "--res", "0"], "--res", "正数"),
+    (["--region", "绛县", "--matrix", "m.csv", "--industries", "焦化,不存在的行业"], "industry", "未识别"),
+    (["--region", "绛县", "--industry", "焦化", "--matrix", "m.csv"], "--matrix", "--industries"),
+    (["--region", "绛县", "--matrix", "m.csv", "--tif", "x.tif"], "--tif", "--industry"),
+])
+def test_bad_options_name_the_field_and_the_fix(args, field, hint, layers, tmp_path):
+    done = siting("map", *[str(tmp_path / a) if a.endswith((".tif", ".png", ".csv")) else a for a in args])
+    assert done.returncode != 0
+    assert field in done.stderr and hint in done.stderr and "Traceback" not in done.stderr
+
+
+def test_tif_cell_size_too_fine_for_the_region_says_what_to_use(classifiers):
+    from siting.class_exports import raster_grid
+    from spatial.errors import InputError
+
+    result = classifiers["运城市"].classify(catalog.taxonomy().resolve("焦化"), Stage.NEW)
+    with pytest.raises(InputError) as raised:
+        raster_grid(result, 1.0)
+    assert "--res" in raised.value.message
+
+
+def test_industry_map_opens_offline_with_the_classes(browser, layers, tmp_path):
+    from tests.test_maps import Page
+
+    path = tmp_path / "jc.html"
+    done = siting("map", "--region", "晋城市城区", "--industry", "电镀", "--out", str(path))
+    assert done.returncode == 0, done.stderr
+    page = Page(browser, path)
+    try:
+        page.assert_clean()
+        overlays = page.overlays()
+        assert "晋城市城区边界" in overlays and any(name in overlays for name in ("限制", "需复核", "禁止"))
+        assert page.page.locator("path.leaflet-interactive").count() > 0
+    finally:
+        page.session.close()
+
