@@ -3,7 +3,8 @@
     python scripts/fuzz.py [--inputs 100000]
 
 Targets and shares: the coordinate parser (73 %), the KML reader (12 %), the 界址点 table
-reader (12 %) and the rule-file loader (3 %). Each input must be answered or refused with an
+reader (12 %) and the rule-file loader (3 %); ``--targets batch_csv,batch_xlsx`` runs the batch
+readers instead (a register read, screened and written as `siting batch` does). Each input must be answered or refused with an
 InputError naming its field; anything else is counted as a crash and printed. Each input
 runs under a 10-second alarm, so a hang is a crash too.
 """
@@ -22,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from tests.batch_fuzz import batch_case, csv_registers, stack, xlsx_files
 from tests.fuzz_cases import (
     boundary_tables,
     coordinate_texts,
@@ -40,6 +42,10 @@ TARGETS = {  # name: (share, strategies, case)
     "kml": (0.12, (kml_documents,), kml_case),
     "boundary_table": (0.12, (boundary_tables,), table_case),
     "rule_file": (0.03, (rule_edits,), rule_case),
+}
+BATCH_TARGETS = {  # run with --targets: shares of --inputs among the targets named
+    "batch_csv": (0.9, (csv_registers,), lambda data: batch_case(data, ".csv")),
+    "batch_xlsx": (0.1, (xlsx_files,), lambda data: batch_case(data, ".xlsx")),
 }
 
 
@@ -73,12 +79,18 @@ def run(name: str, examples: int, strategies: tuple, case, counts: collections.C
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inputs", type=int, default=100_000)
-    total = parser.parse_args().inputs
+    parser.add_argument("--targets", help="comma-separated target names (default: the four readers above)")
+    args = parser.parse_args()
+    total = args.inputs
+    targets = ({name: spec for name, spec in {**TARGETS, **BATCH_TARGETS}.items() if name in args.targets.split(",")}
+               if args.targets else TARGETS)
     signal.signal(signal.SIGALRM, _alarm)
     counts: collections.Counter = collections.Counter()
     crashes: list = []
+    if set(targets) & set(BATCH_TARGETS):
+        stack()  # load the layers before the hang alarm runs
     start = time.monotonic()
-    for name, (share, strategies, case) in TARGETS.items():
+    for name, (share, strategies, case) in targets.items():
         t0 = time.monotonic()
         run(name, round(total * share), strategies, case, counts, crashes)
         print(f"{name:<15} tried {counts[(name, 'tried')]:>7}  ok {counts[(name, 'ok')]:>7}  "

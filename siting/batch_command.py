@@ -1,17 +1,23 @@
 """`siting batch IN --out OUT`: screen a whole register of sites.
 
 The layer sources are verified once per run (when the layers are loaded), then the
-input is read, checked and written chunk by chunk with a progress bar on stderr. Every
-input row appears in the output, in input order; a row that could not be checked says
-why. ``--engine dask`` runs the same chunk check on a dask cluster (see batch_dask).
+input is read, checked and written chunk by chunk with a progress bar on stderr (rows per
+second and time left; ``--quiet`` for scripts). Reading, screening and writing overlap:
+chunks are screened on threads while the next is read, and a writer thread takes finished
+chunks from a bounded queue, so memory stays flat in the number of rows. Every input row
+appears in the output, in input order; a row that could not be checked says why.
+``--engine dask`` runs the same chunk check on a dask cluster (see batch_dask).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import queue
 import sys
+import threading
 from collections import Counter, deque
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,19 +27,21 @@ from tqdm import tqdm
 from layers import catalog
 from layers.build import load_layers
 from siting.batch_io import ResultWriter, SiteTable
-from siting.batch_rows import FIELDS, STATUS, UNCHECKED, Columns, Options, resolve_columns, screen_chunk
+from siting.batch_rows import FIELDS, ChunkResult, Columns, Options, resolve_columns, screen_chunk
 from siting.memory import freeze_long_lived
 from spatial.errors import InputError
 from spatial.rules import Verdict
 from spatial.screening import DEFAULT_REPORT_M
 
 _MAX_DEFAULT_THREADS = 4  # each thread holds a chunk in memory: more must be asked for
+_WRITE_QUEUE = 2  # finished chunks waiting for the writer thread
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     batch = commands.add_parser("batch", help="批量审查 CSV、Excel 或 GeoPackage 中的全部场址")
     batch.add_argument("input", type=Path, metavar="IN", help="场址表：.csv、.xlsx 或 .gpkg（点图层）")
-    batch.add_argument("--out", type=Path, required=True, metavar="OUT", help="结果：.xlsx（分工作表）、.gpkg（分图层）或 .csv（分文件）")
+    batch.add_argument("--out", type=Path, required=True, metavar="OUT",
+                       help="结果：.xlsx（分工作表）、.gpkg（分图层）、.csv 或 .parquet（GeoParquet，分文件）")
     batch.add_argument("--crs", help="坐标系：EPSG:NNNN，或 wgs84、cgcs2000、gcj02、bd09（默认 WGS84/CGCS2000 经纬度）")
     for role, names in FIELDS.items():
         batch.add_argument(f"--{role}-col", metavar="COLUMN", help=f"{'/'.join(names)} 以外的列名")
@@ -48,6 +56,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help=f"local 引擎同时审查的批数（线程，默认为可用 CPU 核数，至多 {_MAX_DEFAULT_THREADS}）")
     batch.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed 调度器地址，如 tcp://10.0.0.5:8786；不给则在本机启动集群")
     batch.add_argument("--workers", type=int, default=2, help="本机 dask 集群的工作进程数（默认 2）")
+    batch.add_argument("--quiet", action="store_true", help="不显示进度条（供脚本调用）")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,18 +80,48 @@ def run(args: argparse.Namespace) -> int:
         layers = load_layers(log=lambda m: print(m, file=sys.stderr))  # verifies every pinned source, once
         rules = list(catalog.rules())
         freeze_long_lived()
-        with tqdm(total=table.total, unit="行", desc="批量审查", file=sys.stderr, disable=None) as bar:
+        with tqdm(total=table.total, unit="行", unit_scale=True, desc="批量审查", file=sys.stderr,
+                  disable=True if args.quiet else None) as bar:
             if args.engine == "dask":
                 from siting.batch_dask import run_dask
 
                 results = run_dask(table, columns, options, args.scheduler, args.workers, bar)
             else:
                 results = _run_local(table, columns, options, rules, layers, bar, args.threads)
-            for result in results:
-                writer.write(result)
-                counts.update(result.summary["verdict"].where(result.summary[STATUS] != UNCHECKED, "unchecked"))
+            _write_behind(results, writer, counts)
     _report(counts, writer)
     return 0
+
+
+def _write_behind(results: Iterable[ChunkResult], writer: ResultWriter, counts: Counter) -> None:
+    """Write chunks on a thread of its own, in order, while the next ones are read and screened.
+
+    At most ``_WRITE_QUEUE`` finished chunks wait; an error on either side stops both and is raised here."""
+    waiting: queue.Queue = queue.Queue(_WRITE_QUEUE)
+    failed: list[BaseException] = []
+
+    def drain() -> None:
+        while (result := waiting.get()) is not None:
+            if failed:
+                continue
+            try:
+                writer.write(result)
+            except BaseException as error:  # handed to the main thread, which raises it
+                failed.append(error)
+
+    thread = threading.Thread(target=drain, name="batch-writer", daemon=True)
+    thread.start()
+    try:
+        for result in results:
+            if failed:
+                break
+            counts.update(result.verdict_counts())
+            waiting.put(result)
+    finally:
+        waiting.put(None)
+        thread.join()
+    if failed:
+        raise failed[0]
 
 
 def _run_local(table: SiteTable, columns: Columns, options: Options, rules: list, layers, bar: tqdm, threads: int):

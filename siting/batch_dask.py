@@ -2,8 +2,8 @@
 
 The register is loaded into a dask-geopandas frame and partitioned spatially (Hilbert
 order of the sites), so each worker sees neighbouring sites and touches few zones. Each
-partition is checked by :func:`siting.batch_rows.screen_chunk`, the function the local
-engine uses; results come back to this process and are written in input order. Workers
+partition is checked by :func:`siting.batch_rows.screen_chunk`, the columnar chunk function
+the local engine uses; its Arrow tables come back to this process and are written in input order. Workers
 load the layers once per process from the data directory given to them (a remote
 worker builds them from the pinned sources if it has none).
 """
@@ -19,6 +19,8 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from tqdm import tqdm
 
@@ -26,11 +28,11 @@ from layers import catalog
 from layers.build import data_dir, load_layers
 from siting.batch_io import SiteTable
 from siting.batch_rows import ROW, ChunkResult, Columns, Options, screen_chunk
+from spatial.crs import SHANXI_BOUNDS
 from spatial.errors import InputError
 
 _ROW, _X, _Y = "__row", "__x", "__y"
 _SITES_PER_PARTITION = 25_000
-_SHANXI_BOUNDS = (110.0, 34.4, 114.8, 40.9)  # Hilbert curve extent; sites outside it still sort, at its edge
 
 
 def run_dask(table: SiteTable, columns: Columns, options: Options, scheduler: str | None, workers: int,
@@ -45,7 +47,8 @@ def run_dask(table: SiteTable, columns: Columns, options: Options, scheduler: st
         # Hilbert order, cut into contiguous runs: each partition is a compact patch of the map.
         # (Sorted here rather than by a distributed shuffle, which would force every input
         # column through Arrow and fail on the mixed types of real registers.)
-        ordered = sites.iloc[np.argsort(sites.geometry.hilbert_distance(total_bounds=_SHANXI_BOUNDS), kind="stable")]
+        # Sites outside the province still sort, at the curve's edge.
+        ordered = sites.iloc[np.argsort(sites.geometry.hilbert_distance(total_bounds=SHANXI_BOUNDS), kind="stable")]
         frame = dask_geopandas.from_geopandas(ordered, npartitions=partitions, sort=False)
         if scheduler:
             try:
@@ -72,8 +75,8 @@ def _sites(table: SiteTable, columns: Columns) -> gpd.GeoDataFrame:
     """Every row with its number and a point to partition by (its coordinates where they read as numbers)."""
     frames = []
     start = 1
-    for frame, xy in table.chunks():
-        frame = frame.reset_index(drop=True)
+    for chunk, xy in table.chunks():
+        frame = chunk.to_pandas()
         frame[_ROW] = np.arange(start, start + len(frame))
         start += len(frame)
         if xy is not None:
@@ -106,12 +109,15 @@ def _screen_partition(part: gpd.GeoDataFrame, columns: Columns, options: Options
 def _in_input_order(results: list[ChunkResult], chunk_rows: int) -> Iterator[ChunkResult]:
     if not results:
         return
-    summary = pd.concat([r.summary for r in results], ignore_index=True).sort_values(ROW, kind="stable")
-    details = pd.concat([r.details for r in results], ignore_index=True).sort_values([ROW, "条款"], kind="stable")
+    summary = pa.concat_tables([r.summary for r in results], promote_options="permissive")
+    summary = summary.take(pc.sort_indices(summary, [(ROW, "ascending")]))
+    details = pa.concat_tables([r.details for r in results])
+    details = details.take(pc.sort_indices(details, [(ROW, "ascending"), ("条款", "ascending")]))
     situations = {key: table for r in results for key, table in r.situations.items()}
-    detail_rows = details[ROW].to_numpy()
-    for start in range(0, len(summary), chunk_rows):
-        part = summary.iloc[start:start + chunk_rows].reset_index(drop=True)
-        low, high = part[ROW].iloc[0], part[ROW].iloc[-1]
+    detail_rows = details.column(ROW).to_numpy()
+    row_numbers = summary.column(ROW).to_numpy()
+    for start in range(0, summary.num_rows, chunk_rows):
+        part = summary.slice(start, chunk_rows)
+        low, high = row_numbers[start], row_numbers[min(start + chunk_rows, summary.num_rows) - 1]
         a, b = np.searchsorted(detail_rows, [low, high + 1])
-        yield ChunkResult(part, details.iloc[a:b].reset_index(drop=True), situations if start == 0 else {})
+        yield ChunkResult(part, details.slice(a, b - a), situations if start == 0 else {})

@@ -1,21 +1,28 @@
-"""Rows of a site register → checked sites → result tables, one chunk at a time.
+"""Rows of a site register → checked sites → result tables, one chunk at a time, in columns.
 
 Both batch engines (local and dask) call :func:`screen_chunk`, so their outputs agree
-row for row. A row that cannot be checked keeps its place and carries the reason, in
-the bilingual form of ``InputError`` naming the row, the column and the value.
+row for row. A chunk comes in as an Arrow table and goes out as Arrow tables: texts are
+parsed once per distinct value, verdicts are dictionary arrays, coordinates and distances
+floats, so no per-row Python runs for the rows that read cleanly. A row that cannot be
+checked keeps its place and carries the reason, in the bilingual form of ``InputError``
+naming the row, the column and the value.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 from pyproj import CRS
 
 from layers import catalog
+from siting.text_fields import clean_text
 from spatial.coordinates import geographic_to_wgs84, parse_point, resolve_crs
 from spatial.crs import transformer
 from spatial.errors import InputError
@@ -40,6 +47,11 @@ SUMMARY_COLUMNS = [ROW, STATUS, REASON, "结论", "verdict", "理由", "经度_W
 DETAIL_COLUMNS = [ROW, "名称", "条款", "结论", "verdict", "在管控区内", "边界情形", "距离_米", "余量_米", "说明"]
 SITUATION_COLUMNS = ["规划情形", "行业", "阶段", "适用规划", "类别", "条款", "结论", "说明"]
 CHECKED, UNCHECKED = "已检查", "未检查"
+_PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_UNSAFE_TEXT = "[\\x{0}-\\x{1f}\\x{7f}-\\x{9f}\\x{fffe}\\x{ffff}]"  # what siting.text_fields.clean_text refuses
+NAME_MAX_CHARS = 200  # as a project name in siting check
+_LABELS = [v.label for v in VERDICTS]
+_CODES = [v.value for v in VERDICTS]
 
 
 @dataclass(frozen=True)
@@ -64,9 +76,18 @@ class Options:
 
 @dataclass
 class ChunkResult:
-    summary: pd.DataFrame  # the input rows, then SUMMARY_COLUMNS
-    details: pd.DataFrame  # DETAIL_COLUMNS, one row per measured finding
-    situations: dict[str, pd.DataFrame] = field(default_factory=dict)  # situation key → SITUATION_COLUMNS rows
+    summary: pa.Table  # the input columns, then SUMMARY_COLUMNS
+    details: pa.Table  # DETAIL_COLUMNS, one row per measured finding
+    situations: dict[str, list[tuple]] = field(default_factory=dict)  # situation key → SITUATION_COLUMNS rows
+
+    def verdict_counts(self) -> dict[str, int]:
+        """Rows per verdict code, and ``unchecked`` for the rows that could not be checked."""
+        checked = pc.equal(self.summary.column(STATUS), CHECKED)
+        counts = pc.value_counts(pc.filter(self.summary.column("verdict"), checked).combine_chunks().dictionary_decode()
+                                 if self.summary.num_rows else pa.array([], pa.string()))
+        out = {str(item["values"]): int(item["counts"]) for item in counts.to_pylist()}
+        out["unchecked"] = self.summary.num_rows - int(pc.sum(checked.cast(pa.int64())).as_py() or 0)
+        return out
 
 
 def resolve_columns(headers: list[str], overrides: dict[str, str | None], has_geometry: bool) -> Columns:
@@ -91,97 +112,144 @@ def resolve_columns(headers: list[str], overrides: dict[str, str | None], has_ge
     return Columns(chosen["name"], chosen["lon"], chosen["lat"], chosen["industry"], chosen["stage"], has_geometry)
 
 
-def screen_chunk(frame: pd.DataFrame, rows: NDArray, columns: Columns, options: Options, rules: list[Rule],
+class _Reasons:
+    """Why rows could not be checked, kept only for those rows (most rows have none)."""
+
+    def __init__(self, rows: NDArray) -> None:
+        self.rows = rows
+        self.by_index: dict[int, list[str]] = {}
+
+    def add(self, i: int, field_name: str, value: object, fix_zh: str, fix_en: str) -> None:
+        self.by_index.setdefault(int(i), []).append(InputError(f"第{self.rows[i]}行 {field_name}", value, fix_zh, fix_en).message)
+
+    def failed(self) -> NDArray:
+        failed = np.zeros(len(self.rows), dtype=bool)
+        failed[list(self.by_index)] = True
+        return failed
+
+    def column(self) -> pa.Array:
+        text = np.full(len(self.rows), "", dtype=object)
+        for i, found in self.by_index.items():
+            text[i] = "\n".join(found)
+        return pa.array(text, pa.string())
+
+
+def screen_chunk(table: pa.Table | pd.DataFrame, rows: NDArray, columns: Columns, options: Options, rules: list[Rule],
                  layers: LayerSet, xy: NDArray | None = None) -> ChunkResult:
     """Check one chunk of input rows; ``rows`` are their 1-based numbers in the input.
 
     ``xy``: the site coordinates when the input has a geometry column (NaN where missing).
     """
-    n = len(frame)
+    if isinstance(table, pd.DataFrame):
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    table = table.combine_chunks()
     rows = np.asarray(rows, dtype=np.int64)
-    reasons: list[list[str]] = [[] for _ in range(n)]
-    lon, lat = _coordinates(frame, rows, columns, options, xy, reasons)
-    industries = _industries(frame, rows, columns, options, reasons)
-    stages = _stages(frame, rows, columns, options, reasons)
-    ok = np.array([not r for r in reasons], dtype=bool)
-
-    combos: list[tuple[Industry, Stage, frozenset[str]]] = []
-    index: dict[tuple[str, Stage, frozenset[str]], int] = {}
-    group = np.zeros(n, dtype=np.int64)
-    named = _named_enterprises(frame, columns, rules)
-    for i in np.flatnonzero(ok):
-        key = (industries[i].query, stages[i], named[i])
-        if key not in index:
-            index[key] = len(combos)
-            combos.append((industries[i], stages[i], named[i]))
-        group[i] = index[key]
+    reasons = _Reasons(rows)
+    lon, lat = _coordinates(table, columns, options, xy, reasons)
+    industries, industry_codes = _industries(table, columns, options, reasons)
+    stages, stage_codes = _stages(table, columns, options, reasons)
+    named, named_codes = _named_enterprises(table, columns, rules)
+    _check_names(table, columns, reasons)
+    ok = ~reasons.failed()
     valid = np.flatnonzero(ok)
-    screening = screen(lon[valid], lat[valid], group[valid], combos, rules, layers, options.report_m)
-    return _tables(frame, rows, valid, lon, lat, reasons, screening, combos, columns)
+
+    # One group per distinct (industry query, stage, named rules), numbered in order of first appearance.
+    queries: dict[str, int] = {}
+    query_of = np.array([queries.setdefault(i.query, len(queries)) if i is not None else -1 for i in industries], dtype=np.int64)
+    stage_of = np.array([list(Stage).index(s) if s is not None else -1 for s in stages], dtype=np.int64)
+    key = ((query_of[industry_codes[valid]] * len(Stage) + stage_of[stage_codes[valid]]) * len(named)
+           + named_codes[valid])
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    combos = [(industries[industry_codes[valid[first[k]]]], stages[stage_codes[valid[first[k]]]], named[named_codes[valid[first[k]]]])
+              for k in order]
+    group = rank[inverse.ravel()] if len(valid) else np.empty(0, dtype=np.int64)
+    screening = screen(lon[valid], lat[valid], group, combos, rules, layers, options.report_m)
+    return _tables(table, rows, valid, lon, lat, reasons, screening, combos, columns)
 
 
-def _coordinates(frame: pd.DataFrame, rows: NDArray, columns: Columns, options: Options, xy: NDArray | None,
-                 reasons: list[list[str]]) -> tuple[NDArray, NDArray]:
-    n = len(frame)
+def _text(table: pa.Table, column: str, strip: bool = True) -> pa.Array:
+    """A column as text, "" where missing (numbers written as pandas writes them: 112.0, 1)."""
+    values = table.column(column)
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        values = values.cast(pa.string())
+    else:
+        series = pd.Series(values.to_pandas()).astype("string")
+        values = pa.array(series.to_numpy(dtype=object, na_value=None), pa.string())
+    if strip:
+        values = pc.utf8_trim_whitespace(values)
+    return pc.fill_null(values, "")
+
+
+def _to_float(text: pa.Array) -> NDArray:
+    """Plain decimal numbers in bulk, anything else as pandas.to_numeric reads it (NaN if not a number)."""
+    plain = pc.fill_null(pc.match_substring_regex(text, _PLAIN_NUMBER), False)
+    out = pc.cast(pc.if_else(plain, text, None), pa.float64()).to_numpy(zero_copy_only=False).astype(float)
+    other = np.flatnonzero(~plain.to_numpy(zero_copy_only=False) & (pc.utf8_length(text).to_numpy(zero_copy_only=False) > 0))
+    if len(other):
+        values = text.take(pa.array(other)).to_numpy(zero_copy_only=False)
+        out[other] = pd.to_numeric(pd.Series(values, dtype="string"), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return out
+
+
+def _coordinates(table: pa.Table, columns: Columns, options: Options, xy: NDArray | None,
+                 reasons: _Reasons) -> tuple[NDArray, NDArray]:
+    n = table.num_rows
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)
     system = resolve_crs(options.crs) if options.crs else None
+    projected = isinstance(system, CRS) and not system.is_geographic
     if columns.geometry:
         x, y = xy[:, 0], xy[:, 1]
         missing = ~(np.isfinite(x) & np.isfinite(y))
         for i in np.flatnonzero(missing):
-            reasons[i].append(InputError(
-                f"第{rows[i]}行 geometry", "（空或非点）", "该行没有点位几何；批量审查按点位进行，面、线场址请用 siting check --site。",
-                "the row has no point geometry; batches are of points, check polygons and lines with siting check --site.").message)
+            reasons.add(i, "geometry", "（空或非点）", "该行没有点位几何；批量审查按点位进行，面、线场址请用 siting check --site。",
+                        "the row has no point geometry; batches are of points, check polygons and lines with siting check --site.")
         good = ~missing
-        if isinstance(system, CRS) and not system.is_geographic:
+        if projected:
             lon[good], lat[good] = transformer(system.to_wkt(), 4326).transform(x[good], y[good])
         else:
             lon[good], lat[good] = geographic_to_wgs84(system or "WGS84", x[good], y[good])
     else:
-        lon_text = frame[columns.lon].astype("string").str.strip().fillna("")
-        lat_text = frame[columns.lat].astype("string").str.strip().fillna("")
-        lon_num = pd.to_numeric(lon_text, errors="coerce").to_numpy(dtype=float)
-        lat_num = pd.to_numeric(lat_text, errors="coerce").to_numpy(dtype=float)
-        plain = np.isfinite(lon_num) & np.isfinite(lat_num) & (np.abs(lon_num) <= 180) & (np.abs(lat_num) <= 90)
-        if isinstance(system, CRS) and not system.is_geographic:
+        lon_text, lat_text = _text(table, columns.lon), _text(table, columns.lat)
+        lon_num, lat_num = _to_float(lon_text), _to_float(lat_text)
+        finite = np.isfinite(lon_num) & np.isfinite(lat_num)
+        plain = finite & (np.abs(lon_num) <= 180) & (np.abs(lat_num) <= 90)
+        if projected:
             plain[:] = False  # metres: read each row so northing and easting are told apart
         if plain.any():
             lon[plain], lat[plain] = geographic_to_wgs84(system or "WGS84", lon_num[plain], lat_num[plain])
-        field = f"{columns.lon}/{columns.lat}"
-        numeric = np.isfinite(lon_num) & np.isfinite(lat_num) & ~plain
-        if not (isinstance(system, CRS) and not system.is_geographic):
-            for i in np.flatnonzero(numeric):  # numbers out of range: as siting check --lon/--lat, never guessed
+        field_name = f"{columns.lon}/{columns.lat}"
+        if not projected:
+            for i in np.flatnonzero(finite & ~plain):  # numbers out of range: as siting check --lon/--lat, never guessed
                 swapped = abs(lat_num[i]) <= 180 and abs(lon_num[i]) <= 90
-                reasons[i].append(InputError(
-                    f"第{rows[i]}行 {field}", f"{lon_text.iat[i]}, {lat_text.iat[i]}",
-                    "经度应在 ±180°、纬度应在 ±90° 以内" + ("；该行经纬度像是写反了，请交换两列的值。" if swapped else "。"),
-                    "longitude must lie within ±180° and latitude within ±90°" + ("; the two look swapped." if swapped else "."),
-                ).message)
-            plain |= numeric
+                reasons.add(i, field_name, f"{lon_text[i].as_py()}, {lat_text[i].as_py()}",
+                            "经度应在 ±180°、纬度应在 ±90° 以内" + ("；该行经纬度像是写反了，请交换两列的值。" if swapped else "。"),
+                            "longitude must lie within ±180° and latitude within ±90°" + ("; the two look swapped." if swapped else "."))
+            plain |= finite
         for i in np.flatnonzero(~plain):
-            text_lon, text_lat = lon_text.iat[i], lat_text.iat[i]
+            text_lon, text_lat = lon_text[i].as_py(), lat_text[i].as_py()
             if not text_lon or not text_lat:
-                reasons[i].append(InputError(f"第{rows[i]}行 {field}", f"{text_lon}, {text_lat}", "缺少经度或纬度。",
-                                             "the longitude or latitude is missing.").message)
+                reasons.add(i, field_name, f"{text_lon}, {text_lat}", "缺少经度或纬度。", "the longitude or latitude is missing.")
                 continue
             try:
                 point = parse_point(f"{text_lon}, {text_lat}", options.crs)
                 lon[i], lat[i] = point.lon, point.lat
             except InputError as error:
-                reasons[i].append(InputError(f"第{rows[i]}行 {field}", error.value, error.fix_zh, error.fix_en).message)
+                reasons.add(i, field_name, error.value, error.fix_zh, error.fix_en)
     with np.errstate(invalid="ignore"):
         outside = np.isfinite(lon) & ~((lon >= 73.5) & (lon < 136.5) & (np.abs(lat) <= 90))
     for i in np.flatnonzero(outside):
-        reasons[i].append(InputError(
-            f"第{rows[i]}行 经纬度", f"{lon[i]:.6f}, {lat[i]:.6f}",
-            "坐标不在中国境内（CGCS2000 3度带范围，经度约73.5–136.5），无法检查；请核对经纬度是否写反或坐标系是否正确。",
-            "the point lies outside China's CGCS2000 3-degree zones (lon 73.5–136.5); check for swapped axes or a wrong --crs.").message)
+        reasons.add(i, "经纬度", f"{lon[i]:.6f}, {lat[i]:.6f}",
+                    "坐标不在中国境内（CGCS2000 3度带范围，经度约73.5–136.5），无法检查；请核对经纬度是否写反或坐标系是否正确。",
+                    "the point lies outside China's CGCS2000 3-degree zones (lon 73.5–136.5); check for swapped axes or a wrong --crs.")
     return lon, lat
 
 
-def _industries(frame: pd.DataFrame, rows: NDArray, columns: Columns, options: Options,
-                reasons: list[list[str]]) -> list[Industry | None]:
+def _industries(table: pa.Table, columns: Columns, options: Options, reasons: _Reasons) -> tuple[list[Industry | None], NDArray]:
     taxonomy = catalog.taxonomy()
 
     def parse(text: str) -> Industry:
@@ -190,68 +258,93 @@ def _industries(frame: pd.DataFrame, rows: NDArray, columns: Columns, options: O
                              "no industry: fill the industry column or give one for all rows with --industry.")
         return taxonomy.resolve(text)
 
-    texts = _texts(frame, columns.industry, options.industry or "")
-    return _each_distinct(texts, parse, columns.industry or "--industry", rows, reasons)
+    return _each_distinct(table, columns.industry, options.industry or "", parse, columns.industry or "--industry", reasons)
 
 
-def _stages(frame: pd.DataFrame, rows: NDArray, columns: Columns, options: Options,
-            reasons: list[list[str]]) -> list[Stage | None]:
-    texts = _texts(frame, columns.stage, options.stage)
-    return _each_distinct(texts, lambda text: Stage.parse(text or options.stage), columns.stage or "--stage", rows, reasons)
+def _stages(table: pa.Table, columns: Columns, options: Options, reasons: _Reasons) -> tuple[list[Stage | None], NDArray]:
+    return _each_distinct(table, columns.stage, options.stage, lambda text: Stage.parse(text or options.stage),
+                          columns.stage or "--stage", reasons)
 
 
-def _each_distinct(texts: list[str], parse, column: str, rows: NDArray, reasons: list[list[str]]) -> list:
-    """Parse each distinct text once; a failure becomes the reason of every row that has it."""
-    parsed: dict[str, object] = {}
-    out = []
-    for i, text in enumerate(texts):
-        if text not in parsed:
-            try:
-                parsed[text] = parse(text)
-            except InputError as error:
-                parsed[text] = error
-        value = parsed[text]
-        if isinstance(value, InputError):
-            reasons[i].append(InputError(f"第{rows[i]}行 {column}", text, value.fix_zh, value.fix_en).message)
-            out.append(None)
-        else:
-            out.append(value)
-    return out
+def _each_distinct(table: pa.Table, column: str | None, default: str, parse: Callable[[str], object], field_name: str,
+                   reasons: _Reasons) -> tuple[list, NDArray]:
+    """Parse each distinct text once: the parsed values and, per row, the index of its value.
 
-
-def _texts(frame: pd.DataFrame, column: str | None, default: str) -> list[str]:
+    A failure becomes the reason of every row that has the text (its value is None)."""
+    n = len(reasons.rows)
     if column is None:
-        return [default] * len(frame)
-    values = frame[column].astype("string").str.strip().fillna("")
-    return [v or default for v in values.tolist()]
+        texts, codes = pa.array([default], pa.string()), np.zeros(n, dtype=np.int64)
+    else:
+        encoded = pc.dictionary_encode(_text(table, column))
+        texts = encoded.dictionary
+        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    values: list = []
+    for k, text in enumerate(texts.to_pylist()):
+        text = text or default
+        try:
+            values.append(parse(text))
+        except InputError as error:
+            values.append(None)
+            for i in np.flatnonzero(codes == k):
+                reasons.add(i, field_name, text, error.fix_zh, error.fix_en)
+    return values, codes
 
 
-def _named_enterprises(frame: pd.DataFrame, columns: Columns, rules: list[Rule]) -> list[frozenset[str]]:
-    """Per row: the ids of the rules on named enterprises that the row's name names."""
+def _check_names(table: pa.Table, columns: Columns, reasons: _Reasons) -> None:
+    """A name the audit log and reports could not hold (control characters, over 200 characters) is a reason
+    not to check its row; only the names a bulk test flags go through ``clean_text``."""
+    if not columns.name:
+        return
+    names = _text(table, columns.name, strip=False)
+    suspect = pc.or_(pc.match_substring_regex(names, _UNSAFE_TEXT), pc.greater(pc.utf8_length(names), NAME_MAX_CHARS))
+    for i in np.flatnonzero(suspect.to_numpy(zero_copy_only=False)):
+        try:
+            clean_text(names[i].as_py(), columns.name, max_len=NAME_MAX_CHARS)
+        except InputError as error:
+            reasons.add(i, columns.name, error.value, error.fix_zh, error.fix_en)
+
+
+def _named_enterprises(table: pa.Table, columns: Columns, rules: list[Rule]) -> tuple[list[frozenset[str]], NDArray]:
+    """The distinct sets of rules on named enterprises that rows' names name, and each row's set."""
     naming = [rule for rule in rules if rule.enterprises]
+    n = table.num_rows
     if not columns.name or not naming:
-        return [frozenset()] * len(frame)
-    names = frame[columns.name].astype("string").fillna("").to_numpy(dtype=object)
-    return [frozenset(rule.id for rule in naming if rule.names_enterprise(name)) if name else frozenset() for name in names]
+        return [frozenset()], np.zeros(n, dtype=np.int64)
+    names = _text(table, columns.name, strip=False)
+    mask = np.zeros(n, dtype=np.int64)
+    for bit, rule in enumerate(naming):  # Rule.names_enterprise, on the whole column at once
+        hit = np.zeros(n, dtype=bool)
+        for enterprise in rule.enterprises:
+            hit |= pc.match_substring(names, enterprise).to_numpy(zero_copy_only=False)
+        mask |= hit.astype(np.int64) << bit
+    unique, codes = np.unique(mask, return_inverse=True)
+    sets = [frozenset(rule.id for bit, rule in enumerate(naming) if int(m) >> bit & 1) for m in unique.tolist()]
+    return sets, codes.ravel().astype(np.int64)
 
 
-def _tables(frame: pd.DataFrame, rows: NDArray, valid: NDArray, lon: NDArray, lat: NDArray,
-            reasons: list[list[str]], screening: Screening, combos: list[tuple[Industry, Stage]],
-            columns: Columns) -> ChunkResult:
-    n = len(frame)
+def _tables(table: pa.Table, rows: NDArray, valid: NDArray, lon: NDArray, lat: NDArray, reasons: _Reasons,
+            screening: Screening, combos: list, columns: Columns) -> ChunkResult:
+    n = table.num_rows
     situations = [_situation(pattern, combos) for pattern in screening.patterns]
-    keys = np.array([key for key, _ in situations], dtype=object)
+    keys = [key for key, _ in situations]
     # In (site, rule) order, so that every engine and chunking joins the same strings.
     measured = screening.measured.assign(rule=screening.measured["rule"].astype(str)).sort_values(["site", "rule"], kind="stable")
     site_row = valid[measured["site"].to_numpy()] if len(measured) else np.empty(0, dtype=np.int64)
+    pattern = np.full(n, len(screening.patterns), dtype=np.int64)  # one past the patterns: unchecked
+    pattern[valid] = np.where(screening.pattern >= 0, screening.pattern, len(screening.patterns))
 
-    ids = {verdict: np.full(n, "", dtype=object) for verdict in (Verdict.PROHIBITED, Verdict.EXIT, Verdict.RESTRICTED, Verdict.REVIEW)}
-    for verdict, column in ids.items():
-        column[valid] = np.array([_joined(p, verdict) for p in screening.patterns] + [""], dtype=object)[screening.pattern]
+    def per_pattern(values: list) -> NDArray:
+        return np.array([*values, ""], dtype=object)[pattern]
+
+    ids = {}
+    for verdict in (Verdict.PROHIBITED, Verdict.EXIT, Verdict.RESTRICTED, Verdict.REVIEW):
+        column = per_pattern([_joined(p, verdict) for p in screening.patterns])
         hit = measured["severity"].to_numpy() == verdict.severity
         if hit.any():
             extra = pd.Series(measured["rule"].to_numpy()[hit]).groupby(site_row[hit]).agg("; ".join)
-            column[extra.index.to_numpy()] = [f"{a}; {b}" if a else b for a, b in zip(column[extra.index.to_numpy()], extra.to_numpy(), strict=True)]
+            at = extra.index.to_numpy()
+            column[at] = [f"{a}; {b}" if a else b for a, b in zip(column[at], extra.to_numpy(), strict=True)]
+        ids[verdict] = pa.array(column, pa.string())
 
     distances = np.full(n, "", dtype=object)
     stated = np.isfinite(measured["distance_m"].to_numpy())
@@ -262,57 +355,65 @@ def _tables(frame: pd.DataFrame, rows: NDArray, valid: NDArray, lon: NDArray, la
 
     headlines = np.full(n, "", dtype=object)
     headlines[valid] = site_headlines(screening)
-    overall = np.full(n, "", dtype=object)
-    label = np.full(n, "", dtype=object)
-    overall[valid] = np.array([v.value for v in VERDICTS], dtype=object)[screening.overall]
-    label[valid] = np.array([v.label for v in VERDICTS], dtype=object)[screening.overall]
-    not_evaluated = np.full(n, None, dtype=object)
-    not_evaluated[valid] = np.array([len(p.not_evaluated) for p in screening.patterns] + [0], dtype=object)[screening.pattern]
-    demonstration = np.full(n, "", dtype=object)
-    demonstration[valid] = np.array(["、".join(p.demonstration) for p in screening.patterns] + [""], dtype=object)[screening.pattern]
-    situation = np.full(n, "", dtype=object)
-    situation[valid] = np.append(keys, "")[screening.pattern]
-    epsg = np.full(n, None, dtype=object)
-    epsg[valid] = screening.epsg
     checked = np.zeros(n, dtype=bool)
     checked[valid] = True
+    severity = np.full(n, len(VERDICTS), dtype=np.int8)
+    severity[valid] = screening.overall
+    epsg = np.zeros(n, dtype=np.int64)
+    epsg[valid] = screening.epsg
+    not_evaluated = np.array([len(p.not_evaluated) for p in screening.patterns] + [0], dtype=np.int64)[pattern]
 
-    summary = frame.reset_index(drop=True).copy()
-    added = pd.DataFrame({
-        ROW: rows, STATUS: np.where(checked, CHECKED, UNCHECKED), REASON: ["\n".join(r) for r in reasons],
-        "结论": label, "verdict": overall, "理由": headlines,
-        "经度_WGS84": np.where(checked, np.round(lon, 7), np.nan), "纬度_WGS84": np.where(checked, np.round(lat, 7), np.nan),
-        "高斯投影带EPSG": epsg, "禁止条款": ids[Verdict.PROHIBITED], "退出条款": ids[Verdict.EXIT], "限制条款": ids[Verdict.RESTRICTED],
-        "需复核条款": ids[Verdict.REVIEW], "量测距离_米": distances, "未评估条款数": not_evaluated,
-        "示意数据": demonstration, "规划情形": situation,
-    })
-    summary = pd.concat([summary.rename(columns={c: f"{c}_输入" for c in SUMMARY_COLUMNS if c in summary.columns}), added], axis=1)
+    added = {
+        ROW: pa.array(rows, pa.int64()),
+        STATUS: _dictionary(np.where(checked, 0, 1), [CHECKED, UNCHECKED]),
+        REASON: reasons.column(),
+        "结论": _dictionary(severity, [*_LABELS, ""]),
+        "verdict": _dictionary(severity, [*_CODES, ""]),
+        "理由": pa.array(headlines, pa.string()),
+        "经度_WGS84": pa.array(np.round(lon, 7), pa.float64(), mask=~checked),
+        "纬度_WGS84": pa.array(np.round(lat, 7), pa.float64(), mask=~checked),
+        "高斯投影带EPSG": pa.array(epsg, pa.int64(), mask=~checked),
+        "禁止条款": ids[Verdict.PROHIBITED], "退出条款": ids[Verdict.EXIT], "限制条款": ids[Verdict.RESTRICTED],
+        "需复核条款": ids[Verdict.REVIEW], "量测距离_米": pa.array(distances, pa.string()),
+        "未评估条款数": pa.array(not_evaluated, pa.int64(), mask=~checked),
+        "示意数据": pa.array(per_pattern(["、".join(p.demonstration) for p in screening.patterns]), pa.string()),
+        "规划情形": pa.array(per_pattern(keys), pa.string()),
+    }
+    names = [f"{c}_输入" if c in SUMMARY_COLUMNS else c for c in table.column_names]
+    summary = pa.table([*table.columns, *added.values()], names=[*names, *added])
 
     # The measured findings worth a line: a stated distance, or a verdict other than compliant.
     # The rest are compliant and farther than the report horizon (规划情形 lists what was measured).
     keep = stated | (measured["severity"].to_numpy() != Verdict.COMPLIANT.severity)
     kept = measured[keep]
-    names = frame[columns.name].astype("string").fillna("").to_numpy(dtype=object) if columns.name else np.full(n, "", dtype=object)
+    kept_rows = site_row[keep]  # already in (row, rule) order
+    name_text = _text(table, columns.name, strip=False) if columns.name else pa.array([""] * n, pa.string())
     horizon = kept["horizon_m"].map("{:.0f}".format).to_numpy(dtype=object)
-    note = np.where(np.isnan(kept["distance_m"].to_numpy()), "距离超过 " + horizon + " 米（报告范围以外）",
-                    np.where(np.isnan(kept["margin_m"].to_numpy()), "距边界超过 " + horizon + " 米", ""))
-    severity = kept["severity"].to_numpy()
-    details = pd.DataFrame({
-        ROW: rows[site_row[keep]], "名称": names[site_row[keep]], "条款": kept["rule"].to_numpy(),
-        "结论": np.array([v.label for v in VERDICTS], dtype=object)[severity],
-        "verdict": np.array([v.value for v in VERDICTS], dtype=object)[severity],
-        "在管控区内": kept["inside"].to_numpy(), "边界情形": kept["boundary"].to_numpy(),
-        "距离_米": np.round(kept["distance_m"].to_numpy(), 2), "余量_米": np.round(kept["margin_m"].to_numpy(), 2), "说明": note,
-    }).sort_values([ROW, "条款"], kind="stable").reset_index(drop=True)
+    distance, margin = kept["distance_m"].to_numpy(dtype=float), kept["margin_m"].to_numpy(dtype=float)
+    note = np.where(np.isnan(distance), "距离超过 " + horizon + " 米（报告范围以外）",
+                    np.where(np.isnan(margin), "距边界超过 " + horizon + " 米", ""))
+    found = kept["severity"].to_numpy().astype(np.int8)
+    details = pa.table({
+        ROW: pa.array(rows[kept_rows], pa.int64()), "名称": name_text.take(pa.array(kept_rows, pa.int64())),
+        "条款": pa.array(kept["rule"].to_numpy(dtype=object), pa.string()),
+        "结论": _dictionary(found, _LABELS), "verdict": _dictionary(found, _CODES),
+        "在管控区内": pa.array(kept["inside"].to_numpy(dtype=bool)), "边界情形": pa.array(kept["boundary"].to_numpy(dtype=bool)),
+        "距离_米": pa.array(np.round(distance, 2), pa.float64(), from_pandas=True),
+        "余量_米": pa.array(np.round(margin, 2), pa.float64(), from_pandas=True), "说明": pa.array(note.astype(object), pa.string()),
+    })
     return ChunkResult(summary, details, dict(situations))
+
+
+def _dictionary(indices: NDArray, labels: list[str]) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(np.asarray(indices, dtype=np.int8), pa.int8()), pa.array(labels, pa.string()))
 
 
 def _joined(pattern, verdict: Verdict) -> str:
     return "; ".join(sorted(rule.id for rule, found, _, _ in pattern.findings if found is verdict))
 
 
-def _situation(pattern, combos: list[tuple[Industry, Stage]]) -> tuple[str, pd.DataFrame]:
-    """A stable key (same on every engine and chunk) and the rows describing one situation."""
+def _situation(pattern, combos: list[tuple[Industry, Stage]]) -> tuple[str, list[tuple]]:
+    """A stable key (same on every engine and chunk) and the rows (SITUATION_COLUMNS) describing one situation."""
     industry, stage, _ = combo(combos[pattern.group])
     records = [("结论", rule.id, verdict.label, "场址在规划管辖范围外，但在行政边界精度以内" if boundary else rule.zone.describe(""))
                for rule, verdict, _, boundary in sorted(pattern.findings, key=lambda f: f[0].id)]
@@ -326,9 +427,10 @@ def _situation(pattern, combos: list[tuple[Industry, Stage]]) -> tuple[str, pd.D
     plans = "、".join(pattern.plans)
     fingerprint = repr((industry.label, stage.value, plans, records, pattern.demonstration))
     key = "S" + hashlib.sha1(fingerprint.encode()).hexdigest()[:10]
-    table = pd.DataFrame(records, columns=["类别", "条款", "结论", "说明"])
-    table.insert(0, "适用规划", plans)
-    table.insert(0, "阶段", stage.value)
-    table.insert(0, "行业", industry.label)
-    table.insert(0, "规划情形", key)
-    return key, table[SITUATION_COLUMNS]
+    return key, [(key, industry.label, stage.value, plans, *record) for record in records]
+
+
+def situation_table(situations: dict[str, list[tuple]]) -> pa.Table:
+    """The 规划情形 level: every situation met, in key order."""
+    records = [record for key in sorted(situations) for record in situations[key]]
+    return pa.table({name: pa.array([r[k] for r in records], pa.string()) for k, name in enumerate(SITUATION_COLUMNS)})
