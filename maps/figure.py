@@ -30,13 +30,12 @@ from maps.region import RegionZones, Zone
 from maps.style import ADMIN_COLOUR, DEMO_TEXT, RIVER_COLOUR, RIVER_LAYERS, SITE_COLOUR, VERDICT_COLOURS, zone_style
 from spatial.answer import folded
 from spatial.checker import CheckResult
-from spatial.crs import STORAGE_CRS, gk3_zone_for_longitude
+from spatial.crs import STORAGE_EPSG, gk3_zone_for_longitude
 from spatial.layer import LayerSet, Provenance, project
 from spatial.rules import Verdict, ZoneKind
 
 A4_LANDSCAPE_IN = (297 / 25.4, 210 / 25.4)
 PNG_DPI = 300
-_WGS84 = STORAGE_CRS.to_epsg()
 _MAP_RECT = (0.055, 0.13, 0.58, 0.715)  # left, bottom, width, height (figure fraction)
 _PANEL_RECT = (0.665, 0.13, 0.315, 0.715)
 TITLE_XY = (0.035, 0.955)  # figure fraction of the title's top-left corner
@@ -79,7 +78,7 @@ def new_sheet(title: str, subtitle: str, epsg: int) -> Sheet:
 
 
 def _gk_series(geometries, epsg: int) -> gpd.GeoSeries:
-    values = np.asarray(project(np.asarray(list(geometries), dtype=object), _WGS84, epsg), dtype=object)
+    values = np.asarray(project(np.asarray(list(geometries), dtype=object), STORAGE_EPSG, epsg), dtype=object)
     return gpd.GeoSeries(values)
 
 
@@ -157,8 +156,8 @@ def add_scale_bar(sheet: Sheet, avoid: BaseGeometry | None = None) -> None:
 
 def meridian_convergence_deg(lon: float, lat: float, epsg: int) -> float:
     """Angle from grid north to true north at a point (positive: true north lies east of grid north)."""
-    here = project(shapely.Point(lon, lat), _WGS84, epsg)
-    north = project(shapely.Point(lon, lat + 0.01), _WGS84, epsg)
+    here = project(shapely.Point(lon, lat), STORAGE_EPSG, epsg)
+    north = project(shapely.Point(lon, lat + 0.01), STORAGE_EPSG, epsg)
     return math.degrees(math.atan2(north.x - here.x, north.y - here.y))
 
 
@@ -264,17 +263,17 @@ def render_check_figure(result: CheckResult, layers: LayerSet, out: Path) -> Pat
                       f"{result.industry.label}（{result.stage.value}）　场址 经度 {result.site.lon:.6f}° 纬度 {result.site.lat:.6f}°　"
                       f"{'、'.join(result.site.admin.values())}", epsg)
     west, south, east, north = view_bounds(result)
-    box = project(shapely.box(west, south, east, north), _WGS84, epsg)
+    box = project(shapely.box(west, south, east, north), STORAGE_EPSG, epsg)
     set_extent(sheet, box.bounds)
     ax = sheet.map_ax
-    window = project(box.buffer(box.length), epsg, _WGS84)
+    window = project(box.buffer(box.length), epsg, STORAGE_EPSG)
 
     admin = layers.admin.frame
     counties = admin.loc[(admin["level"] == "county") & admin.intersects(window)]
     _draw(ax, _gk_series(counties.geometry.boundary, epsg), color=ADMIN_COLOUR, linewidth=0.8, linestyle="-.", zorder=2)
     shown: list[Provenance] = [layers.admin.provenance]
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
-    view = project(shapely.box(x0, y0, x1, y1), epsg, _WGS84)  # what the map shows, for the legend
+    view = project(shapely.box(x0, y0, x1, y1), epsg, STORAGE_EPSG)  # what the map shows, for the legend
     drawn_rivers = False
     for layer_id in RIVER_LAYERS:
         if layer_id in layers.layers:
@@ -300,7 +299,7 @@ def render_check_figure(result: CheckResult, layers: LayerSet, out: Path) -> Pat
             shown.append(layer.provenance)
             demonstration |= layer.provenance.demonstration
     distance_lines = _draw_distance_lines(sheet, result)
-    site_gk = project(result.site_geometry, _WGS84, epsg)
+    site_gk = project(result.site_geometry, STORAGE_EPSG, epsg)
     point_site = site_gk.geom_type in ("Point", "MultiPoint")
     if point_site:
         ax.plot(site_gk.centroid.x, site_gk.centroid.y, marker="o", markersize=11, markerfacecolor=VERDICT_COLOURS[verdict],
@@ -367,7 +366,7 @@ def _draw_distance_lines(sheet: Sheet, result: CheckResult) -> bool:
         if line is None or line.is_empty or finding.distance_m is None or line.wkb in seen:
             continue
         seen.add(line.wkb)
-        line_gk = project(line, _WGS84, epsg)
+        line_gk = project(line, STORAGE_EPSG, epsg)
         if line_gk.length < 1:
             continue
         ax.plot(*np.asarray(line_gk.coords).T, color="#222222", linestyle="--", linewidth=1.1, zorder=25)

@@ -39,12 +39,11 @@ from maps.offline import save_offline
 from maps.region import Region
 from maps.simplify import arrange, levels_for, simplify_arrangement
 from maps.style import ADMIN_COLOUR, VERDICT_COLOURS, ZoneStyle
-from spatial.crs import STORAGE_CRS
+from spatial.crs import STORAGE_EPSG
 from spatial.layer import LayerSet, Provenance, project
 from spatial.rules import Verdict
 from spatial.siting_classes import CLASS_NAMES, CLASSES, SitingClasses
 
-_WGS84 = STORAGE_CRS.to_epsg()
 _QUOTE_LIMIT = 160
 _NOT_EVALUATED_STYLE = ZoneStyle("#5d6d7e", 0.0, weight=1.2, dash="4 4")
 MEANINGS = {
@@ -80,7 +79,7 @@ def _present(result: SitingClasses) -> list:
 
 
 def _wgs84(geometries: np.ndarray, epsg: int) -> np.ndarray:
-    return np.asarray(project(np.asarray(geometries, dtype=object), epsg, _WGS84), dtype=object)
+    return np.asarray(project(np.asarray(geometries, dtype=object), epsg, STORAGE_EPSG), dtype=object)
 
 
 def _area_table(result: SitingClasses, county_rows: list[dict]) -> str:
@@ -133,7 +132,7 @@ def industry_map(result: SitingClasses, region: Region, subdivisions: gpd.GeoDat
     """The classified region as an offline Leaflet page."""
     epsg = result.epsg
     present = _present(result)
-    counties = np.asarray(project(np.asarray(subdivisions.geometry.values, dtype=object), _WGS84, epsg), dtype=object)
+    counties = np.asarray(project(np.asarray(subdivisions.geometry.values, dtype=object), STORAGE_EPSG, epsg), dtype=object)
     polygons = np.concatenate([[result.region], counties, [c.geometry for c in present]])
     arrangement = arrange(polygons)
     levels = levels_for(region.geometry.centroid.y)
@@ -197,7 +196,7 @@ def render_industry_figure(result: SitingClasses, region: Region, subdivisions: 
     present = _present(result)
     for cls in present:
         gpd.GeoSeries([cls.geometry]).plot(ax=ax, facecolor=VERDICT_COLOURS[cls.verdict], edgecolor="none", alpha=0.8, zorder=2)
-    counties = gpd.GeoSeries(np.asarray(project(np.asarray(subdivisions.geometry.values, dtype=object), _WGS84, epsg), dtype=object))
+    counties = gpd.GeoSeries(np.asarray(project(np.asarray(subdivisions.geometry.values, dtype=object), STORAGE_EPSG, epsg), dtype=object))
     counties.boundary.plot(ax=ax, color=ADMIN_COLOUR, linewidth=0.7, linestyle="-.", zorder=7)
     gpd.GeoSeries([result.region.boundary]).plot(ax=ax, color="#111111", linewidth=1.8, zorder=8)
     if len(subdivisions) > 1:

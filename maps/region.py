@@ -20,12 +20,11 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from maps.style import zone_style
-from spatial.crs import STORAGE_CRS, gk3_zone_for_longitude
+from spatial.crs import STORAGE_CRS, STORAGE_EPSG, gk3_zone_for_longitude
 from spatial.errors import InputError
 from spatial.layer import LayerSet, Provenance, project
 from spatial.rules import Plan, Rule, ZoneKind
 
-_WGS84 = STORAGE_CRS.to_epsg()
 _SLIVER_WIDTH_DEG = 0.002  # about 200 m, the admin layer's accuracy
 _SLIVER_SHARE = 0.05
 _SAME_AREA_SHARE = 0.001  # two layers differing by less than this share of their area draw the same zone
@@ -41,7 +40,7 @@ class Region:
 
     @property
     def geometry_gk(self) -> BaseGeometry:
-        return project(self.geometry, _WGS84, self.gk_epsg)
+        return project(self.geometry, STORAGE_EPSG, self.gk_epsg)
 
 
 @dataclass
@@ -139,7 +138,7 @@ def covering_plans(region: Region, rules: list[Rule], layers: LayerSet) -> list[
 
 def _area_km2(geometries: np.ndarray, epsg: int) -> float:
     union = shapely.union_all(np.asarray(geometries, dtype=object))
-    return float(project(union, _WGS84, epsg).area) / 1e6 if not union.is_empty else 0.0
+    return float(project(union, STORAGE_EPSG, epsg).area) / 1e6 if not union.is_empty else 0.0
 
 
 def _clip(frame: gpd.GeoDataFrame, area: BaseGeometry) -> gpd.GeoDataFrame:
@@ -159,7 +158,7 @@ def _coverage_note(provenance: Provenance, region: Region, layers: LayerSet) -> 
     if not provenance.coverage:
         return ""
     covered = shapely.union_all([layers.admin_area(code) for code in provenance.coverage])
-    inside = project(shapely.intersection(covered, region.geometry), _WGS84, region.gk_epsg)
+    inside = project(shapely.intersection(covered, region.geometry), STORAGE_EPSG, region.gk_epsg)
     if inside.area >= 0.99 * region.geometry_gk.area:
         return ""
     frame = layers.admin.frame
@@ -179,7 +178,7 @@ def _buffer_zone(rules: list[Rule], clip: str, region: Region, layers: LayerSet)
                                 region.geometry_gk)
     if shapely.get_dimensions(area) != 2 or area.area == 0:
         return None
-    geometry = project(area, region.gk_epsg, _WGS84)
+    geometry = project(area, region.gk_epsg, STORAGE_EPSG)
     name = f"{layer.name}周边{zone.distance_m:g}米" if zone.sides == "around area" else zone.describe(layer.name)
     return Zone(
         id=f"buffer:{layer.id}:{zone.section or ''}:{zone.distance_m:g}:{clip}", name=name,
@@ -260,7 +259,7 @@ def _merge_identical(zones: list[Zone], epsg: int) -> list[Zone]:
     """One zone for layers that draw the same area: drawn and listed once, with every rule and plan."""
     kept: list[tuple[Zone, BaseGeometry]] = []
     for zone in zones:
-        shape = project(shapely.union_all(zone.frame.geometry.values), _WGS84, epsg)
+        shape = project(shapely.union_all(zone.frame.geometry.values), STORAGE_EPSG, epsg)
         twin = next((k for k, other in kept if abs(k.area_km2 - zone.area_km2) <= _SAME_AREA_SHARE * max(k.area_km2, 1e-9)
                      and shapely.symmetric_difference(other, shape).area <= _SAME_AREA_SHARE * shape.area), None)
         if twin is None:

@@ -37,11 +37,10 @@ from maps.places import seats
 from maps.region import RegionZones, Zone
 from maps.simplify import Level, arrange, levels_for, simplify_arrangement, simplify_lines
 from maps.style import ADMIN_COLOUR, RIVER_COLOUR, ZoneStyle, zone_style
-from spatial.crs import STORAGE_CRS
+from spatial.crs import STORAGE_EPSG
 from spatial.layer import LayerSet, project
 from spatial.units import ACCESS_DIMENSIONS
 
-_WGS84 = STORAGE_CRS.to_epsg()
 _ATTRIBUTE_LABELS = {"code": "单元编码", "name": "名称", "class": "管控类别", "class_name": "管控类别",
                      "county_name": "所在县（市、区）", "baseline": "基线", "distance_m": "距离（米）"}
 _POPUP_TEXT_LIMIT = 400
@@ -129,11 +128,11 @@ def _missing_list(zones: RegionZones) -> str:
 
 
 def _gk(geometries: np.ndarray, epsg: int) -> np.ndarray:
-    return np.asarray(project(np.asarray(geometries, dtype=object), _WGS84, epsg), dtype=object)
+    return np.asarray(project(np.asarray(geometries, dtype=object), STORAGE_EPSG, epsg), dtype=object)
 
 
 def _wgs84(geometries: np.ndarray, epsg: int) -> np.ndarray:
-    return np.asarray(project(np.asarray(geometries, dtype=object), epsg, _WGS84), dtype=object)
+    return np.asarray(project(np.asarray(geometries, dtype=object), epsg, STORAGE_EPSG), dtype=object)
 
 
 def simplified_levels(zones: RegionZones, levels: list[Level]) -> tuple[list[list[np.ndarray]], list[np.ndarray]]:

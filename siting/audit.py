@@ -376,9 +376,3 @@ class AuditLog:
     def count(self) -> int:
         with self._connect() as connection:
             return int(connection.execute("SELECT COUNT(*) FROM checks").fetchone()[0])
-
-    def verify(self) -> list[str]:
-        """Ids of records found altered, deleted around or unsigned: empty for an intact log (see ``audit_verify``)."""
-        from siting.audit_verify import verify_log
-
-        return verify_log(self.path, self.checkpoints_path, self.key.public).broken

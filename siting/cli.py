@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import codecs
-import dataclasses
 import json
 import math
 import os
@@ -37,7 +36,7 @@ from siting.text_fields import clean_text
 from siting.text_report import render
 from spatial.coordinates import parse_point, point_from_lonlat
 from spatial.errors import InputError
-from spatial.rules import Rule, Stage
+from spatial.rules import Stage
 from spatial.site_files import read_site
 
 EXIT_OK = 0
@@ -122,18 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def rule_record(rule: Rule) -> dict:
-    """A rule as the catalog states it, for listing and JSON."""
-    zone = {k: v for k, v in dataclasses.asdict(rule.zone).items() if v is not None}
-    zone["kind"] = rule.zone.kind.value
-    return {
-        "id": rule.id, "plan": rule.plan.title, "plan_id": rule.plan.id, "jurisdiction": rule.plan.jurisdiction,
-        "section": rule.section, "quote": rule.quote, "zone": zone, "action": rule.action.value,
-        "industries": list(rule.industries), "industry_codes": sorted(rule.industry_codes),
-        "except": list(rule.excepted), "except_codes": sorted(rule.excepted_codes),
-        "stages": [s.value for s in Stage if s in rule.stages], "deadline": rule.deadline, "note": rule.note,
-        "general": rule.general,
-    }
+def cli_message(error: InputError) -> str:
+    """An engine error in the command line's words: the engine names the coordinate system, this channel its option."""
+    if "坐标系" not in error.fix_zh or error.field == "--crs":
+        return error.message
+    return (f"{error.message}\n命令行：用 --crs 指明坐标系，如 --crs EPSG:4546、--crs gcj02。"
+            "\nOn the command line: name it with --crs, e.g. --crs EPSG:4546 or --crs gcj02.")
 
 
 def _run_rules(args: argparse.Namespace) -> int:
@@ -147,14 +140,14 @@ def _run_rules(args: argparse.Namespace) -> int:
         match = [r for r in rules if r.id == args.id]
         if not match:
             raise InputError("id", args.id, "没有该条款；用 siting rules list 查看全部条款 id。", "no such rule; see siting rules list.")
-        print(json.dumps(rule_record(match[0]), ensure_ascii=False, indent=2))
+        print(json.dumps(match[0].to_dict(), ensure_ascii=False, indent=2))
         return EXIT_OK
     selected = [r for r in rules if args.plan in (None, r.plan.id, r.plan.jurisdiction)]
     if args.plan and not selected:
         plans = sorted({f"{r.plan.id}（{r.plan.jurisdiction}）" for r in rules})
         raise InputError("--plan", args.plan, f"没有该规划。现有：{'、'.join(plans)}。", f"no such plan; known: {', '.join(plans)}.")
     if args.format == "json":
-        print(json.dumps({"count": len(selected), "rules": [rule_record(r) for r in selected]}, ensure_ascii=False, indent=2))
+        print(json.dumps({"count": len(selected), "rules": [r.to_dict() for r in selected]}, ensure_ascii=False, indent=2))
         return EXIT_OK
     layer_names = {layer_id: decl["name"] for layer_id, decl in catalog.layer_declarations().items()}
     for rule in selected:
@@ -314,7 +307,7 @@ def _handled(handler: Callable[[argparse.Namespace], int], args: argparse.Namesp
     try:
         return handler(args)
     except InputError as error:
-        print(error.message, file=sys.stderr)
+        print(cli_message(error), file=sys.stderr)
         return EXIT_BAD_INPUT
     except SourceError as error:
         print(f"数据源错误：{error}\nSource error: {error}", file=sys.stderr)

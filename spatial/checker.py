@@ -19,7 +19,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from spatial.answer import MissingLayerGroup, folded, headline, missing_layer_groups
-from spatial.crs import STORAGE_CRS, GaussKrugerZone, gk3_zone_for_longitude
+from spatial.crs import STORAGE_EPSG, GaussKrugerZone, gk3_zone_for_longitude
 from spatial.engine import COVERAGE, PreparedZones, Target, TargetKey, ZoneIndex, prepared
 from spatial.errors import InputError
 from spatial.industry import Industry, IndustryMatch
@@ -46,7 +46,6 @@ from spatial.semantics import (
 )
 from spatial.units import ACCESS_DIMENSIONS, UnitClass
 
-_WGS84 = STORAGE_CRS.to_epsg()
 _MAP_WINDOW_M = 15_000  # zones are drawn for maps within this distance of the site
 # The window is drawn round the site simplified to this tolerance (and widened by it, so it still holds
 # every point within _MAP_WINDOW_M of the real site): a 200,000-vertex line across the province is
@@ -87,13 +86,13 @@ class Finding:
     @cached_property
     def zone_geometry(self) -> BaseGeometry | None:
         """WGS84, the zone near the site, for maps (drawn on first use)."""
-        return None if self.drawing is None else reproject(self.drawing.zone_gk, self.drawing.epsg, _WGS84)
+        return None if self.drawing is None else reproject(self.drawing.zone_gk, self.drawing.epsg, STORAGE_EPSG)
 
     @cached_property
     def nearest_line(self) -> BaseGeometry | None:
         """WGS84, site → nearest point of the baseline or zone edge (drawn on first use)."""
         line = None if self.drawing is None else self.drawing.nearest_gk
-        return None if line is None else reproject(line, self.drawing.epsg, _WGS84)
+        return None if line is None else reproject(line, self.drawing.epsg, STORAGE_EPSG)
 
     def to_dict(self) -> dict:
         rule = self.rule
@@ -330,7 +329,7 @@ def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule
     zones = prepared(layers)
     centroid = site.centroid
     gk = _measuring_zone(centroid.x)
-    site_gk = reproject(site, _WGS84, gk.epsg)
+    site_gk = reproject(site, STORAGE_EPSG, gk.epsg)
     echo = SiteEcho(
         lon=centroid.x, lat=centroid.y, gk_epsg=gk.epsg, gk_central_meridian=gk.central_meridian,
         gk_x=site_gk.centroid.x, gk_y=site_gk.centroid.y, admin=zones.admin_names(centroid.x, centroid.y),
@@ -414,7 +413,7 @@ def units_at(site: BaseGeometry, site_gk: BaseGeometry, epsg: int, layers: Layer
         class_rules = [rule.id for rule in _rules_on(rules, layer.id, zones) if rule_scope(rule, areas)[0]]
         records = _unit_records(layer, unit_class, zones)
         for i in hits:
-            overlap = None if point else _overlap(site_gk, reproject(layer.frame.geometry.values[i], _WGS84, epsg))
+            overlap = None if point else _overlap(site_gk, reproject(layer.frame.geometry.values[i], STORAGE_EPSG, epsg))
             found.append({**records[i], "access_list": dict(records[i]["access_list"]), "overlap": overlap,
                           "rules": class_rules, "demonstration": layer.provenance.demonstration})
     return found

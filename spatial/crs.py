@@ -14,8 +14,10 @@ from functools import lru_cache
 
 from pyproj import CRS, Transformer
 
-STORAGE_CRS = CRS.from_epsg(4326)
+STORAGE_EPSG = 4326  # WGS84 longitude/latitude: how layers are stored
+STORAGE_CRS = CRS.from_epsg(STORAGE_EPSG)
 _CGCS2000 = CRS.from_epsg(4490)
+SHANXI_BOUNDS = (110.2, 34.5, 114.6, 40.8)  # the province's lon/lat extent: west, south, east, north
 
 _FIRST_CM = 75  # EPSG:4534 is CGCS2000 / 3-degree GK CM 75E
 _LAST_CM = 135  # EPSG:4554 is CM 135E

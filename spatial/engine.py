@@ -33,10 +33,9 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
-from spatial.crs import STORAGE_CRS, gk3_zone_for_longitude, transformer
+from spatial.crs import STORAGE_EPSG, gk3_zone_for_longitude, transformer
 from spatial.layer import LayerSet, project
 
-_WGS84 = STORAGE_CRS.to_epsg()
 _CHUNK_VERTICES = 32  # linework is cut into pieces of this many vertices for the nearest-edge tree
 _DIRECT_VERTICES = 2500  # below this many linework vertices one point is measured directly, not through the tree
 _GRID_DEG = 0.0025  # about 230 m east–west and 280 m north–south in Shanxi
@@ -341,7 +340,7 @@ class PreparedZones:
         return self._zones[epsg]
 
     def admin_names(self, lon: float, lat: float) -> dict[str, str]:
-        """Province, city and county containing a WGS84 point (as LayerSet.admin_names, prepared)."""
+        """Province, city and county containing a WGS84 point."""
         frame = self.layers.admin.frame
         point = shapely.Point(lon, lat)
         with self._lock:  # prepared geometries
@@ -392,7 +391,7 @@ class PreparedZones:
         if (key, horizon) not in grid.columns:
             with self._lock:
                 if (key, horizon) not in grid.columns:
-                    grid.add_column((key, horizon), grid.classify(target_geometry(self.layers, key, _WGS84), horizon))
+                    grid.add_column((key, horizon), grid.classify(target_geometry(self.layers, key, STORAGE_EPSG), horizon))
         return grid.columns[(key, horizon)]
 
     def grid_rows(self, cells: NDArray) -> NDArray:
@@ -414,23 +413,23 @@ def target_geometry(layers: LayerSet, key: TargetKey, epsg: int) -> BaseGeometry
     """The geometry of a target in a CRS (EPSG:4326 included).
 
     An area is what ``LayerSet.projected`` gives (the layer's union, clipped to the
-    section, projected) and a coverage what ``LayerSet.coverage_area`` gives; each union
-    is computed once, not once per section and zone.
+    section, projected) and a coverage the union of the admin areas a layer declares it
+    covers, less its gaps; each union is computed once, not once per section and zone.
     """
     memo = prepared(layers).memo
-    if key.kind == COVERAGE:  # as LayerSet.coverage_area, one union per distinct coverage
+    if key.kind == COVERAGE:  # one union per distinct coverage
         provenance = layers.layers[key.layer].provenance
         frame = layers.admin.frame
         codes = provenance.coverage or tuple(frame.loc[frame["level"] == "province", "code"])  # gaps alone: the province, less them
         if ("coverage", codes, provenance.gaps) not in memo:
             area = shapely.union_all([layers.admin_area(code) for code in codes])
             memo[("coverage", codes, provenance.gaps)] = shapely.difference(area, provenance.gap_area()) if provenance.gaps else area
-        return project(memo[("coverage", codes, provenance.gaps)], _WGS84, epsg)
+        return project(memo[("coverage", codes, provenance.gaps)], STORAGE_EPSG, epsg)
     if key.kind == FEATURES:
         collection = shapely.geometrycollections(np.asarray(layers.layers[key.layer].frame.geometry.values))
-        return collection if epsg == _WGS84 else project(collection, _WGS84, epsg)
+        return collection if epsg == STORAGE_EPSG else project(collection, STORAGE_EPSG, epsg)
     if key.layer == LayerSet.ADMIN and key.section is not None:  # a jurisdiction: its own feature, no union of nested areas
-        return project(layers.admin_area(key.section), _WGS84, epsg)
+        return project(layers.admin_area(key.section), STORAGE_EPSG, epsg)
     if ("union", key.layer) not in memo:
         memo[("union", key.layer)] = _union(layers.layers[key.layer].frame.geometry.values)
     geometry = memo[("union", key.layer)]
@@ -438,7 +437,7 @@ def target_geometry(layers: LayerSet, key: TargetKey, epsg: int) -> BaseGeometry
         if ("section", key.layer, key.section) not in memo:
             memo[("section", key.layer, key.section)] = shapely.intersection(geometry, layers.admin_area(key.section))
         geometry = memo[("section", key.layer, key.section)]
-    return project(geometry, _WGS84, epsg)
+    return project(geometry, STORAGE_EPSG, epsg)
 
 
 def _union(geometries: NDArray) -> BaseGeometry:
@@ -496,5 +495,5 @@ def gk_coordinates(lon: NDArray, lat: NDArray) -> tuple[NDArray, NDArray]:
     xy = np.full((len(lon), 2), np.nan)
     for code in np.unique(epsg[epsg > 0]):
         rows = np.flatnonzero(epsg == code)
-        xy[rows, 0], xy[rows, 1] = transformer(_WGS84, int(code)).transform(lon[rows], lat[rows])
+        xy[rows, 0], xy[rows, 1] = transformer(STORAGE_EPSG, int(code)).transform(lon[rows], lat[rows])
     return epsg, xy

@@ -107,21 +107,6 @@ class LayerSet:
             raise KeyError(f"admin code {code} is not in the admin layer")
         return rows.geometry.iloc[0]
 
-    def admin_names(self, lon: float, lat: float) -> dict[str, str]:
-        """Names of the province, city and county containing a WGS84 point."""
-        frame = self.admin.frame
-        hits = frame.loc[frame.geometry.contains(shapely.Point(lon, lat))]
-        return {row.level: f"{row['name']}（{row.code}）" for _, row in hits.iterrows()}
-
-    def coverage_area(self, layer_id: str, epsg: int) -> BaseGeometry:
-        """The union of the admin areas a layer declares it covers, in a metric CRS."""
-        key = (f"coverage:{layer_id}", None, epsg)
-        if key not in self._projected:
-            codes = self.layers[layer_id].provenance.coverage
-            area = shapely.union_all([self.admin_area(code) for code in codes])
-            self._projected[key] = project(area, STORAGE_CRS.to_epsg(), epsg)
-        return self._projected[key]
-
     def projected(self, layer_id: str, epsg: int, section: str | None = None) -> BaseGeometry:
         """The layer's union in a metric CRS, clipped to an admin section if given."""
         key = (layer_id, section, epsg)

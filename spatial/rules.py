@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from enum import Enum
 
 from spatial.errors import InputError
@@ -156,3 +156,16 @@ class Rule:
     def names_enterprise(self, project: str) -> bool:
         """Whether a project name names one of the rule's enterprises."""
         return bool(project) and any(name in project for name in self.enterprises)
+
+    def to_dict(self) -> dict:
+        """The rule as the catalog states it, for listing and JSON."""
+        zone = {k: v for k, v in asdict(self.zone).items() if v is not None}
+        zone["kind"] = self.zone.kind.value
+        return {
+            "id": self.id, "plan": self.plan.title, "plan_id": self.plan.id, "jurisdiction": self.plan.jurisdiction,
+            "section": self.section, "quote": self.quote, "zone": zone, "action": self.action.value,
+            "industries": list(self.industries), "industry_codes": sorted(self.industry_codes),
+            "except": list(self.excepted), "except_codes": sorted(self.excepted_codes),
+            "stages": [s.value for s in Stage if s in self.stages], "deadline": self.deadline, "note": self.note,
+            "general": self.general,
+        }

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 from spatial.checker import layer_name, missing_reason, plans_of, uncovered_reason
-from spatial.crs import STORAGE_CRS, gk3_zone_for_longitude
+from spatial.crs import STORAGE_EPSG, gk3_zone_for_longitude
 from spatial.engine import AREA, COVERAGE, TargetKey, prepared
 from spatial.industry import Industry
 from spatial.layer import LayerSet, project
@@ -42,7 +42,6 @@ from spatial.semantics import (
 )
 from spatial.units import UnitClass
 
-_WGS84 = STORAGE_CRS.to_epsg()
 ARC_TOLERANCE_M = 0.5  # a buffer's arcs lie at most this far inside the true circle
 _CLIP_MARGIN_M = 50.0  # targets are clipped this far beyond what can reach the region
 _SEAM_STEP_DEG = 0.001  # the cut between two GK zones is densified so the parts meet exactly
@@ -126,7 +125,7 @@ class SitingClasses:
 
     def county_table(self, names: list[str], counties_wgs84: NDArray) -> list[dict]:
         """km² and share of each class per county (counties given in WGS84), then the whole region."""
-        counties = np.asarray(project(np.asarray(counties_wgs84, dtype=object), _WGS84, self.epsg), dtype=object)
+        counties = np.asarray(project(np.asarray(counties_wgs84, dtype=object), STORAGE_EPSG, self.epsg), dtype=object)
         counties = shapely.intersection(counties, self.region)
         geometries = np.array([c.geometry for c in self.classes], dtype=object)
         areas = shapely.area(shapely.intersection(geometries[:, None], counties[None, :])) / 1e6
@@ -151,7 +150,7 @@ class SitingClasses:
         order = np.argsort(-areas, kind="stable")[:count]
         centres = shapely.point_on_surface(parts[order])
         x, y = shapely.get_x(centres), shapely.get_y(centres)
-        lonlat = shapely.get_coordinates(project(shapely.multipoints(centres), self.epsg, _WGS84))
+        lonlat = shapely.get_coordinates(project(shapely.multipoints(centres), self.epsg, STORAGE_EPSG))
         return [{"rank": i + 1, "area_km2": float(areas[k] / 1e6), "x": float(x[i]), "y": float(y[i]),
                  "lon": float(lonlat[i, 0]), "lat": float(lonlat[i, 1])} for i, k in enumerate(order)]
 
@@ -316,7 +315,7 @@ class RegionClassifier:
     def __init__(self, code: str, geometry_wgs84: BaseGeometry, rules: list[Rule], layers: LayerSet) -> None:
         self.code, self.rules, self.layers = code, list(rules), layers
         self.epsg = gk3_zone_for_longitude(geometry_wgs84.centroid.x).epsg
-        self.region = project(geometry_wgs84, _WGS84, self.epsg)
+        self.region = project(geometry_wgs84, STORAGE_EPSG, self.epsg)
         self.parts: list[_Part] = []
         west, _, east, _ = geometry_wgs84.bounds
         for zone in range(math.floor(west / 3 + 0.5), math.floor(east / 3 + 0.5) + 1):
@@ -324,7 +323,7 @@ class RegionClassifier:
             piece = _polygonal(shapely.intersection(geometry_wgs84, band))
             if not piece.is_empty:
                 epsg = gk3_zone_for_longitude(3.0 * zone).epsg
-                self.parts.append(_Part(layers, epsg, project(piece, _WGS84, epsg)))
+                self.parts.append(_Part(layers, epsg, project(piece, STORAGE_EPSG, epsg)))
         self._scopes = [_Scopes(part, layers.admin.provenance.accuracy_m) for part in self.parts]
         keys = {TargetKey.jurisdiction(code) for rule in self.rules for code in (rule.plan.jurisdiction, *rule.jurisdictions)}
         keys |= {TargetKey(COVERAGE, layer) for layer in layers.layers if has_coverage(layer, layers)}
@@ -451,7 +450,7 @@ class RegionClassifier:
             for min_lon, min_lat, max_lon, max_lat, metres, _ in provenance.bank_reaches:
                 if metres > provenance.midline_to_bank_m:
                     box = shapely.segmentize(shapely.box(min_lon, min_lat, max_lon, max_lat), _SEAM_STEP_DEG)
-                    outer.append(_polygonal(shapely.intersection(part.near(key, distance + accuracy + metres), project(box, _WGS84, part.epsg))))
+                    outer.append(_polygonal(shapely.intersection(part.near(key, distance + accuracy + metres), project(box, STORAGE_EPSG, part.epsg))))
             band = _polygonal(shapely.difference(_union(outer), core))
         else:
             band = part.edge_band(key, accuracy)

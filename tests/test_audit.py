@@ -13,6 +13,7 @@ from datetime import date, datetime
 import pytest
 
 from siting.audit import AuditLog, CheckRecord, review_date
+from siting.audit_verify import verify_log
 from siting.audited_check import replay, run_check
 from tests.sites import site_near
 
@@ -78,10 +79,10 @@ def test_replay_names_what_changed_when_the_record_differs(layers, audit, mill_s
 
 def test_an_edited_row_breaks_the_hash_chain(layers, audit, mill_site):
     records = [run_check(mill_site, {}, "造纸", "new", layers, audit, "cli")[1] for _ in range(3)]
-    assert audit.verify() == []
+    assert verify_log(audit.path, audit.checkpoints_path, audit.key.public).broken == []
     with sqlite3.connect(audit.path) as connection:
         connection.execute("UPDATE checks SET overall = 'compliant' WHERE id = ?", (records[1].id,))
-    assert audit.verify() == [records[1].id]
+    assert verify_log(audit.path, audit.checkpoints_path, audit.key.public).broken == [records[1].id]
 
 
 def test_concurrent_writers_lose_nothing(layers, audit, mill_site):
@@ -98,7 +99,7 @@ def test_concurrent_writers_lose_nothing(layers, audit, mill_site):
     for thread in threads:
         thread.join()
     assert len(written) == 160 and audit.count() == 161
-    assert {r.id for r in audit.recent(500)} == {*written, template.id} and audit.verify() == []
+    assert {r.id for r in audit.recent(500)} == {*written, template.id} and verify_log(audit.path, audit.checkpoints_path, audit.key.public).broken == []
 
 
 def test_a_process_killed_mid_write_leaves_an_intact_log(layers, audit, mill_site, tmp_path):
@@ -119,6 +120,6 @@ def test_a_process_killed_mid_write_leaves_an_intact_log(layers, audit, mill_sit
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     stored = {record.id for record in audit.recent(10_000)}
     assert set(committed) <= stored, "a record reported as written was lost"
-    assert audit.verify() == []
+    assert verify_log(audit.path, audit.checkpoints_path, audit.key.public).broken == []
     _, after = run_check(mill_site, {}, "造纸", "new", layers, audit, "cli")
-    assert audit.get(after.id) == after and audit.verify() == []
+    assert audit.get(after.id) == after and verify_log(audit.path, audit.checkpoints_path, audit.key.public).broken == []

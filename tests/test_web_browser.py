@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterator
 
+import geopandas as gpd
 import httpx
 import pytest
 import shapely
@@ -382,3 +383,58 @@ def test_exit_has_its_own_colour_and_overdue_deadlines_are_marked(session, app_u
         if finding in api["groups"]["site"] + api["groups"]["area"] + api["groups"]["undetermined"]["undefined"]:
             assert f"期限 {finding['deadline']}（已逾期）" in marked
     assert_offline_clean(session)
+
+
+def classify_in_planner(session: OfflinePage, app_url: str, region: str, industry: str, stage: str = "new") -> None:
+    open_page(session, app_url)
+    page = session.page
+    page.click("#page-planner")
+    page.fill("#planner-region", region)
+    page.fill("#planner-industry", industry)
+    page.select_option("#planner-stage", stage)
+    page.click("#planner-submit")
+
+
+def test_planner_tab_classifies_a_region_shows_its_map_table_and_downloads(session, app_url, layers, rules, tmp_path):
+    from maps.region import resolve_region
+    from spatial.rules import Stage
+    from spatial.siting_classes import RegionClassifier
+
+    classify_in_planner(session, app_url, "运城市", "焦化")
+    page = session.page
+    page.wait_for_selector("#planner-result:not([hidden])", timeout=120_000)
+    assert not page.is_visible("#check-form") and not page.is_visible("#map")
+    frame = page.frame_locator("#planner-map")
+    frame.locator(".leaflet-control-layers").wait_for(timeout=60_000)
+    assert frame.locator(".leaflet-overlay-pane path").count() > 0
+    region = resolve_region("运城市", layers)
+    expected = RegionClassifier(region.code, region.geometry, rules, layers).classify(catalog.taxonomy().resolve("焦化"), Stage.NEW)
+    present = [c for c in expected.classes if not c.geometry.is_empty]
+    rows = page.eval_on_selector_all("#planner-classes tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent))")
+    assert [row[0] for row in rows] == [c.name for c in present]
+    assert "禁止" in {row[0] for row in rows} and len(rows) >= 3
+    for row, cls in zip(rows, present, strict=True):
+        assert float(row[1].replace(",", "")) == pytest.approx(cls.area_km2, abs=0.006)
+    counties = page.eval_on_selector_all("#planner-counties tbody tr", "rows => rows.map(r => r.cells[0].textContent)")
+    assert "盐湖区" in counties and "全域" in counties
+    with page.expect_download() as download:
+        page.click("#planner-gpkg")
+    saved = tmp_path / "classes.gpkg"
+    download.value.save_as(saved)
+    assert saved.read_bytes().startswith(b"SQLite format 3\x00")
+    frame_classes = gpd.read_file(saved, layer="classes")
+    assert list(frame_classes["class"]) == [c.name for c in present]
+    assert frame_classes.crs.to_epsg() == expected.epsg
+    tif = httpx.get(app_url + page.get_attribute("#planner-tif", "href"), timeout=60)
+    assert tif.status_code == 200 and tif.content[:4] in (b"II*\x00", b"MM\x00*")
+    assert_offline_clean(session)
+
+
+def test_planner_tab_names_a_region_it_cannot_find_in_both_languages(session, app_url):
+    classify_in_planner(session, app_url, "火星市", "焦化")
+    page = session.page
+    error = page.wait_for_selector('[data-field="region"] .field-error')
+    assert "山西省行政区划中没有该名称或代码" in error.inner_text() and "Shanxi city or county" in error.inner_text()
+    assert page.get_attribute("#planner-region", "aria-invalid") == "true"
+    assert page.is_hidden("#planner-result") and page.get_attribute("#planner-map", "src") is None
+    assert all("422" in message for message in session.console_errors)  # chromium logs the 422 response itself

@@ -53,6 +53,15 @@ from siting.web.schemas import (
     unparseable,
     validation_errors,
 )
+from siting.web.siting_maps import (
+    DOWNLOADS,
+    IndustryParam,
+    RegionParam,
+    SitingMap,
+    SitingMapCache,
+    StageParam,
+    siting_map_job,
+)
 from siting.web.uploads import ACCEPTED_SUFFIXES, read_upload
 from siting.web.workers import RefusedError, WorkerPool
 from spatial.checker import CheckResult, check
@@ -437,10 +446,8 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
 
     @app.get("/api/rules", summary="规划条款目录", responses=errors(422))
     async def rules(plan: Annotated[str | None, Query(max_length=50)] = None) -> dict:
-        from siting.cli import rule_record
-
         selected = [r for r in catalog.rules() if plan in (None, r.plan.id, r.plan.jurisdiction)]
-        return {"count": len(selected), "rules": [rule_record(r) for r in selected]}
+        return {"count": len(selected), "rules": [r.to_dict() for r in selected]}
 
     @app.get("/api/layers", summary="图层及其来源")
     async def layers() -> dict:
@@ -524,5 +531,43 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
              responses={200: media("离线 HTML 地图页", "text/html")})
     async def overview_map() -> HTMLResponse:
         return HTMLResponse(await in_worker(overview_map_page, service.layers), headers={"Content-Security-Policy": _MAP_CSP})
+
+    siting_maps = SitingMapCache()
+    siting_map_lock = anyio.Lock()  # one classification at a time; the next request for it finds it cached
+    siting_422 = errors(413, 422, e422="输入错误：region（行政区）、industry（行业）或 stage（阶段）无法识别；error.field 指明字段", by_ref=True)
+
+    async def siting_map(http: Request, region: str, industry: str, stage: str) -> SitingMap:
+        """The region classified for the industry and stage: cached, or computed in a check worker under the deadline."""
+        key = (region.strip(), industry.strip(), Stage.parse(stage).value, layers_fingerprint())
+        async with siting_map_lock:
+            found = siting_maps.get(key)
+            if found is None:
+                found = await pool.run(siting_map_job, *key[:3], heavy=True, path=http.url.path, started=arrived(http))
+                siting_maps.put(key, found)
+        return found
+
+    @app.get("/api/siting-map", response_class=HTMLResponse, summary="行业选址分类图：某市、县全域按该行业和阶段的审查结论分类（离线 HTML 地图）",
+             responses={200: media("离线 HTML 地图页", "text/html")} | siting_422)
+    async def siting_map_page(http: Request, region: RegionParam, industry: IndustryParam,
+                              stage: StageParam = "new") -> HTMLResponse:
+        found = await siting_map(http, region, industry, stage)
+        return HTMLResponse(found.html, headers={"Content-Security-Policy": _MAP_CSP})
+
+    @app.get("/api/siting-map/table", summary="行业选址分类图的面积表：各类别、各县的面积与占比，最大未发现限制连片区域，未评价图层",
+             responses=siting_422)
+    async def siting_map_table(http: Request, region: RegionParam, industry: IndustryParam,
+                               stage: StageParam = "new") -> dict:
+        return (await siting_map(http, region, industry, stage)).table
+
+    @app.get("/api/siting-map/download", response_class=Response, summary="下载行业选址分类图（GeoPackage、50 米 GeoTIFF 或分县面积 CSV）",
+             responses={200: media("分类数据文件（Content-Disposition: attachment），格式由 format 决定",
+                                   *(kind for _, kind in DOWNLOADS.values()))} | siting_422)
+    async def siting_map_download(http: Request, region: RegionParam, industry: IndustryParam,
+                                  stage: StageParam = "new",
+                                  kind: Annotated[Literal["gpkg", "tif", "csv"], Query(alias="format")] = "gpkg") -> Response:
+        found = await siting_map(http, region, industry, stage)
+        suffix, media_type = DOWNLOADS[kind]
+        disposition = f"attachment; filename=\"siting-classes{suffix}\"; filename*=UTF-8''{quote(found.name + suffix)}"
+        return Response(found.files[kind], media_type=media_type, headers={"Content-Disposition": disposition})
 
     return app

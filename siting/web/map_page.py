@@ -21,9 +21,9 @@ from maps.offline import RawHtml, render_offline
 from maps.places import seats
 from maps.style import ADMIN_COLOUR
 from spatial.checker import CheckResult
+from spatial.crs import SHANXI_BOUNDS
 from spatial.layer import LayerSet
 
-SHANXI_BOUNDS = (110.2, 34.5, 114.6, 40.8)  # west, south, east, north
 _OUTLINE_TOLERANCE_DEG = 0.003  # about 300 m: an outline to click on, never used to measure
 _COUNTY_NAMES_FROM_ZOOM = 9  # county names crowd the province view below this zoom
 

@@ -382,10 +382,10 @@ function showResult(result) {
 // One entry per distinct industry: the first entry of a name inserts the name (it resolves to
 // that term); a later entry of the same name inserts its code, which resolves to that class.
 let suggestTimer = null;
-function suggestIndustries() {
+function suggestIndustries(input = $("#industry"), list = $("#industry-list")) {
   clearTimeout(suggestTimer);
   suggestTimer = setTimeout(async () => {
-    const query = $("#industry").value.trim();
+    const query = input.value.trim();
     const response = await fetch(`/api/industries?q=${encodeURIComponent(query)}&limit=20`);
     if (!response.ok) return;
     const body = await response.json();
@@ -408,7 +408,7 @@ function suggestIndustries() {
       option.dataset.codes = codes;
       options.push(option);
     }
-    $("#industry-list").replaceChildren(...options);
+    list.replaceChildren(...options);
   }, 150);
 }
 
@@ -490,6 +490,135 @@ async function goToPlace() {
     window.location.origin);
 }
 
+// The planner's tab: a whole region classified for one industry and stage (GET /api/siting-map…).
+// The map, the table and the downloads are one answer, cached by the server: only the first request computes.
+function showPage(page) {
+  document.body.dataset.page = page;
+  for (const tab of document.querySelectorAll(".page-tabs [role=tab]")) {
+    tab.setAttribute("aria-selected", String(tab.dataset.page === page));
+  }
+  $("#planner").hidden = page !== "planner";
+  $("#planner-map").hidden = page !== "planner" || !$("#planner-map").getAttribute("src");
+}
+
+let regionTimer = null;
+function suggestRegions() {
+  clearTimeout(regionTimer);
+  regionTimer = setTimeout(async () => {
+    const query = $("#planner-region").value.trim();
+    const response = await fetch(`/api/places?q=${encodeURIComponent(query || "市")}&limit=20`);
+    if (!response.ok) return;
+    const regions = (await response.json()).places.filter((place) => place.code && place.bounds && !place.approximate);
+    $("#planner-region-list").replaceChildren(...regions.map((place) => {
+      const option = document.createElement("option");
+      option.value = place.name;
+      option.label = `${place.kind}${place.within ? "，" + place.within : ""}（${place.code}）`;
+      return option;
+    }));
+  }, 150);
+}
+
+function percent(share) {
+  return `${(100 * share).toFixed(1)}%`;
+}
+
+function km2(value) {
+  return value.toLocaleString("zh-CN", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+}
+
+function showPlannerError(body) {
+  const error = (body && body.error) || {};
+  const field = String(error.field || "").replace(/^query\./, "");
+  const holder = document.querySelector(`#planner-form [data-field="${field}"]`);
+  const box = holder ? element("div", null, "field-error") : $("#planner-error");
+  box.setAttribute("role", "alert");
+  box.appendChild(element("p", error.message_zh || "请求失败。", "zh"));
+  if (error.message_en) box.appendChild(element("p", error.message_en, "en"));
+  if (error.field) box.dataset.field = field;
+  if (holder) {
+    holder.appendChild(box);
+    holder.querySelector("input, select").setAttribute("aria-invalid", "true");
+  } else {
+    box.hidden = false;
+  }
+}
+
+function clearPlanner() {
+  $("#planner-error").hidden = true;
+  $("#planner-error").replaceChildren();
+  for (const node of document.querySelectorAll("#planner-form .field-error")) node.remove();
+  for (const node of document.querySelectorAll("#planner-form [aria-invalid]")) node.removeAttribute("aria-invalid");
+  $("#planner-result").hidden = true;
+  for (const selector of ["#planner-title", "#planner-classes tbody", "#planner-counties tbody", "#planner-largest", "#planner-missing"]) {
+    $(selector).replaceChildren();
+  }
+  for (const kind of ["gpkg", "tif", "csv"]) {
+    $(`#planner-${kind}`).removeAttribute("href");
+    $(`#planner-${kind}`).removeAttribute("download");
+  }
+  $("#planner-map").removeAttribute("src");
+  $("#planner-map").hidden = true;
+}
+
+function tableRow(cells) {
+  const row = document.createElement("tr");
+  for (const cell of cells) row.appendChild(element("td", cell));
+  return row;
+}
+
+function showPlanner(query, table) {
+  $("#planner-title").textContent = `${table.region.name}　${table.industry}（${table.stage}）选址管控分类`
+    + `（全域 ${km2(table.region.area_km2)} 平方千米）`;
+  $("#planner-classes tbody").replaceChildren(...table.classes.map((c) => {
+    const row = tableRow([c.class, km2(c.area_km2), percent(c.share), c.rules.join("、") || "—"]);
+    row.dataset.verdict = c.verdict;
+    return row;
+  }));
+  $("#planner-counties tbody").replaceChildren(...table.counties.map((r) => tableRow([r.county, r.class, km2(r.area_km2), percent(r.share)])));
+  $("#planner-largest").replaceChildren(...table.largest_open_areas.map((a) => element("li",
+    `${a.area_km2.toFixed(3)} 平方千米，中心 ${a.lon.toFixed(5)}°E ${a.lat.toFixed(5)}°N`)));
+  $("#planner-missing").replaceChildren(...table.not_evaluated.map((n) => element("li",
+    `${n.layer_name}：${n.rules.length} 条条款，${km2(n.area_km2)} 平方千米；${n.reason}`)));
+  $("#planner-missing-box").hidden = table.not_evaluated.length === 0;
+  for (const kind of ["gpkg", "tif", "csv"]) {
+    const link = $(`#planner-${kind}`);
+    link.href = `/api/siting-map/download?${query}&format=${kind}`;
+    link.setAttribute("download", `${table.region.name}-${table.industry}-${table.stage}.${kind}`);
+  }
+  $("#planner-result").hidden = false;
+}
+
+let plannerRun = 0;
+async function submitPlanner(event) {
+  event.preventDefault();
+  const mine = ++plannerRun;
+  clearPlanner();
+  const query = new URLSearchParams({
+    region: $("#planner-region").value.trim(), industry: $("#planner-industry").value.trim(), stage: $("#planner-stage").value,
+  }).toString();
+  $("#planner-submit").disabled = true;
+  $("#planner-busy").hidden = false;
+  try {
+    // The table computes the classification (or names the bad field); the map then comes from the server's cache.
+    const response = await fetch(`/api/siting-map/table?${query}`);
+    if (mine !== plannerRun) return;
+    if (!response.ok) {
+      showPlannerError(await response.json().catch(() => null));
+      return;
+    }
+    showPlanner(query, await response.json());
+    $("#planner-map").src = `/api/siting-map?${query}`;
+    $("#planner-map").hidden = document.body.dataset.page !== "planner";
+  } catch (error) {
+    if (mine === plannerRun) showPlannerError({ error: { message_zh: "无法连接服务器，请稍后重试。", message_en: "the server cannot be reached." } });
+  } finally {
+    if (mine === plannerRun) {
+      $("#planner-submit").disabled = false;
+      $("#planner-busy").hidden = true;
+    }
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   $("#check-form").addEventListener("submit", submitCheck);
   for (const tab of document.querySelectorAll(".tabs [role=tab]")) {
@@ -497,8 +626,17 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   $("#drawn-clear").addEventListener("click", () => setMode("coords"));
   $("#crs").addEventListener("change", () => { $("#crs-custom").hidden = $("#crs").value !== "custom"; });
-  $("#industry").addEventListener("input", suggestIndustries);
-  $("#industry").addEventListener("focus", suggestIndustries);
+  $("#industry").addEventListener("input", () => suggestIndustries());
+  $("#industry").addEventListener("focus", () => suggestIndustries());
+  for (const tab of document.querySelectorAll(".page-tabs [role=tab]")) {
+    tab.addEventListener("click", () => showPage(tab.dataset.page));
+  }
+  $("#planner-form").addEventListener("submit", submitPlanner);
+  const plannerIndustry = () => suggestIndustries($("#planner-industry"), $("#planner-industry-list"));
+  $("#planner-industry").addEventListener("input", plannerIndustry);
+  $("#planner-industry").addEventListener("focus", plannerIndustry);
+  $("#planner-region").addEventListener("input", suggestRegions);
+  $("#planner-region").addEventListener("focus", suggestRegions);
   $("#place").addEventListener("input", suggestPlaces);
   $("#place").addEventListener("keydown", (event) => { if (event.key === "Enter") { event.preventDefault(); goToPlace(); } });
   $("#place").addEventListener("change", goToPlace);
