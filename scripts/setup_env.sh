@@ -3,6 +3,18 @@
 # Sourced by demo.sh and test.sh; SITING_VENV overrides the location (default .venv).
 set -euo pipefail
 VENV="${SITING_VENV:-.venv}"
+# Installer and package-manager output goes here, not to the terminal; shown only when a step fails.
+SETUP_LOG="${SITING_SETUP_LOG:-setup.log}"
+: > "$SETUP_LOG"
+
+# Run a set-up step with its output in the log; on failure print the log's tail and stop.
+logged() {
+    if ! "$@" >> "$SETUP_LOG" 2>&1; then
+        tail -n 40 "$SETUP_LOG" >&2
+        echo "安装失败，完整日志见 $SETUP_LOG / Set-up failed; full log in $SETUP_LOG" >&2
+        return 1
+    fi
+}
 
 # System packages: Debian chromium (headless browser tests of the offline maps),
 # fonts-noto-cjk (Chinese labels in PNG/PDF figures) and Pango (WeasyPrint's PDF reports).
@@ -22,13 +34,14 @@ install_system_packages() {
             return 0
         fi
     fi
-    "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    logged "${sudo[@]}" apt-get update -qq
+    logged "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 }
 if command -v apt-get >/dev/null; then
     install_system_packages
 fi
 if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV"
+    logged python3 -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
+echo "正在检查并安装依赖（日志：$SETUP_LOG）… / Installing dependencies (log: $SETUP_LOG)…" >&2
+logged "$VENV/bin/python" -m pip install --disable-pip-version-check -e ".[test]"
