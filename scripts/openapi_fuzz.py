@@ -26,14 +26,16 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# Content the schema cannot express: the taxonomy, the coordinate grammar, China's GK zones, site files.
-SEMANTIC_OPERATIONS = ("/api/check", "/api/check/file")
+# Content the schema cannot express: the taxonomy, the coordinate grammar, China's GK zones, site files,
+# the admin regions a siting map may be drawn for.
+SEMANTIC_OPERATIONS = (("POST", "/api/check"), ("POST", "/api/check/file"), ("GET", "/api/siting-map"),
+                       ("GET", "/api/siting-map/table"), ("GET", "/api/siting-map/download"))
 CONFIG = "".join(f"""
 [[operations]]
 include-path = "{path}"
-include-method = "POST"
+include-method = "{method}"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
-""" for path in SEMANTIC_OPERATIONS)
+""" for method, path in SEMANTIC_OPERATIONS)
 
 
 def schemathesis_command() -> list[str]:

@@ -19,6 +19,7 @@ import rasterio
 import shapely
 
 from layers import catalog
+from layers.build import load_layers
 from maps.region import resolve_region
 from spatial.checker import check
 from spatial.layer import project
@@ -240,3 +241,70 @@ def test_industry_map_opens_offline_with_the_classes(browser, layers, tmp_path):
     finally:
         page.session.close()
 
+
+
+def _raster_disagreements(result: SitingClasses, codes: np.ndarray, transform, x: np.ndarray, y: np.ndarray) -> tuple[int, int]:
+    """(points compared, points whose cell code is not their vector class), leaving out points within one cell of an edge."""
+    severity, to_edge = result.class_at(x, y)
+    rows, cols = (np.asarray(v) for v in rasterio.transform.rowcol(transform, x, y))
+    cell = abs(transform.a)
+    inside = (severity >= 0) & (to_edge > cell * np.sqrt(2)) & (rows >= 0) & (rows < codes.shape[0]) \
+        & (cols >= 0) & (cols < codes.shape[1])
+    by_severity = {v.severity: CLASS_CODES[v] for v in CLASSES}
+    expected = np.array([by_severity[s] for s in severity[inside]])
+    return int(inside.sum()), int((codes[rows[inside], cols[inside]] != expected).sum())
+
+
+def test_imported_agency_red_line_and_units_classify_as_checks_do(user_dir, layers, rules, tmp_path, capsys):
+    """Agency layers imported through `siting layers import` (GBK shapefiles in GK zone 37) replace the defaults
+    in the classification as in a check: 2,000 random points of 绛县 and both sides of every edge agree."""
+    from siting.class_exports import rasterise
+    from siting.cli import main
+    from tests.test_layer_import import write_gbk_shapefile
+
+    county = layers.admin_area("140826")
+    x0, y0, x1, y1 = county.bounds
+    cut = 111.567
+    units = gpd.GeoDataFrame(
+        {"HJGKDYBM": ["ZH14082610007", "ZH14082620009"], "DYMC": ["绛县西部山区优先保护单元", "绛县东部重点管控单元"],
+         "GKLB": ["优先保护单元", "重点管控单元"]},
+        geometry=[shapely.intersection(county, shapely.box(x0 - 1, y0 - 1, cut, y1 + 1)),
+                  shapely.intersection(county, shapely.box(cut, y0 - 1, x1 + 1, y1 + 1))], crs=4326)
+    centre = project(shapely.point_on_surface(county), 4326, 4546)
+    patches = [shapely.box(centre.x + dx, centre.y + dy, centre.x + dx + 1500, centre.y + dy + 900)
+               for dx, dy in ((-6000, -3000), (-4500, -3000), (2000, 1500), (5000, -5000))]  # the first two share an edge
+    patches.append(shapely.Polygon([(centre.x, centre.y), (centre.x + 2500, centre.y + 400), (centre.x + 1800, centre.y + 2600),
+                                    (centre.x + 300, centre.y + 1700)]))
+    red_line = gpd.GeoDataFrame({"名称": [f"生态保护红线{i + 1}" for i in range(len(patches))]}, geometry=patches,
+                                crs=4546).to_crs(4326)
+    for args in ((str(write_gbk_shapefile(red_line, tmp_path, name="生态保护红线")), "--kind", "redline", "--accuracy", "20"),
+                 (str(write_gbk_shapefile(units, tmp_path)), "--kind", "units", "--field", "code=HJGKDYBM",
+                  "--field", "name=DYMC", "--field", "class=GKLB")):
+        assert main(["layers", "import", *args]) == 0, capsys.readouterr().err
+    imported = load_layers()
+    assert imported.layers["eco_redline"].provenance.imported and len(imported.layers["eco_redline"].frame) == len(patches)
+    assert list(imported.layers["units_priority"].frame["code"]) == ["ZH14082610007"]
+
+    region = resolve_region("绛县", imported)
+    result = RegionClassifier(region.code, region.geometry, rules, imported).classify(catalog.taxonomy().resolve("焦化"), Stage.NEW)
+    prohibited = result.of(Verdict.PROHIBITED)
+    assert "NAT19-redline-no-development" in prohibited.rules
+    # Every imported patch is 禁止 (at least its part beyond the ±20 m band) and its edge band 需复核.
+    for patch in patches:
+        assert shapely.area(shapely.intersection(prohibited.geometry, patch)) > 0.9 * shapely.area(shapely.buffer(patch, -20))
+    x, y = _random_points(result, 2000, seed=23)
+    zx, zy = _zone_edge_points(imported, result, 600, seed=24)
+    assert _compare(result, imported, rules, x[:2000], y[:2000]) >= 1990
+    assert _compare(result, imported, rules, x[2000:], y[2000:]) >= 900
+    assert _compare(result, imported, rules, zx, zy) >= 450  # many zone edges here are the county's own outline
+    # Both sides of each imported patch's edge and of its ±20 m band get the class a check gives them; beyond the band, 禁止.
+    for offset in (-30.0, -12.0, 12.0, 30.0):
+        rings = shapely.boundary(shapely.buffer(np.array(patches, dtype=object), offset, join_style="mitre"))
+        points = shapely.line_interpolate_point(rings[:, None], np.linspace(0, 1, 40, endpoint=False)[None, :], normalized=True).ravel()
+        px, py = shapely.get_x(points), shapely.get_y(points)
+        if offset < -20:
+            assert (result.class_at(px, py)[0] == Verdict.PROHIBITED.severity).all()
+        assert _compare(result, imported, rules, px, py) >= len(points) - 5  # a corner may sit by another class edge
+    codes, transform = rasterise(result, 50.0)
+    compared, wrong = _raster_disagreements(result, codes, transform, np.concatenate([x, zx]), np.concatenate([y, zy]))
+    assert compared > 2000 and wrong == 0

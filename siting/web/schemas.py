@@ -25,7 +25,6 @@ _FIXES = {
     "float_type": ("应为十进制度数（数字），例如 111.25。", "must be a number in decimal degrees, e.g. 111.25."),
     "finite_number": ("应为有限的数字。", "must be a finite number."),
     "string_type": ("应为文本。", "must be a string."),
-    "string_too_long": ("文本过长。", "the text is too long."),
     "extra_forbidden": (f"不认识该字段；可用字段：{_REQUEST_FIELDS}。", f"unknown field; known fields: {_REQUEST_FIELDS}."),
     "json_invalid": ("请求体不是有效的 JSON。", "the request body is not valid JSON."),
     "model_type": ("应为 JSON 对象。", "must be a JSON object."),
@@ -68,6 +67,9 @@ def validation_errors(errors: list[dict], prefix: tuple = ()) -> list[InputError
         cause = error.get("ctx", {}).get("error")
         if error["type"] == "value_error" and isinstance(cause, InputError):  # a clean_text refusal
             fix_zh, fix_en, value = cause.fix_zh, cause.fix_en, cause.value
+        if error["type"] == "string_too_long":
+            limit = error.get("ctx", {}).get("max_length", "")
+            fix_zh, fix_en = f"文本过长：至多 {limit} 个字符，请删减。", f"the text is too long: at most {limit} characters; shorten it."
         if error["type"] == "literal_error":
             expected = error.get("ctx", {}).get("expected", "")
             fix_zh, fix_en = f"应为以下之一：{expected}。", f"must be one of {expected}."

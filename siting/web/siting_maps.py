@@ -3,8 +3,8 @@
 One classification (``spatial.siting_classes``, the same one ``siting map --industry`` runs) gives
 every output at once, in a check worker (``siting.web.workers``: its deadline and memory cap), so
 the map, the table and the three downloads of one request are the same answer. The server keeps
-the last few answers by (region, industry, stage, layers fingerprint): the table and a download
-asked for after the map cost nothing, and a layer import or rebuild makes them stale.
+the last few answers by (region, industry, stage, layers fingerprint): after the first of the five
+requests the others cost nothing, and a layer import or rebuild makes them stale.
 """
 
 from __future__ import annotations

@@ -98,7 +98,7 @@ function showOverview() {
 function showError(body) {
   const error = (body && body.error) || {};
   const place = FIELD_PLACES[error.field] === "at" && mode !== "coords" ? (mode === "drawn" ? "drawn" : "file") : FIELD_PLACES[error.field];
-  const holder = place && document.querySelector(`[data-field="${place}"]`);
+  const holder = place && document.querySelector(`#check-form [data-field="${place}"]`);
   const box = holder ? element("div", null, "field-error") : $("#error");
   box.setAttribute("role", "alert");
   box.appendChild(element("p", pageWords(error.message_zh || "请求失败。"), "zh"));
@@ -377,6 +377,7 @@ function showResult(result) {
   $("#side").scrollTop = 0;
   delete $("#map-panel").dataset.stale;
   $("#map").src = `/api/checks/${encodeURIComponent(audit.check_id)}/map`;
+  document.dispatchEvent(new CustomEvent("siting:checked", { detail: result }));
 }
 
 // One entry per distinct industry: the first entry of a name inserts the name (it resolves to
