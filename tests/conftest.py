@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import shapely
 
 from layers import catalog
 from layers.build import load_layers
 from spatial.layer import LayerSet
 from spatial.rules import Rule
-from tests.browser import browser  # noqa: F401  (session fixture: headless Debian chromium)
+from tests.browser import LAPTOP, OfflinePage, browser, offline_page  # noqa: F401  (browser: session fixture, headless Debian chromium)
+from tests.sites import site_near
+from tests.webapp import running_server
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 
@@ -43,3 +47,24 @@ def user_dir(layers: object, data_dir: Path, tmp_path: Path, monkeypatch: pytest
         (root / shared).symlink_to(data_dir / shared)
     monkeypatch.setenv("SITING_DATA_DIR", str(root))
     return root
+
+
+@pytest.fixture(scope="session")
+def mill_site(layers: LayerSet) -> shapely.Point:
+    """The paper-mill site 400 m from the 汾河 in 新绛县 (运城市) that many tests check."""
+    return site_near(layers, "fen_river", "140825", 400)
+
+
+@pytest.fixture(scope="module")
+def app_url(data_dir: Path, layers: LayerSet) -> Iterator[str]:
+    """`siting serve` on a loopback port for the page's browser tests, one per test module."""
+    with running_server(data_dir) as base:
+        yield base
+
+
+@pytest.fixture()
+def session(browser) -> Iterator[OfflinePage]:  # noqa: F811  (the browser fixture imported above)
+    """A fresh offline page at the reviewer's laptop size."""
+    page = offline_page(browser, viewport=LAPTOP)
+    yield page
+    page.close()

@@ -15,7 +15,6 @@ import pytest
 from siting.audit import AuditLog, CheckRecord, review_date
 from siting.audit_verify import verify_log
 from siting.audited_check import replay, run_check
-from tests.sites import site_near
 
 _APPENDER = """
 import json, sys
@@ -30,11 +29,6 @@ while True:
     stored = log.append(replace(record, id=new_check_id(now_utc()), prev_digest="", digest=""))
     print(stored.id, flush=True)
 """
-
-
-@pytest.fixture(scope="module")
-def mill_site(layers):
-    return site_near(layers, "fen_river", "140825", 400)
 
 
 @pytest.fixture()

@@ -6,16 +6,9 @@ import sys
 
 import pytest
 
-from tests.sites import site_near
-
 
 def siting(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "siting", *args], capture_output=True, text=True, timeout=300)
-
-
-@pytest.fixture(scope="module")
-def mill_site(layers):
-    return site_near(layers, "fen_river", "140825", 400)
 
 
 def test_json_output_is_the_stable_contract(mill_site):

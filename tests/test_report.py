@@ -11,19 +11,12 @@ import pypdfium2
 import pytest
 from docx import Document
 
-from tests.sites import site_near
-
 FEN_QUOTE = "禁止在汾河（运城段）河岸两侧2公里"
 DEMO = "示意数据（demonstration data）"
 
 
 def siting(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "siting", *args], capture_output=True, text=True, timeout=300)
-
-
-@pytest.fixture(scope="module")
-def mill_site(layers):
-    return site_near(layers, "fen_river", "140825", 400)
 
 
 def checked_with_report(site, out, *extra: str) -> dict:

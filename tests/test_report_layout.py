@@ -19,7 +19,6 @@ from docx.oxml.ns import qn
 from docx.shared import Mm
 
 from siting.report.content import FINDING_HEADER, MISSING_TITLE
-from tests.sites import site_near
 
 # A 100 km line across 运城市 (河津 → 芮城): it meets enough zones for the findings table to run over pages.
 LONG_LINE = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": {
@@ -53,11 +52,6 @@ def listed_rules(answer: dict) -> list[str]:
     groups = answer["groups"]
     listed = groups["site"] + [f for f in groups["area"] if f["verdict"] != "compliant"] + groups["undetermined"]["undefined"]
     return [f["rule"] for f in listed]
-
-
-@pytest.fixture(scope="module")
-def mill_site(layers):
-    return site_near(layers, "fen_river", "140825", 400)  # 新绛县, 运城市
 
 
 @pytest.fixture(scope="module")

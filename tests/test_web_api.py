@@ -34,11 +34,6 @@ def api(data_dir, layers) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="module")
-def mill_site(layers) -> shapely.Point:
-    return site_near(layers, "fen_river", "140825", 400)
-
-
-@pytest.fixture(scope="module")
 def parcel(layers) -> shapely.Polygon:
     """A 300 m square parcel centred 400 m from the Fen in 新绛."""
     centre = project(site_near(layers, "fen_river", "140825", 400), 4326, 4546)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 
 import geopandas as gpd
 import httpx
@@ -14,37 +13,12 @@ from docx import Document
 
 from layers import catalog
 from spatial.layer import project
-from tests.browser import LAPTOP, OfflinePage, offline_page
-from tests.sites import site_near
+from tests.browser import LAPTOP, OfflinePage
 from tests.test_site_files import write_ovi_kmz
-from tests.webapp import running_server
+from tests.webapp import open_page
 
 FEN_QUOTE = "禁止在汾河（运城段）河岸两侧2公里"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module")
-def app_url(data_dir, layers) -> Iterator[str]:
-    with running_server(data_dir) as base:
-        yield base
-
-
-@pytest.fixture()
-def session(browser) -> Iterator[OfflinePage]:
-    page = offline_page(browser, viewport=LAPTOP)
-    yield page
-    page.close()
-
-
-@pytest.fixture(scope="module")
-def mill_site(layers) -> shapely.Point:
-    return site_near(layers, "fen_river", "140825", 400)
-
-
-def open_page(session: OfflinePage, app_url: str) -> None:
-    session.page.goto(app_url)
-    session.page.wait_for_selector("body[data-ready=true]")
-    session.page.frame_locator("#map").locator(".leaflet-container").wait_for()
 
 
 def wait_for_result(session: OfflinePage, zones: bool = True) -> str:

@@ -7,47 +7,20 @@ history list, printed in the DOCX and PDF downloaded from there, and carried thr
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pypdfium2
-import pytest
 import shapely
 from docx import Document
 
-from tests.browser import LAPTOP, OfflinePage, offline_page
-from tests.sites import site_near
-from tests.webapp import running_server
+from tests.browser import OfflinePage
+from tests.webapp import open_page
 
 FEN_RULE = "YC21-3.1-fen-2km"
 PROJECT = "某纸业年产5万吨生活用纸项目（审查决定）"
 OVERALL_NOTE = "建设单位须补充河堤实测资料"
 RULE_NOTE = "此处实测距河堤 2.3 公里，图层偏差"
-
-
-@pytest.fixture(scope="module")
-def app_url(data_dir, layers) -> Iterator[str]:
-    with running_server(data_dir) as base:
-        yield base
-
-
-@pytest.fixture()
-def session(browser) -> Iterator[OfflinePage]:
-    page = offline_page(browser, viewport=LAPTOP)
-    yield page
-    page.close()
-
-
-@pytest.fixture(scope="module")
-def mill_site(layers) -> shapely.Point:
-    return site_near(layers, "fen_river", "140825", 400)
-
-
-def open_page(session: OfflinePage, app_url: str) -> None:
-    session.page.goto(app_url)
-    session.page.wait_for_selector("body[data-ready=true]")
-    session.page.frame_locator("#map").locator(".leaflet-container").wait_for()
 
 
 def check_mill(session: OfflinePage, site: shapely.Point) -> str:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.browser import OfflinePage
+
 STARTUP_TIMEOUT_S = 120
 
 
@@ -55,3 +57,10 @@ def running_server(data_dir: Path, *extra: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def open_page(session: OfflinePage, app_url: str) -> None:
+    """The reviewer page, ready to use: its script loaded and the map frame drawn."""
+    session.page.goto(app_url)
+    session.page.wait_for_selector("body[data-ready=true]")
+    session.page.frame_locator("#map").locator(".leaflet-container").wait_for()
