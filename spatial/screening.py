@@ -278,9 +278,27 @@ def _situations(group: NDArray, flags: NDArray) -> tuple[NDArray, NDArray]:
         key = (group << flags.shape[1]) | (flags.astype(np.int64) @ weights)
         _, first, site_pattern = np.unique(key, return_index=True, return_inverse=True)
     else:
-        table = np.column_stack([group, np.packbits(flags.astype(np.uint8), axis=1).astype(np.int64)])
-        _, first, site_pattern = np.unique(table, axis=0, return_index=True, return_inverse=True)
+        packed = np.packbits(flags.astype(np.uint8), axis=1)
+        # Sorting rows (``unique(axis=0)``) costs most of a chunk's time; a 64-bit mix of each row sorts as
+        # one number. The mix may merge two different rows, so the grouping is checked and, if it did, redone
+        # exactly.
+        mix = _ROW_MIX[: packed.shape[1]] if packed.shape[1] <= len(_ROW_MIX) else _row_mix(packed.shape[1])
+        key = (packed.astype(np.uint64) * mix).sum(axis=1, dtype=np.uint64) ^ (group.astype(np.uint64) * _GROUP_MIX)
+        _, first, site_pattern = np.unique(key, return_index=True, return_inverse=True)
+        site_pattern = site_pattern.ravel()
+        if not (np.array_equal(packed[first][site_pattern], packed) and np.array_equal(group[first][site_pattern], group)):
+            table = np.column_stack([group, packed.astype(np.int64)])
+            _, first, site_pattern = np.unique(table, axis=0, return_index=True, return_inverse=True)
     return site_pattern.ravel(), first
+
+
+def _row_mix(width: int) -> NDArray:
+    """Fixed odd 64-bit multipliers, one per packed flag byte (a seeded generator: runs are reproducible)."""
+    return np.random.default_rng(20261206).integers(0, 2**63, width, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+
+
+_ROW_MIX = _row_mix(4096)
+_GROUP_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 class _Membership:

@@ -12,6 +12,7 @@ import pytest
 import shapely
 
 from layers import catalog
+from spatial import screening
 from spatial.checker import check
 from spatial.crs import gk3_zone_for_longitude
 from spatial.engine import DEEP, FAR, TargetKey, gk_coordinates, prepared
@@ -141,3 +142,17 @@ def test_nearest_edge_index_keeps_every_segment(layers):
         lines = target.geometry.boundary if shapely.get_dimensions(target.geometry) == 2 else target.geometry
         assert shapely.union_all(target.chunks).length == pytest.approx(lines.length, rel=1e-12)
         assert shapely.get_num_coordinates(target.chunks).max() <= 32
+
+
+@pytest.mark.parametrize("mixed", [True, False], ids=["row-mix", "row-mix-collides"])
+def test_sites_share_a_situation_exactly_when_their_group_and_flags_are_equal(mixed, monkeypatch):
+    """The batch decides once per situation: grouping sites by a 64-bit mix of their flags must never merge two
+    different situations, even when every mix collides (then the rows are grouped by sorting them)."""
+    rng = np.random.default_rng(3)
+    flags = rng.random((5_000, 90)) < 0.03  # 90 flag columns: too wide for the exact packed integer key
+    group = rng.integers(0, 4, 5_000)
+    if not mixed:
+        monkeypatch.setattr(screening, "_ROW_MIX", np.zeros_like(screening._ROW_MIX))
+    pattern, first = screening._situations(group, flags)
+    assert np.array_equal(flags[first][pattern], flags) and np.array_equal(group[first][pattern], group)
+    assert len(first) == len(np.unique(np.column_stack([group, flags]), axis=0))
