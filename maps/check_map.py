@@ -39,7 +39,7 @@ from maps.offline import save_offline
 from maps.places import seats
 from maps.style import ADMIN_COLOUR, RIVER_COLOUR, RIVER_LAYERS, SITE_COLOUR, VERDICT_COLOURS, ZoneStyle, zone_style
 from spatial.answer import folded
-from spatial.checker import _MAP_WINDOW_M, CheckResult, Finding
+from spatial.checker import MAP_WINDOW_M, CheckResult, Finding
 from spatial.crs import STORAGE_EPSG
 from spatial.layer import LayerSet, Provenance, project
 from spatial.rules import Verdict, ZoneKind
@@ -171,7 +171,7 @@ def accuracy_bands(result: CheckResult, layers: LayerSet) -> tuple[StaticLayer |
         band = shapely.union(shapely.intersection(shapely.buffer(edge, accuracy), zone),
                              shapely.difference(shapely.buffer(edge, outward), zone))
         # The zone is cut out of the map window round the site; that cut is no edge of the zone.
-        reach = _MAP_WINDOW_M - outward - (drawing.distance_m or 0.0) - 50
+        reach = MAP_WINDOW_M - outward - (drawing.distance_m or 0.0) - 50
         band = shapely.intersection(band, shapely.buffer(drawing.site_gk, reach))
         if band.is_empty:
             continue

@@ -226,14 +226,14 @@ def new_decision_id(now: datetime) -> str:
     return f"D{now:%Y%m%dT%H%M%S}-{secrets.token_hex(6)}"
 
 
-def _record(row: sqlite3.Row) -> CheckRecord:
+def record_from_row(row: sqlite3.Row) -> CheckRecord:
     values = {name: row[name] for name in _COLUMNS}
     for name in ("inputs", "result", "layer_versions"):
         values[name] = json.loads(values[name])
     return CheckRecord(**values)
 
 
-def _decision(row: sqlite3.Row) -> DecisionRecord:
+def decision_from_row(row: sqlite3.Row) -> DecisionRecord:
     return DecisionRecord(**{name: row[name] for name in _DECISION_COLUMNS})
 
 
@@ -347,20 +347,20 @@ class AuditLog:
             row = connection.execute(f"SELECT {', '.join(_COLUMNS)} FROM checks WHERE id = ?", (check_id,)).fetchone()
         if row is None:
             return None
-        return replace(_record(row), decisions=tuple(self.decisions(check_id)), public_key=self.key.public.base64)
+        return replace(record_from_row(row), decisions=tuple(self.decisions(check_id)), public_key=self.key.public.base64)
 
     def recent(self, limit: int = 20) -> list[CheckRecord]:
         """The latest records, newest first."""
         with self._connect() as connection:
             rows = connection.execute(f"SELECT {', '.join(_COLUMNS)} FROM checks ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
-        return [replace(_record(row), public_key=self.key.public.base64) for row in rows]
+        return [replace(record_from_row(row), public_key=self.key.public.base64) for row in rows]
 
     def decisions(self, check_id: str) -> list[DecisionRecord]:
         """The decisions on one check, in the order they were recorded."""
         with self._connect() as connection:
             rows = connection.execute(f"SELECT {', '.join(_DECISION_COLUMNS)} FROM decisions WHERE check_id = ? ORDER BY seq",
                                       (check_id,)).fetchall()
-        return [_decision(row) for row in rows]
+        return [decision_from_row(row) for row in rows]
 
     def latest_decisions(self, check_ids: list[str]) -> dict[str, DecisionRecord]:
         """For each of these checks that has decisions, the last one recorded."""
@@ -371,7 +371,7 @@ class AuditLog:
             rows = connection.execute(
                 f"SELECT {', '.join(_DECISION_COLUMNS)} FROM decisions WHERE seq IN "
                 f"(SELECT MAX(seq) FROM decisions WHERE check_id IN ({marks}) GROUP BY check_id)", check_ids).fetchall()
-        return {row["check_id"]: _decision(row) for row in rows}
+        return {row["check_id"]: decision_from_row(row) for row in rows}
 
     def count(self) -> int:
         with self._connect() as connection:

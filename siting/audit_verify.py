@@ -17,7 +17,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from siting.audit import _decision, _record, shown_time
+from siting.audit import decision_from_row, record_from_row, shown_time
 from siting.audit_signing import PublicKey, checkpoint_signed_by
 
 _CHAINS = {
@@ -94,7 +94,7 @@ def _rows(connection: sqlite3.Connection, chain: str, public: PublicKey) -> list
     connection.row_factory = sqlite3.Row
     rows, prev = [], ""
     for row in connection.execute(f"SELECT * FROM {chain} ORDER BY seq"):
-        record = _record(row) if chain == "checks" else _decision(row)
+        record = record_from_row(row) if chain == "checks" else decision_from_row(row)
         at = record.created_at if chain == "checks" else record.recorded_at
         signature = row["signature"] if "signature" in names else ""
         rows.append(_Row(row["seq"], record.id, at, record.compute_digest(record.prev_digest) == record.digest,

@@ -46,9 +46,9 @@ from spatial.semantics import (
 )
 from spatial.units import ACCESS_DIMENSIONS, UnitClass
 
-_MAP_WINDOW_M = 15_000  # zones are drawn for maps within this distance of the site
+MAP_WINDOW_M = 15_000  # zones are drawn for maps within this distance of the site
 # The window is drawn round the site simplified to this tolerance (and widened by it, so it still holds
-# every point within _MAP_WINDOW_M of the real site): a 200,000-vertex line across the province is
+# every point within MAP_WINDOW_M of the real site): a 200,000-vertex line across the province is
 # buffered as a few hundred vertices, not 200,000 (the buffer that ran out of memory in issue 19).
 _WINDOW_TOLERANCE_M = 500.0
 
@@ -142,7 +142,7 @@ class _Drawing:
         outline = shapely.simplify(self.site_gk, _WINDOW_TOLERANCE_M, preserve_topology=False)
         # 1 % wider again: the chords of an 8-segment quarter circle lie up to 0.5 % inside the true buffer.
         window = shapely.buffer(outline if not outline.is_empty else self.site_gk.envelope,
-                                (_MAP_WINDOW_M + _WINDOW_TOLERANCE_M) * 1.01, quad_segs=8)
+                                (MAP_WINDOW_M + _WINDOW_TOLERANCE_M) * 1.01, quad_segs=8)
         if self.kind is ZoneKind.BUFFER:
             nearby = shapely.intersection(self.target, window)
             return shapely.intersection(shapely.buffer(nearby, self.distance_m), self.jurisdiction)

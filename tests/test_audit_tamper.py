@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from siting.audit import AuditLog, new_check_id, now_utc
+from siting.audit import AuditLog, new_check_id, now_utc, record_from_row
 from siting.audit_signing import SigningKey
 from siting.audited_check import run_check
 from tests.sites import site_near
@@ -114,13 +114,11 @@ def test_a_rewritten_record_is_named(log_copy):
 
 def _rehash(root: Path, strip_signatures: bool) -> str:
     """What someone without the key can do: change record 30 and recompute every digest after it."""
-    from siting.audit import _record
-
     prev, target = "", None
     with sqlite3.connect(root / "audit.sqlite3") as connection:
         connection.row_factory = sqlite3.Row
         for row in connection.execute("SELECT * FROM checks ORDER BY seq").fetchall():
-            record = _record(row)
+            record = record_from_row(row)
             if row["seq"] == 30:
                 record, target = replace(record, overall="compliant"), record.id
             digest = record.compute_digest(prev)
