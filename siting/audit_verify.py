@@ -235,6 +235,10 @@ def verify_log(path: Path, checkpoints_path: Path, public: PublicKey) -> Verific
     """Check both chains, their signatures and the checkpoints; never raises on a damaged file."""
     found = Verification(path, checkpoints_path, public.fingerprint)
     rows: dict[str, list[_Row]] = {chain: [] for chain in _CHAINS}
+    # Checkpoints first: each is written after its records commit, so the rows read next hold every record a
+    # checkpoint read here covers, even while a server is still writing (the other order sees a checkpoint
+    # of a record committed after the rows were read, and calls the log truncated).
+    checkpoints, problems = _read_checkpoints(checkpoints_path, public)
     if path.exists() and path.stat().st_size > 0:
         try:
             connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -248,7 +252,6 @@ def verify_log(path: Path, checkpoints_path: Path, public: PublicKey) -> Verific
                 connection.close()
         except (sqlite3.Error, ValueError, KeyError, TypeError, IndexError) as error:
             return damaged(path, f"{type(error).__name__}: {error}", public, checkpoints_path)
-    checkpoints, problems = _read_checkpoints(checkpoints_path, public)
     found.records, found.decisions, found.checkpoints = len(rows["checks"]), len(rows["decisions"]), len(checkpoints)
     for chain in _CHAINS:
         problems += _chain_problems(chain, rows[chain])
