@@ -17,10 +17,11 @@ logged() {
 }
 
 # System packages: Debian chromium (headless browser tests of the offline maps),
-# fonts-noto-cjk (Chinese labels in PNG/PDF figures) and Pango (WeasyPrint's PDF reports).
+# fonts-noto-cjk (Chinese labels in PNG/PDF figures), Pango (WeasyPrint's PDF reports) and
+# postgresql (the shared audit log and user store, started by the tests themselves).
 install_system_packages() {
     local missing=() pkg
-    for pkg in chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0; do
+    for pkg in chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 postgresql; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
     done
     [ "${#missing[@]}" -eq 0 ] && return 0

@@ -13,6 +13,7 @@ from layers.build import load_layers
 from spatial.layer import LayerSet
 from spatial.rules import Rule
 from tests.browser import LAPTOP, OfflinePage, browser, offline_page  # noqa: F401  (browser: session fixture, headless Debian chromium)
+from tests.postgres import postgres_server
 from tests.sites import site_near
 from tests.webapp import running_server
 
@@ -68,3 +69,10 @@ def session(browser) -> Iterator[OfflinePage]:  # noqa: F811  (the browser fixtu
     page = offline_page(browser, viewport=LAPTOP)
     yield page
     page.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server (Debian's package) for the whole session: its ``postgresql://`` URL."""
+    with postgres_server() as url:
+        yield url
