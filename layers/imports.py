@@ -307,3 +307,30 @@ def infer_coverage(frames: dict[str, gpd.GeoDataFrame], admin: gpd.GeoDataFrame)
     features = pd.concat([f.geometry for f in frames.values()], ignore_index=True)
     _, hit = counties.sindex.query(features.values, predicate="intersects")
     return tuple(sorted(counties["code"].iloc[sorted(set(hit.tolist()))]))
+
+
+def field_options(options: list[str], field: str = "--field") -> dict[str, str]:
+    """``FIELD=COLUMN`` pairs (the catalog field each file column fills) as a mapping; ``field`` is the
+    channel's name for the option in the refusal."""
+    mapping = {}
+    for option in options:
+        name, sep, column = option.partition("=")
+        if not sep or not name.strip() or not column.strip():
+            raise InputError(field, option, f"应写成 目录字段=文件列名，例如 {field} code=HJGKDYBM。",
+                             f"write it as FIELD=COLUMN, e.g. {field} code=HJGKDYBM.")
+        mapping[name.strip()] = column.strip()
+    return mapping
+
+
+def coverage_codes(text: str | None, admin: gpd.GeoDataFrame, frames: dict[str, gpd.GeoDataFrame],
+                   field: str = "--coverage") -> tuple[str, ...]:
+    """The admin codes a layer covers: as given (comma-separated, each a known code), else inferred from its features."""
+    if not text:
+        return infer_coverage(frames, admin)
+    codes = tuple(c.strip() for c in text.split(",") if c.strip())
+    known = set(admin["code"])
+    unknown = [c for c in codes if c not in known]
+    if unknown or not codes:
+        raise InputError(field, text, "应为逗号分隔的行政区代码，如 140826 或 140800,140502（山西全省为 140000）。",
+                         "give comma-separated admin codes, e.g. 140826 or 140800,140502 (all of Shanxi: 140000).")
+    return codes

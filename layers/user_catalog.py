@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+from layers import catalog
 from layers.geoparquet import read_frame
 from layers.imports import ImportedLayers
 from spatial.layer import Layer, LayerSet, MissingLayer, Provenance
@@ -371,3 +372,15 @@ def layers_as_of(root: Path, versions: dict, current: LayerSet) -> LayerSet | No
             return None
     missing = {layer_id: layer for layer_id, layer in current.missing.items() if layer_id in versions.get("missing", [])}
     return LayerSet(chosen, missing) if LayerSet.ADMIN in chosen else None
+
+
+def add_import(root: Path, imported: ImportedLayers, accuracy_given: float | None, kind: dict, **record: object) -> dict:
+    """Record an import with its accuracy (as given, else the kind's default, and which) and each river's declared
+    mid-line-to-bank distance (the river's, not the data's); the stored record. One path for every channel."""
+    declared = catalog.layer_declarations()
+    accuracy = accuracy_given if accuracy_given is not None else float(kind["accuracy_m"])
+    source = "导入时给出" if accuracy_given is not None else kind.get("accuracy_note") or "默认"
+    return add(root, imported, {layer_id: declared[layer_id]["name"] for layer_id in imported.frames},
+               accuracy_m=accuracy, accuracy_note=f"位置精度 ±{accuracy:g} 米（{source}）",
+               midline_to_bank_m={layer_id: float(declared[layer_id].get("midline_to_bank_m", 0.0)) for layer_id in imported.frames},
+               **record)

@@ -1,83 +1,101 @@
-"""Cost of a log that proves itself: appending a signed, checkpointed record against the bare hash chain.
+"""Cost of a durable, signed, checkpointed audit record: one caller, and fifty callers at once (group commit).
 
-Baseline: the schema-1 append (one BEGIN IMMEDIATE transaction inserting a hash-chained row, no signature,
-no checkpoint), run on a copy of the same record in the same kind of database. Prints per-record times,
-the ratio, and how long `verify_log` takes for the whole log.
+The same measurement runs on today's code and, with ``--baseline DIR`` (a checkout of earlier code, e.g.
+``git worktree add /tmp/baseline HEAD``), on that code in the same run, each in its own process and its own
+fresh SQLite log; printed side by side with ratios. Also: records per transaction (batch) today, and how
+long ``verify_log`` takes for the whole log. ``--database postgresql://…`` measures today's code on
+PostgreSQL instead (its tables must not exist yet).
 
-    python scripts/bench_audit.py [--records 500]
+    python scripts/bench_audit.py [--records 2000] [--callers 50] [--baseline /tmp/baseline]
 """
 
 from __future__ import annotations
 
 import argparse
-import sqlite3
+import json
+import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import replace
 from pathlib import Path
 
-from siting.audit import _COLUMNS, _FIELDS, _SCHEMA, AuditLog, CheckRecord, new_check_id, now_utc
+REPO = Path(__file__).resolve().parents[1]
+
+_MEASURE = """
+import json, sys, threading, time
+from dataclasses import replace
+from pathlib import Path
+from siting.audit import AuditLog, CheckRecord, new_check_id, now_utc
 from siting.audit_verify import verify_log
 
-
-def _record() -> CheckRecord:
-    """A record the size of a real one (a result of about 20 kB)."""
-    result = {"overall": "restricted", "findings": [{"rule": f"R{i}", "quote": "条文" * 60} for i in range(60)]}
-    return CheckRecord(id="", created_at=now_utc().isoformat(timespec="seconds"), checked_on="2026-12-06", channel="api",
-                       project="基准", inputs={"industry": "造纸"}, site_wkb=b"\x01" * 21, overall="restricted", result=result,
+records, callers, where = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+try:
+    from siting.audit import open_audit_log
+    log = open_audit_log(where)
+except ImportError:
+    log = AuditLog(Path(where))
+result = {"overall": "restricted", "findings": [{"rule": f"R{i}", "quote": "条文" * 60} for i in range(60)]}
+template = CheckRecord(id="", created_at=now_utc().isoformat(timespec="seconds"), checked_on="2026-12-06", channel="api",
+                       project="基准", inputs={"industry": "造纸"}, site_wkb=b"\\x01" * 21, overall="restricted", result=result,
                        catalog_version="0" * 64, layer_versions={"layers": {}, "missing": []})
+start = time.perf_counter()
+for _ in range(records // 4):
+    log.append(replace(template, id=new_check_id(now_utc()) + "s"))
+one = (time.perf_counter() - start) / (records // 4)
+writer = getattr(log, "writer", None)
+batches = writer.batches if writer else 0
+def caller(n):
+    for _ in range(records // callers):
+        log.append(replace(template, id=new_check_id(now_utc()) + f"c{n}"))
+threads = [threading.Thread(target=caller, args=(n,)) for n in range(callers)]
+start = time.perf_counter()
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+concurrent = (time.perf_counter() - start)
+done = records // callers * callers
+batches = (writer.batches - batches) if writer else done
+start = time.perf_counter()
+found = verify_log(getattr(log, "database", log.path), log.checkpoints_path, log.key.public)
+verify_s = time.perf_counter() - start
+assert found.intact, found.to_dict()
+print(json.dumps({"one_caller_ms": one * 1000, "concurrent_per_s": done / concurrent, "records": done,
+                  "batches": batches, "verify_s": verify_s, "verified": found.records,
+                  "checkpoint_bytes": log.checkpoints_path.stat().st_size}))
+"""
 
 
-def _bare_append(path: Path, record: CheckRecord) -> None:
-    """The schema-1 append: hash chain only."""
-    connection = sqlite3.connect(path, isolation_level=None)
-    try:
-        connection.execute("PRAGMA synchronous=FULL")
-        connection.execute("BEGIN IMMEDIATE")
-        last = connection.execute("SELECT digest FROM checks ORDER BY seq DESC LIMIT 1").fetchone()
-        prev = last[0] if last else ""
-        stored = replace(record, prev_digest=prev, digest=record.compute_digest(prev))
-        connection.execute(f"INSERT INTO checks ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
-                           stored._columns())
-        connection.execute("COMMIT")
-    finally:
-        connection.close()
+def measure(code: Path, records: int, callers: int, database: str) -> dict:
+    run = subprocess.run([sys.executable, "-c", _MEASURE, str(records), str(callers), database], cwd=code,
+                         capture_output=True, text=True, timeout=3600)
+    if run.returncode != 0:
+        raise RuntimeError(f"measuring {code} failed:\n{run.stderr[-2000:]}")
+    return json.loads(run.stdout.splitlines()[-1])
+
+
+def describe(name: str, found: dict, callers: int) -> str:
+    return (f"{name}: one caller {found['one_caller_ms']:.2f} ms per record; {callers} callers at once "
+            f"{found['concurrent_per_s']:.0f} records/s in {found['batches']} transactions "
+            f"({found['records'] / max(1, found['batches']):.1f} records each); verify_log {found['verify_s']:.2f} s for "
+            f"{found['verified']} records; checkpoints {found['checkpoint_bytes'] / found['verified']:.0f} bytes per record")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=500)
+    parser.add_argument("--records", type=int, default=2000, help="records written by the concurrent callers")
+    parser.add_argument("--callers", type=int, default=50)
+    parser.add_argument("--baseline", type=Path, default=None, help="a checkout of earlier code to measure too")
+    parser.add_argument("--database", default=None, help="postgresql://… to measure today's code on PostgreSQL")
     args = parser.parse_args()
-    template = _record()
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as work:
-        bare_path = Path(work) / "bare" / "audit.sqlite3"
-        bare_path.parent.mkdir()
-        with sqlite3.connect(bare_path) as connection:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute(_SCHEMA)
-        start = time.perf_counter()
-        for _ in range(args.records):
-            _bare_append(bare_path, replace(template, id=new_check_id(now_utc()) + "b"))
-        bare = (time.perf_counter() - start) / args.records
-
-        log = AuditLog(Path(work) / "signed" / "audit.sqlite3")
-        start = time.perf_counter()
-        for _ in range(args.records):
-            log.append(replace(template, id=new_check_id(now_utc()) + "s"))
-        signed = (time.perf_counter() - start) / args.records
-
-        start = time.perf_counter()
-        found = verify_log(log.path, log.checkpoints_path, log.key.public)
-        verify_s = time.perf_counter() - start
-        assert found.intact, found.to_dict()
-        size = log.checkpoints_path.stat().st_size
-    print(f"records: {args.records}, {len(_FIELDS)} fields, result ≈ {len(str(template.result)) / 1000:.0f} kB")
-    print(f"baseline (schema 1, hash chain only): {bare * 1000:.2f} ms per record")
-    print(f"signed + checkpointed:                {signed * 1000:.2f} ms per record")
-    print(f"ratio signed / baseline:              {signed / bare:.2f}")
-    print(f"checkpoint file: {size / args.records:.0f} bytes per record; verify_log of the whole log: {verify_s:.2f} s "
-          f"({verify_s / args.records * 1000:.2f} ms per record)")
+        now = measure(REPO, args.records, args.callers, args.database or str(Path(work) / "now" / "audit.sqlite3"))
+        print(describe("now", now, args.callers))
+        if args.baseline is not None:
+            (Path(work) / "baseline").mkdir()
+            before = measure(args.baseline, args.records, args.callers, str(Path(work) / "baseline" / "audit.sqlite3"))
+            print(describe("baseline", before, args.callers))
+            print(f"now / baseline: one caller {now['one_caller_ms'] / before['one_caller_ms']:.2f} (time per record), "
+                  f"{args.callers} callers {now['concurrent_per_s'] / before['concurrent_per_s']:.2f} (records/s)")
     return 0
 
 

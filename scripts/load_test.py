@@ -9,14 +9,22 @@ several industries and stages, and one request in ten invalid in a known way, wh
 
 Afterwards the server is stopped and its audit log compared with the answers: every check
 answered 200 must be recorded (lost = answered but not in the log), and the hash chain is
-verified with `siting history --verify`. Exit status 1 if errors > 0, lost > 0 or the chain is
-broken. Run: ``python scripts/load_test.py [--clients 50] [--seconds 60] [--json]``.
+verified with `siting history --verify`. The clients run in several processes (``--client-processes``)
+so that the load generator's own interpreter lock does not set the pace. While it runs, the memory
+of the server and its check workers (RSS and PSS: pages shared between processes counted once) is
+sampled; the peak is reported. Then one client alone measures the latency of a single reviewer.
+
+With ``--baseline DIR`` (a read-only checkout of earlier code, e.g. ``git worktree add /tmp/baseline HEAD``)
+the same runs are made against that code first, on the same machine in the same run, and the figures
+are printed as ratios. Exit status 1 if errors > 0, lost > 0 or the chain is broken. Run:
+``python scripts/load_test.py [--clients 50] [--seconds 60] [--baseline /tmp/baseline] [--json]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import random
 import shutil
@@ -39,6 +47,7 @@ from layers.build import data_dir, load_layers
 from siting.audit import AuditLog
 from spatial.gcj02 import wgs84_to_gcj02
 
+REPO = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT_S = 300
 REQUEST_TIMEOUT_S = 120
 SHANXI = "140000"
@@ -95,9 +104,10 @@ def sites_in_shanxi(province: shapely.Geometry, count: int, seed: int) -> np.nda
 
 
 def _dms(value: float) -> str:
-    degrees, rest = divmod(abs(value) * 3600, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{int(degrees)}°{int(minutes)}′{seconds:.2f}″"
+    """Degrees, minutes and seconds to 0.01″, in whole hundredths: 59.995″ is never written as 60.00″."""
+    degrees, rest = divmod(round(abs(value) * 360_000), 360_000)
+    minutes, hundredths = divmod(rest, 6_000)
+    return f"{degrees}°{minutes}′{hundredths / 100:.2f}″"
 
 
 _TO_GK = {epsg: Transformer.from_crs(4326, epsg, always_xy=True) for epsg in (4546, 4547)}
@@ -168,13 +178,15 @@ def _classify(response: httpx.Response, expected_field: str | None) -> tuple[str
     return None, None
 
 
-def serve(root: Path) -> tuple[subprocess.Popen, str]:
-    """`siting serve` on ``root`` and a free loopback port; returns once uvicorn listens (app started)."""
+def serve(root: Path, code: Path = REPO, options: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+    """`siting serve` of the code in ``code`` on ``root`` and a free loopback port; returns once uvicorn
+    listens (app started)."""
     port = free_port()
     log = root / f"serve-{port}.log"
     with log.open("wb") as output:
-        process = subprocess.Popen([sys.executable, "-m", "siting", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                   env=os.environ | {"SITING_DATA_DIR": str(root)}, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([sys.executable, "-m", "siting", "serve", "--host", "127.0.0.1", "--port", str(port), *options],
+                                   env=os.environ | {"SITING_DATA_DIR": str(root)}, stdout=output, stderr=subprocess.STDOUT,
+                                   cwd=code)
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while b"Uvicorn running on" not in log.read_bytes():
         if process.poll() is not None or time.monotonic() > deadline:
@@ -198,74 +210,240 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def run(clients: int, seconds: float, source: Path, seed: int) -> dict:
+def _tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += children.get(current, [])
+    return found
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(RSS, PSS) in MB of ``pid`` and its descendants: RSS counts shared pages once per process, PSS once."""
+    rss = pss = 0
+    for member in _tree(pid):
+        try:
+            for line in Path(f"/proc/{member}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        except OSError:
+            continue
+    return rss / 1024, pss / 1024
+
+
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU time (user + system) so far of the server process itself and of all its descendants (check workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {"server": 0.0, "workers": 0.0}
+    for member in _tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used["server" if member == pid else "workers"] += (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
+def _client_process(base: str, sites: np.ndarray, deadline: float, seeds: list[int], results: multiprocessing.Queue) -> None:
+    tally = Tally()
+    threads = [threading.Thread(target=client, args=(base, sites, deadline, seed, tally)) for seed in seeds]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.put({"latencies_ms": tally.latencies_ms, "check_latencies_ms": tally.check_latencies_ms,
+                 "answered": tally.answered, "rejected": tally.rejected, "errors": tally.errors, "unanswered": tally.unanswered})
+
+
+def _load(base: str, sites: np.ndarray, clients: int, seconds: float, seed: int, processes: int) -> tuple[Tally, float]:
+    """``clients`` client threads spread over ``processes`` processes; their tallies merged."""
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    started = time.monotonic()
+    groups = [list(range(seed + k, seed + clients, processes)) for k in range(min(processes, clients))]
+    workers = [context.Process(target=_client_process, args=(base, sites, started + seconds, group, results)) for group in groups]
+    for worker in workers:
+        worker.start()
+    merged = Tally()
+    for _ in workers:
+        part = results.get()
+        merged.latencies_ms += part["latencies_ms"]
+        merged.check_latencies_ms += part["check_latencies_ms"]
+        merged.answered += part["answered"]
+        merged.rejected += part["rejected"]
+        merged.errors += part["errors"]
+        merged.unanswered += part["unanswered"]
+    for worker in workers:
+        worker.join()
+    return merged, time.monotonic() - started
+
+
+def _served(root: Path, code: Path, options: tuple[str, ...], base_load) -> tuple[Tally, float, dict, dict]:
+    """Start the server on ``root``, run ``base_load(base)`` while sampling its memory, stop it, verify its log.
+
+    Returns the tally, the wall time, the memory figures and what the log holds."""
+    process, base = serve(root, code, options)
+    peak = {"rss": 0.0, "pss": 0.0}
+    sampling = threading.Event()
+
+    def sample() -> None:
+        while not sampling.wait(0.25):
+            rss, pss = memory_mb(process.pid)
+            peak["rss"], peak["pss"] = max(peak["rss"], rss), max(peak["pss"], pss)
+
+    try:
+        idle_rss, idle_pss = memory_mb(process.pid)
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        before = cpu_seconds(process.pid)
+        tally, wall = base_load(base)
+        after = cpu_seconds(process.pid)
+        sampling.set()
+        sampler.join()
+    finally:
+        stop_server(process)
+    audit = AuditLog(root / "audit.sqlite3")
+    recorded = {r.id for r in audit.recent(audit.count() + 1)}
+    verify = subprocess.run([sys.executable, "-m", "siting", "history", "--verify", "--format", "json"], cwd=code,
+                            env=os.environ | {"SITING_DATA_DIR": str(root)}, capture_output=True, text=True, timeout=300)
+    chain = json.loads(verify.stdout) if verify.stdout else {"broken": ["history --verify failed: " + verify.stderr[-500:]]}
+    memory = {"idle_rss": round(idle_rss), "idle_pss": round(idle_pss), "peak_rss": round(peak["rss"]),
+              "peak_pss": round(peak["pss"])}
+    checks = max(1, len(tally.answered))
+    cpu = {f"{part}_ms_per_check": round((after[part] - before[part]) * 1000 / checks, 2) for part in ("server", "workers")}
+    return tally, wall, memory, {"recorded": recorded, "chain": chain, "verify_exit": verify.returncode, "cpu": cpu}
+
+
+def run(clients: int, seconds: float, source: Path, seed: int, code: Path = REPO, options: tuple[str, ...] = (),
+        processes: int = 4, single_seconds: float = 15.0) -> dict:
+    """Load a server of the code in ``code`` with ``clients`` clients and check its log; then, on a fresh
+    server, one client alone."""
     province = load_layers(source).admin_area(SHANXI)  # built (or verified) here: the server starts from a ready cache
     sites = sites_in_shanxi(province, 2000, seed)
     root = private_data_dir(source)
     try:
-        process, base = serve(root)
-        try:
-            tally = Tally()
-            started = time.monotonic()
-            threads = [threading.Thread(target=client, args=(base, sites, started + seconds, seed + n, tally))
-                       for n in range(clients)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            wall = time.monotonic() - started
-        finally:
-            stop_server(process)
-        audit = AuditLog(root / "audit.sqlite3")
-        recorded = {r.id for r in audit.recent(audit.count() + 1)}
-        verify = subprocess.run([sys.executable, "-m", "siting", "history", "--verify", "--format", "json"],
-                                env=os.environ | {"SITING_DATA_DIR": str(root)}, capture_output=True, text=True, timeout=300)
-        chain = json.loads(verify.stdout) if verify.stdout else {"broken": ["history --verify failed: " + verify.stderr[-500:]]}
-        answered = set(tally.answered)
-        return {
-            "clients": clients, "seconds": round(wall, 1), "requests": len(tally.latencies_ms) + tally.unanswered,
-            "checks_answered": len(tally.answered), "expected_rejections": tally.rejected, "errors": len(tally.errors),
-            "error_samples": tally.errors[:5], "requests_per_s": round(len(tally.latencies_ms) / wall, 1),
-            "latency_ms": {f"p{q}": round(percentile(tally.latencies_ms, q), 1) for q in (50, 95, 99)},
-            "check_latency_ms": {f"p{q}": round(percentile(tally.check_latencies_ms, q), 1) for q in (50, 95, 99)},
-            "audit_records": len(recorded), "lost": len(answered - recorded), "unanswered_records": len(recorded - answered),
-            "duplicate_ids": len(tally.answered) - len(answered), "chain_records": chain.get("records"),
-            "chain_broken": chain["broken"], "verify_exit": verify.returncode,
-        }
+        tally, wall, memory, log = _served(root, code, options,
+                                           lambda base: _load(base, sites, clients, seconds, seed, processes))
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    answered = set(tally.answered)
+    summary = {
+        "code": str(code), "options": list(options), "clients": clients, "seconds": round(wall, 1),
+        "requests": len(tally.latencies_ms) + tally.unanswered,
+        "checks_answered": len(tally.answered), "expected_rejections": tally.rejected, "errors": len(tally.errors),
+        "error_samples": tally.errors[:5], "requests_per_s": round(len(tally.latencies_ms) / wall, 1),
+        "checks_per_s": round(len(tally.answered) / wall, 1),
+        "latency_ms": {f"p{q}": round(percentile(tally.latencies_ms, q), 1) for q in (50, 95, 99)},
+        "check_latency_ms": {f"p{q}": round(percentile(tally.check_latencies_ms, q), 1) for q in (50, 95, 99)},
+        "memory_mb": memory, "cpu": log["cpu"],
+        "audit_records": len(log["recorded"]), "lost": len(answered - log["recorded"]),
+        "unanswered_records": len(log["recorded"] - answered), "duplicate_ids": len(tally.answered) - len(answered),
+        "chain_records": log["chain"].get("records"), "chain_broken": log["chain"]["broken"], "verify_exit": log["verify_exit"],
+        "one_client_check_ms": {"p50": float("nan"), "p99": float("nan")}, "one_client_errors": 0, "one_client_lost": 0,
+    }
+    if single_seconds > 0:
+        root = private_data_dir(source)
+        try:
+            single, _, _, alone = _served(root, code, options, lambda base: _load(base, sites, 1, single_seconds, seed + 10_000, 1))
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        summary |= {"one_client_check_ms": {f"p{q}": round(percentile(single.check_latencies_ms, q), 2) for q in (50, 99)},
+                    "one_client_errors": len(single.errors), "one_client_lost": len(set(single.answered) - alone["recorded"])}
+        summary["error_samples"] += single.errors[:5]
+        summary["chain_broken"] = summary["chain_broken"] + alone["chain"]["broken"]
+    return summary
 
 
 def failed(summary: dict) -> bool:
     return bool(summary["errors"] or summary["lost"] or summary["chain_broken"] or summary["verify_exit"]
-                or summary["duplicate_ids"] or not summary["checks_answered"])
+                or summary["duplicate_ids"] or not summary["checks_answered"] or summary["one_client_errors"]
+                or summary["one_client_lost"])
+
+
+def describe(summary: dict) -> str:
+    latency, checks, single, memory = (summary["latency_ms"], summary["check_latency_ms"], summary["one_client_check_ms"],
+                                       summary["memory_mb"])
+    lines = [
+        f"{summary['code']} {' '.join(summary['options'])}".rstrip(),
+        f"  {summary['clients']} clients, {summary['seconds']} s: {summary['requests']} requests ({summary['requests_per_s']}/s), "
+        f"{summary['checks_answered']} checks answered ({summary['checks_per_s']}/s), "
+        f"{summary['expected_rejections']} expected rejections (422), errors {summary['errors']}",
+        f"  latency all requests  p50 {latency['p50']} ms  p95 {latency['p95']} ms  p99 {latency['p99']} ms",
+        f"  latency checks (200)  p50 {checks['p50']} ms  p95 {checks['p95']} ms  p99 {checks['p99']} ms",
+        f"  one client alone (fresh server)  p50 {single['p50']} ms  p99 {single['p99']} ms, "
+        f"errors {summary['one_client_errors']}, lost {summary['one_client_lost']}",
+        f"  CPU per answered check: server process {summary['cpu']['server_ms_per_check']} ms (HTTP, JSON, IPC, audit "
+        f"writer), check workers {summary['cpu']['workers_ms_per_check']} ms",
+        f"  memory of the server and its workers: idle RSS {memory['idle_rss']} MB (PSS {memory['idle_pss']} MB), "
+        f"peak RSS {memory['peak_rss']} MB (PSS {memory['peak_pss']} MB)",
+        f"  audit: {summary['audit_records']} records for {summary['checks_answered']} answered checks, "
+        f"lost {summary['lost']}, recorded but unanswered {summary['unanswered_records']}, "
+        f"hash chain {'intact' if not summary['chain_broken'] else 'BROKEN ' + ', '.join(summary['chain_broken'])} "
+        f"({summary['chain_records']} records verified)",
+    ]
+    return "\n".join(lines + [f"  error: {sample}" for sample in summary["error_samples"]])
+
+
+def ratios(now: dict, before: dict) -> dict:
+    """Today's figures over the baseline's: above 1 is more (throughput), below 1 is less (latency, memory)."""
+
+    def ratio(a: float, b: float) -> float | None:
+        return round(a / b, 2) if b else None
+
+    return {"checks_per_s": ratio(now["checks_per_s"], before["checks_per_s"]),
+            "p50": ratio(now["check_latency_ms"]["p50"], before["check_latency_ms"]["p50"]),
+            "p99": ratio(now["check_latency_ms"]["p99"], before["check_latency_ms"]["p99"]),
+            "one_client_p50": ratio(now["one_client_check_ms"]["p50"], before["one_client_check_ms"]["p50"]),
+            "peak_rss": ratio(now["memory_mb"]["peak_rss"], before["memory_mb"]["peak_rss"]),
+            "peak_pss": ratio(now["memory_mb"]["peak_pss"], before["memory_mb"]["peak_pss"])}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--single-seconds", type=float, default=15.0,
+                        help="how long one client alone runs afterwards, on a fresh server (0: not at all)")
+    parser.add_argument("--client-processes", type=int, default=4)
     parser.add_argument("--data-from", type=Path, default=None, help="data directory whose built default layers to use")
+    parser.add_argument("--baseline", type=Path, default=None, help="a checkout of earlier code to measure first, for ratios")
+    parser.add_argument("--serve-option", action="append", default=[], metavar="OPTION",
+                        help="an option for today's `siting serve` (repeat; e.g. --serve-option=--workers=2)")
     parser.add_argument("--seed", type=int, default=20261123)
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     args = parser.parse_args()
-    summary = run(args.clients, args.seconds, args.data_from or data_dir(), args.seed)
+    source = args.data_from or data_dir()
+    runs = {}
+    if args.baseline is not None:
+        runs["baseline"] = run(args.clients, args.seconds, source, args.seed, args.baseline, (), args.client_processes,
+                               args.single_seconds)
+    runs["now"] = run(args.clients, args.seconds, source, args.seed, REPO, tuple(args.serve_option), args.client_processes,
+                      args.single_seconds)
+    load = os.getloadavg()
+    report = runs["now"] | {"machine": {"cpus": os.cpu_count(), "load_average": [round(x, 2) for x in load]}}
+    if "baseline" in runs:
+        report |= {"baseline": runs["baseline"], "ratios_now_over_baseline": ratios(runs["now"], runs["baseline"])}
     if args.json:
-        print(json.dumps(summary, ensure_ascii=False))
+        print(json.dumps(report, ensure_ascii=False))
     else:
-        latency, checks = summary["latency_ms"], summary["check_latency_ms"]
-        print(f"{summary['clients']} clients, {summary['seconds']} s: {summary['requests']} requests "
-              f"({summary['requests_per_s']}/s), {summary['checks_answered']} checks answered, "
-              f"{summary['expected_rejections']} expected rejections (422), errors {summary['errors']}")
-        print(f"latency all requests  p50 {latency['p50']} ms  p95 {latency['p95']} ms  p99 {latency['p99']} ms")
-        print(f"latency checks (200)  p50 {checks['p50']} ms  p95 {checks['p95']} ms  p99 {checks['p99']} ms")
-        print(f"audit: {summary['audit_records']} records for {summary['checks_answered']} answered checks, "
-              f"lost {summary['lost']}, recorded but unanswered {summary['unanswered_records']}, "
-              f"hash chain {'intact' if not summary['chain_broken'] else 'BROKEN ' + ', '.join(summary['chain_broken'])} "
-              f"({summary['chain_records']} records verified)")
-        for sample in summary["error_samples"]:
-            print(f"error: {sample}")
-    return 1 if failed(summary) else 0
+        for name, summary in runs.items():
+            print(f"{name}: {describe(summary)}")
+        if "ratios_now_over_baseline" in report:
+            print("now / baseline: " + ", ".join(f"{k} {v}" for k, v in report["ratios_now_over_baseline"].items()))
+        print(f"machine: {os.cpu_count()} CPUs, load average after the runs {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    return 1 if any(failed(summary) for summary in runs.values()) else 0
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """`siting history --verify`: does the audit log still hold every record as it was written?
 
-Read-only. Each chain (checks, decisions) is walked in order: a record whose content no
+Read-only. Each chain (checks, decisions, layer changes) is walked in order: a record whose content no
 longer gives its digest was rewritten; a gap in the sequence or a broken link means rows
 were deleted; a digest whose signature fails was recomputed (the chain re-hashed) or signed
 by another key. The signed checkpoints then say what the chains held at each moment: a log
@@ -16,14 +16,18 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from siting.audit import decision_from_row, record_from_row, shown_time
-from siting.audit_signing import PublicKey, checkpoint_signed_by
+from siting.audit import FROM_ROW, shown_time
+from siting.audit_signing import AuditError, PublicKey, checkpoint_signed_by
+from siting.audit_store import PostgresStore, is_postgres
 
 _CHAINS = {
     "checks": ("检查记录", "check records"),
     "decisions": ("审查决定", "decision records"),
+    "layer_changes": ("图层变更记录", "layer change records"),
 }
+_REQUIRED = ("checks", "decisions")  # in every checkpoint; layer changes since schema 3 (size 0 before)
 
 
 @dataclass(frozen=True)
@@ -46,11 +50,12 @@ class Problem:
 class Verification:
     """What ``verify_log`` found: counts, problems, notes, or that the file is damaged."""
 
-    path: Path
+    path: Path | str  # the SQLite file, or the PostgreSQL URL without its password
     checkpoints_path: Path
     key_fingerprint: str
     records: int = 0
     decisions: int = 0
+    layer_changes: int = 0
     checkpoints: int = 0
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -70,7 +75,8 @@ class Verification:
 
     def to_dict(self) -> dict:
         return {"path": str(self.path), "checkpoints_path": str(self.checkpoints_path), "key": self.key_fingerprint,
-                "records": self.records, "decisions": self.decisions, "checkpoints": self.checkpoints,
+                "records": self.records, "decisions": self.decisions, "layer_changes": self.layer_changes,
+                "checkpoints": self.checkpoints,
                 "intact": self.intact, "damaged": self.damaged, "broken": self.broken,
                 "problems": [p.to_dict() for p in self.problems], "notes": self.notes}
 
@@ -87,14 +93,12 @@ class _Row:
     signed_ok: bool
 
 
-def _rows(connection: sqlite3.Connection, chain: str, public: PublicKey) -> list[_Row]:
-    names = [row[1] for row in connection.execute(f"PRAGMA table_info({chain})")]
+def _rows(connection: Any, names: list[str], chain: str, public: PublicKey) -> list[_Row]:
     if not names:
         return []
-    connection.row_factory = sqlite3.Row
     rows, prev = [], ""
     for row in connection.execute(f"SELECT * FROM {chain} ORDER BY seq"):
-        record = record_from_row(row) if chain == "checks" else decision_from_row(row)
+        record = FROM_ROW[chain](row)
         at = record.created_at if chain == "checks" else record.recorded_at
         signature = row["signature"] if "signature" in names else ""
         rows.append(_Row(row["seq"], record.id, at, record.compute_digest(record.prev_digest) == record.digest,
@@ -178,8 +182,9 @@ def _read_checkpoints(path: Path, public: PublicKey) -> tuple[list[dict], list[P
         except ValueError:
             checkpoint = None
         if isinstance(checkpoint, dict) and checkpoint_signed_by(checkpoint, public) and all(
-                isinstance(checkpoint.get(c), dict) and isinstance(checkpoint[c].get("size"), int) for c in _CHAINS):
-            good.append(checkpoint)
+                isinstance(checkpoint.get(c), dict) and isinstance(checkpoint[c].get("size"), int)
+                for c in _CHAINS if c in _REQUIRED or c in checkpoint):
+            good.append({c: {"size": 0, "head": ""} for c in _CHAINS} | checkpoint)
         else:
             bad.append(f"line {number}")
     problems = []
@@ -227,36 +232,60 @@ def _against_checkpoints(chain: str, rows: list[_Row], checkpoints: list[dict]) 
     return problems
 
 
-def damaged(path: Path, detail: str, public: PublicKey, checkpoints_path: Path) -> Verification:
+def damaged(path: Path | str, detail: str, public: PublicKey, checkpoints_path: Path) -> Verification:
     return Verification(path, checkpoints_path, public.fingerprint, damaged=detail)
 
 
-def verify_log(path: Path, checkpoints_path: Path, public: PublicKey) -> Verification:
-    """Check both chains, their signatures and the checkpoints; never raises on a damaged file."""
-    found = Verification(path, checkpoints_path, public.fingerprint)
+def _sqlite_rows(path: Path, public: PublicKey) -> dict[str, list[_Row]] | str:
+    """Every chain's rows read from the file opened read-only, or what is damaged in it."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    connection.row_factory = sqlite3.Row
+    try:
+        status = connection.execute("PRAGMA quick_check").fetchone()[0]
+        if status != "ok":
+            return status
+        connection.execute("BEGIN")
+        return {chain: _rows(connection, [row["name"] for row in connection.execute(f"PRAGMA table_info({chain})")],
+                             chain, public) for chain in _CHAINS}
+    finally:
+        connection.close()
+
+
+def _postgres_rows(url: str, public: PublicKey) -> dict[str, list[_Row]]:
+    """Every chain's rows read in one read-only snapshot."""
+    store = PostgresStore(url)
+    with store.connect() as connection:
+        store.begin_snapshot(connection)
+        return {chain: _rows(connection, store.columns(connection, chain), chain, public) for chain in _CHAINS}
+
+
+def verify_log(path: Path | str, checkpoints_path: Path, public: PublicKey) -> Verification:
+    """Check every chain, their signatures and the checkpoints; never raises on a damaged file.
+
+    ``path`` is the SQLite file, or a ``postgresql://`` URL."""
+    shown = PostgresStore(path).location if is_postgres(path) else Path(path)
+    found = Verification(shown, checkpoints_path, public.fingerprint)
     rows: dict[str, list[_Row]] = {chain: [] for chain in _CHAINS}
     # Checkpoints first: each is written after its records commit, so the rows read next hold every record a
     # checkpoint read here covers, even while a server is still writing (the other order sees a checkpoint
     # of a record committed after the rows were read, and calls the log truncated).
     checkpoints, problems = _read_checkpoints(checkpoints_path, public)
-    if path.exists() and path.stat().st_size > 0:
-        try:
-            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-            try:
-                status = connection.execute("PRAGMA quick_check").fetchone()[0]
-                if status != "ok":
-                    return damaged(path, status, public, checkpoints_path)
-                for chain in _CHAINS:
-                    rows[chain] = _rows(connection, chain, public)
-            finally:
-                connection.close()
-        except (sqlite3.Error, ValueError, KeyError, TypeError, IndexError) as error:
-            return damaged(path, f"{type(error).__name__}: {error}", public, checkpoints_path)
-    found.records, found.decisions, found.checkpoints = len(rows["checks"]), len(rows["decisions"]), len(checkpoints)
+    try:
+        if is_postgres(path):
+            rows = _postgres_rows(str(path), public)
+        elif Path(path).exists() and Path(path).stat().st_size > 0:
+            read = _sqlite_rows(Path(path), public)
+            if isinstance(read, str):
+                return damaged(shown, read, public, checkpoints_path)
+            rows = read
+    except (sqlite3.Error, AuditError, ValueError, KeyError, TypeError, IndexError) as error:
+        return damaged(shown, f"{type(error).__name__}: {error}", public, checkpoints_path)
+    found.records, found.decisions, found.layer_changes = (len(rows[chain]) for chain in _CHAINS)
+    found.checkpoints = len(checkpoints)
     for chain in _CHAINS:
         problems += _chain_problems(chain, rows[chain])
         problems += _against_checkpoints(chain, rows[chain], checkpoints)
-    if not checkpoints and (rows["checks"] or rows["decisions"]):
+    if not checkpoints and any(rows.values()):
         problems.append(Problem("checkpoints", "checkpoints", [], str(checkpoints_path),
                                 f"检查点文件 {checkpoints_path} 不存在或为空，而日志中有记录：检查点被删除，截断无法排除。",
                                 f"the checkpoint file {checkpoints_path} is missing or empty while the log has records."))

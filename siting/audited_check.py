@@ -21,7 +21,9 @@ from shapely.geometry.base import BaseGeometry
 from layers import catalog, user_catalog
 from siting.audit import (
     DECISIONS,
+    LOCAL_ACTOR,
     NOTE_MAX_CHARS,
+    Actor,
     AuditLog,
     CheckRecord,
     DecisionRecord,
@@ -44,8 +46,18 @@ def result_json(result: CheckResult) -> dict:
 
 
 def run_check(site: BaseGeometry, given: dict, industry: str, stage: str, layers: LayerSet, audit: AuditLog,
-              channel: str, project: str = "", on: date | None = None) -> tuple[CheckResult, CheckRecord]:
+              channel: str, project: str = "", on: date | None = None,
+              actor: Actor = LOCAL_ACTOR) -> tuple[CheckResult, CheckRecord]:
     """Check a WGS84 site and store the audit record; raises InputError for a bad industry or stage."""
+    result, record = prepare_check(site, given, industry, stage, layers, channel, project, on, actor)
+    return result, audit.append(record)
+
+
+def prepare_check(site: BaseGeometry, given: dict, industry: str, stage: str, layers: LayerSet, channel: str,
+                  project: str = "", on: date | None = None,
+                  actor: Actor = LOCAL_ACTOR) -> tuple[CheckResult, CheckRecord]:
+    """The check and its audit record, not yet stored: a web check worker computes it, the server's
+    audit writer stores it (with the records of concurrent checks, one commit) before answering."""
     resolved = catalog.taxonomy().resolve(industry)
     parsed_stage = Stage.parse(stage)
     now = now_utc()
@@ -57,8 +69,9 @@ def run_check(site: BaseGeometry, given: dict, industry: str, stage: str, layers
         inputs={"industry": industry, "stage": stage, "site": given},
         site_wkb=shapely.to_wkb(site), overall=result.overall.value, result=result_json(result),
         catalog_version=catalog_version(), layer_versions=layer_versions(layers),
+        user=actor.user, role=actor.role, unit=actor.unit,
     )
-    return result, audit.append(record)
+    return result, record
 
 
 @dataclass(frozen=True)
@@ -145,8 +158,9 @@ def clean_note(note: str) -> str:
     return text
 
 
-def record_decision(audit: AuditLog, record: CheckRecord, decision: str, note: str, rule_id: str | None) -> DecisionRecord:
-    """Validate a reviewer's decision on ``record`` and append it to the log."""
+def record_decision(audit: AuditLog, record: CheckRecord, decision: str, note: str, rule_id: str | None,
+                    actor: Actor = LOCAL_ACTOR) -> DecisionRecord:
+    """Validate ``actor``'s decision on ``record`` and append it to the log."""
     if decision not in DECISIONS:
         raise InputError("decision", decision, f"审查决定应为 {'、'.join(DECISIONS)} 之一。",
                          "the decision must be one of 采纳 (accept), 不采纳 (reject), 需补充材料 (needs more material).")
@@ -154,4 +168,4 @@ def record_decision(audit: AuditLog, record: CheckRecord, decision: str, note: s
     if rule_id is not None and rule_id not in rule_ids(record):
         raise InputError("rule_id", rule_id, "该检查的结论中没有这条规则；请填写结论所列的规则编号，或留空表示针对总体结论。",
                          "this check's answer names no such rule; give a rule id it lists, or none for the overall verdict.")
-    return audit.decide(record, decision, clean_note(note), rule_id)
+    return audit.decide(record, decision, clean_note(note), rule_id, actor)

@@ -28,7 +28,7 @@ from shapely.geometry.base import BaseGeometry
 from layers import catalog
 from layers.build import load_layers
 from layers.sources import SourceError
-from siting import batch_command, history_command, layers_command, map_command, serve_command
+from siting import batch_command, history_command, layers_command, map_command, serve_command, users_command
 from siting.audit import AuditError, AuditLog
 from siting.audited_check import run_check
 from siting.report import report_suffix, write_report
@@ -118,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_command.register(commands)
     map_command.register(commands)
     batch_command.register(commands)
+    users_command.register(commands)
     return parser
 
 
@@ -298,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"check": _run_check, "layers": layers_command.run, "rules": _run_rules, "industries": _run_industries,
                "history": history_command.run, "serve": serve_command.run, "map": map_command.run,
-               "batch": batch_command.run}
+               "batch": batch_command.run, "users": users_command.run}
     return _handled(handler[args.command], args)
 
 

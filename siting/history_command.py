@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 from layers.build import data_dir, load_layers
-from siting.audit import DECISIONS, TIME_NOTE, AuditError, AuditLog, CheckRecord, DecisionRecord, default_path, shown_time
-from siting.audit_signing import PublicKey, SigningKey, checkpoints_path, key_path
+from siting.audit import DECISIONS, TIME_NOTE, AuditError, AuditLog, CheckRecord, DecisionRecord, open_audit_log, shown_time
+from siting.audit_export import export_checks, export_suffix
+from siting.audit_signing import PublicKey, SigningKey, key_path
+from siting.audit_store import SqliteStore, store_for
 from siting.audit_verify import Verification, verify_log
 from siting.audited_check import as_issued, record_decision, replay
 from spatial.errors import InputError
@@ -29,44 +31,53 @@ def register(commands: argparse._SubParsersAction) -> None:
     history.add_argument("--decision", choices=DECISIONS, help="与 --decide 同用：采纳、不采纳或需补充材料")
     history.add_argument("--note", default="", help="与 --decide 同用：审查备注（最多 2000 字）")
     history.add_argument("--rule", metavar="RULE_ID", help="与 --decide 同用：针对的规则编号；不给则针对总体结论")
+    history.add_argument("--export", type=Path, metavar="FILE",
+                         help="把全部审查记录导出为 GIS 图层（.gpkg、.geojson 或 .fgb）：每条记录一个要素，含场址、结论、审查人与最新决定")
     history.add_argument("--verify", action="store_true", help="校验审计日志：哈希链、签名与检查点")
     history.add_argument("--checkpoints", type=Path, metavar="FILE", help="与 --verify 同用：以导出的检查点文件校验")
     history.add_argument("--public-key", metavar="BASE64", help="与 --verify 同用：以记下的公钥（审查意见中所印）校验")
+    history.add_argument("--database", metavar="PATH|URL",
+                         help="审计日志所在：SQLite 文件路径，或 postgresql://… （默认数据目录下的 audit.sqlite3）")
     history.add_argument("--format", choices=["text", "json"], default="text")
 
 
 def _decision_line(decision: DecisionRecord) -> str:
     scope = f"规则 {decision.rule_id}" if decision.rule_id else "总体结论"
     note = f"：{decision.note}" if decision.note else ""
-    return f"    审查决定 {shown_time(decision.recorded_at)} {decision.decision}（{scope}）{note}"
+    who = f" {decision.user}" if decision.user else ""
+    return f"    审查决定 {shown_time(decision.recorded_at)}{who} {decision.decision}（{scope}）{note}"
 
 
 def _listing_line(record: CheckRecord) -> str:
     row = record.summary()
     where = f"{row['lon']:.6f},{row['lat']:.6f}" if row["lon"] is not None else "—"
     project = f"  {row['project']}" if row["project"] else ""
+    who = f"  审查人 {row['user']}" if row["user"] else ""
     return (f"{row['id']}  {shown_time(row['created_at'])}  {row['channel']:<4} {row['overall_label'] or row['overall']:<4} "
-            f"{row['industry']}（{row['stage']}）  {row['geometry_type']} {where}{project}")
+            f"{row['industry']}（{row['stage']}）  {row['geometry_type']} {where}{project}{who}")
 
 
 def _verify(args: argparse.Namespace) -> int:
     """0 intact, 1 tampered (named, with since when), 2 damaged: never a traceback."""
-    path = default_path()
-    if not args.public_key and not key_path(path.parent).exists() and not path.exists() and not checkpoints_path(path).exists():
-        print(f"审计日志 {path} 还没有任何记录，无需校验。")
+    store = store_for(args.database)
+    key_file = key_path(store.key_directory())
+    checkpoints = args.checkpoints or store.default_checkpoints()
+    if (isinstance(store, SqliteStore) and not args.public_key and not key_file.exists() and not store.path.exists()
+            and not checkpoints.exists()):
+        print(f"审计日志 {store.path} 还没有任何记录，无需校验。")
         return 0
     try:
         if args.public_key:
             public = PublicKey.from_base64(args.public_key)
-        elif key_path(path.parent).is_file():
-            public = SigningKey.load_or_create(key_path(path.parent)).public
+        elif key_file.is_file():
+            public = SigningKey.load_or_create(key_file).public
         else:
-            raise AuditError(f"{key_path(path.parent)} does not exist")
+            raise AuditError(f"{key_file} does not exist")
     except AuditError as error:
-        raise InputError("--public-key" if args.public_key else "SITING_AUDIT_KEY", args.public_key or str(key_path(path.parent)),
+        raise InputError("--public-key" if args.public_key else "SITING_AUDIT_KEY", args.public_key or str(key_file),
                          f"无法读取审计签名公钥：{error}。请给出审查意见中所印的公钥（--public-key）。",
                          f"cannot read the audit signing key: {error}. Give the public key printed in the reports (--public-key).") from None
-    found = verify_log(path, args.checkpoints or checkpoints_path(path), public)
+    found = verify_log(store.path if isinstance(store, SqliteStore) else store.url, checkpoints, public)
     if args.format == "json":
         print(json.dumps(found.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -77,7 +88,8 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _verify_text(found: Verification) -> str:
-    lines = [f"审计日志 {found.path}：{found.records} 条检查记录，{found.decisions} 条审查决定，{found.checkpoints} 个检查点；"
+    lines = [f"审计日志 {found.path}：{found.records} 条检查记录，{found.decisions} 条审查决定，{found.layer_changes} 条图层变更，"
+             f"{found.checkpoints} 个检查点；"
              f"签名公钥 {found.key_fingerprint}"]
     if found.damaged is not None:
         lines.append(f"审计日志文件已损坏，无法校验（{found.damaged}）。请从备份恢复该文件，并以导出的检查点校验恢复后的日志。\n"
@@ -113,9 +125,14 @@ def _record(audit: AuditLog, check_id: str, field: str) -> CheckRecord:
 def run(args: argparse.Namespace) -> int:
     if args.verify:
         return _verify(args)
-    audit = AuditLog()
+    audit = open_audit_log(args.database)
     if args.decide is not None:
         return _decide(args, audit)
+    if args.export is not None:
+        export_suffix(args.export)
+        written = export_checks(audit.records(), args.export)
+        print(f"已导出 {written} 条审查记录：{args.export}（WGS84，图层 checks）", file=sys.stderr)
+        return 0
     check_id = args.id or args.replay
     if check_id is None:
         if args.report:
@@ -124,9 +141,9 @@ def run(args: argparse.Namespace) -> int:
         latest = audit.latest_decisions([r.id for r in records])
         if args.format == "json":
             checks = [r.summary() | {"latest_decision": latest[r.id].to_dict() if r.id in latest else None} for r in records]
-            print(json.dumps({"path": str(audit.path), "checks": checks}, ensure_ascii=False, indent=2))
+            print(json.dumps({"path": audit.location, "checks": checks}, ensure_ascii=False, indent=2))
         elif not records:
-            print(f"审计日志 {audit.path} 中还没有审查记录。")
+            print(f"审计日志 {audit.location} 中还没有审查记录。")
         else:
             print(TIME_NOTE)
             for record in records:

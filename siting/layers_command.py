@@ -11,7 +11,17 @@ import shapely
 
 from layers import catalog, user_catalog
 from layers.build import build_layers, data_dir, load_layers
-from layers.imports import ImportedLayers, file_hashes, infer_coverage, kind_of, read_access_list, read_layer_file, with_access_list
+from layers.imports import (
+    ImportedLayers,
+    coverage_codes,
+    field_options,
+    file_hashes,
+    infer_coverage,
+    kind_of,
+    read_access_list,
+    read_layer_file,
+    with_access_list,
+)
 from layers.osm import read_osm_rivers
 from spatial.crs import gk3_zone_for_longitude
 from spatial.errors import InputError
@@ -133,33 +143,10 @@ def _info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _field_options(options: list[str]) -> dict[str, str]:
-    mapping = {}
-    for option in options:
-        name, sep, column = option.partition("=")
-        if not sep or not name.strip() or not column.strip():
-            raise InputError("--field", option, "应写成 目录字段=文件列名，例如 --field code=HJGKDYBM。",
-                             "write it as FIELD=COLUMN, e.g. --field code=HJGKDYBM.")
-        mapping[name.strip()] = column.strip()
-    return mapping
-
-
-def _coverage(text: str | None, layers: LayerSet, frames: dict) -> tuple[str, ...]:
-    if not text:
-        return infer_coverage(frames, layers.admin.frame)
-    codes = tuple(c.strip() for c in text.split(",") if c.strip())
-    known = set(layers.admin.frame["code"])
-    unknown = [c for c in codes if c not in known]
-    if unknown or not codes:
-        raise InputError("--coverage", text, "应为逗号分隔的行政区代码，如 140826 或 140800,140502（山西全省为 140000）。",
-                         "give comma-separated admin codes, e.g. 140826 or 140800,140502 (all of Shanxi: 140000).")
-    return codes
-
-
 def _import(args: argparse.Namespace) -> int:
     kind = kind_of(args.kind)
     layers = load_layers(log=_log)
-    imported = read_layer_file(args.file, args.kind, args.crs, _field_options(args.field), args.layer)
+    imported = read_layer_file(args.file, args.kind, args.crs, field_options(args.field), args.layer)
     access = []
     if args.access_list is not None:
         if args.kind != "units":
@@ -167,28 +154,14 @@ def _import(args: argparse.Namespace) -> int:
                              "an access list goes only with --kind units.")
         imported = with_access_list(imported, read_access_list(args.access_list))
         access = file_hashes(args.access_list)
-    _store(imported, args.accuracy, kind, coverage=_coverage(args.coverage, layers, imported.frames), source=args.source,
+    _store(imported, args.accuracy, kind, coverage=coverage_codes(args.coverage, layers.admin.frame, imported.frames), source=args.source,
            version=args.version, authoritative=args.authoritative, access_list=access)
     return EXIT_OK
 
 
-def _store(imported: ImportedLayers, accuracy_given: float | None, defaults: dict, **record: object) -> None:
-    """Record an import in the user's catalog (accuracy as given, else the kind's default) and report it."""
-    declared = catalog.layer_declarations()
-    accuracy = accuracy_given if accuracy_given is not None else float(defaults["accuracy_m"])
-    source = "导入时给出" if accuracy_given is not None else defaults.get("accuracy_note") or "默认"
-    stored = user_catalog.add(
-        data_dir(), imported, {layer_id: declared[layer_id]["name"] for layer_id in imported.frames},
-        accuracy_m=accuracy, accuracy_note=f"位置精度 ±{accuracy:g} 米（{source}）",
-        midline_to_bank_m=_midlines(imported.frames), **record,
-    )
-    _report_import(stored, imported.frames)
-
-
-def _midlines(frames: dict) -> dict[str, float]:
-    """A river's mid-line-to-bank distance is the river's, not the data's: keep the declared one."""
-    declared = catalog.layer_declarations()
-    return {layer_id: float(declared[layer_id].get("midline_to_bank_m", 0.0)) for layer_id in frames}
+def _store(imported: ImportedLayers, accuracy_given: float | None, kind: dict, **record: object) -> None:
+    """Record an import in the user's catalog and report it."""
+    _report_import(user_catalog.add_import(data_dir(), imported, accuracy_given, kind, **record), imported.frames)
 
 
 def _report_import(record: dict, frames: dict) -> None:

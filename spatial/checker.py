@@ -283,7 +283,8 @@ class CheckResult:
     def to_dict(self, show_all: bool = False) -> dict:
         """The answer: verdict and headline first, then findings by group (``site`` ones far and
         compliant folded unless ``show_all``), then every list in full for the record."""
-        zh, en = self.headline()
+        missing = self.missing_layers()  # grouped once: the headline and the answer both list them
+        zh, en = headline(self, missing)
         site_findings = [f for f in self.findings if f.group == "site"]
         listed, folded_count = folded(site_findings, show_all)
         return {
@@ -297,7 +298,7 @@ class CheckResult:
                 "area": [f.to_dict() for f in self.findings if f.group == "area"],
                 "undetermined": {
                     "undefined": [f.to_dict() for f in self.findings if f.group == "undetermined"],
-                    "missing_layers": [g.to_dict() for g in self.missing_layers()],
+                    "missing_layers": [g.to_dict() for g in missing],
                 },
                 "information": [f.to_dict() for f in self.information],
             },

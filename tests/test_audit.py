@@ -1,4 +1,5 @@
-"""The audit log: every check stored, replayable on its date, tamper-evident, and crash-safe."""
+"""The audit log: every check stored, replayable on its date, tamper-evident, and crash-safe; the same tests
+for the embedded SQLite file and for PostgreSQL (``tests.audit_backends``)."""
 
 from __future__ import annotations
 
@@ -12,19 +13,20 @@ from datetime import date, datetime
 
 import pytest
 
-from siting.audit import AuditLog, CheckRecord, review_date
+from siting.audit import AuditLog, CheckRecord, open_audit_log, review_date
 from siting.audit_verify import verify_log
 from siting.audited_check import replay, run_check
+from tests.audit_backends import audit_database  # noqa: F401  (the fixture)
 
 _APPENDER = """
 import json, sys
 from dataclasses import replace
 from pathlib import Path
-from siting.audit import AuditLog, CheckRecord, new_check_id, now_utc
+from siting.audit import CheckRecord, new_check_id, now_utc, open_audit_log
 template = json.loads(Path(sys.argv[2]).read_text(encoding="utf-8"))
 template["site_wkb"] = bytes.fromhex(template["site_wkb"])
 record = CheckRecord(**template)
-log = AuditLog(Path(sys.argv[1]))
+log = open_audit_log(sys.argv[1])
 while True:
     stored = log.append(replace(record, id=new_check_id(now_utc()), prev_digest="", digest=""))
     print(stored.id, flush=True)
@@ -32,8 +34,12 @@ while True:
 
 
 @pytest.fixture()
-def audit(tmp_path) -> AuditLog:
-    return AuditLog(tmp_path / "audit.sqlite3")
+def audit(audit_database) -> AuditLog:  # noqa: F811
+    return open_audit_log(audit_database)
+
+
+def broken(audit: AuditLog) -> list[str]:
+    return verify_log(audit.database, audit.checkpoints_path, audit.key.public).broken
 
 
 def test_a_check_is_stored_with_its_inputs_versions_and_result(layers, audit, mill_site):
@@ -73,10 +79,10 @@ def test_replay_names_what_changed_when_the_record_differs(layers, audit, mill_s
 
 def test_an_edited_row_breaks_the_hash_chain(layers, audit, mill_site):
     records = [run_check(mill_site, {}, "造纸", "new", layers, audit, "cli")[1] for _ in range(3)]
-    assert verify_log(audit.path, audit.checkpoints_path, audit.key.public).broken == []
-    with sqlite3.connect(audit.path) as connection:
+    assert broken(audit) == []
+    with audit.store.connect() as connection:
         connection.execute("UPDATE checks SET overall = 'compliant' WHERE id = ?", (records[1].id,))
-    assert verify_log(audit.path, audit.checkpoints_path, audit.key.public).broken == [records[1].id]
+    assert broken(audit) == [records[1].id]
 
 
 def test_concurrent_writers_lose_nothing(layers, audit, mill_site):
@@ -93,7 +99,7 @@ def test_concurrent_writers_lose_nothing(layers, audit, mill_site):
     for thread in threads:
         thread.join()
     assert len(written) == 160 and audit.count() == 161
-    assert {r.id for r in audit.recent(500)} == {*written, template.id} and verify_log(audit.path, audit.checkpoints_path, audit.key.public).broken == []
+    assert {r.id for r in audit.recent(500)} == {*written, template.id} and broken(audit) == []
 
 
 def test_a_process_killed_mid_write_leaves_an_intact_log(layers, audit, mill_site, tmp_path):
@@ -102,18 +108,19 @@ def test_a_process_killed_mid_write_leaves_an_intact_log(layers, audit, mill_sit
     template.write_text(json.dumps(first.to_dict(), ensure_ascii=False), encoding="utf-8")
     committed = [first.id]
     for _ in range(3):
-        child = subprocess.Popen([sys.executable, "-c", _APPENDER, str(audit.path), str(template)],
+        child = subprocess.Popen([sys.executable, "-c", _APPENDER, str(audit.database), str(template)],
                                  stdout=subprocess.PIPE, text=True)
         for _ in range(25):
             committed.append(child.stdout.readline().strip())
         child.send_signal(signal.SIGKILL)
         child.wait()
         child.stdout.close()
-    with sqlite3.connect(audit.path) as connection:
-        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    if audit.path is not None:
+        with sqlite3.connect(audit.path) as connection:
+            assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     stored = {record.id for record in audit.recent(10_000)}
     assert set(committed) <= stored, "a record reported as written was lost"
-    assert verify_log(audit.path, audit.checkpoints_path, audit.key.public).broken == []
+    assert broken(audit) == []
     _, after = run_check(mill_site, {}, "造纸", "new", layers, audit, "cli")
-    assert audit.get(after.id) == after and verify_log(audit.path, audit.checkpoints_path, audit.key.public).broken == []
+    assert audit.get(after.id) == after and broken(audit) == []

@@ -20,7 +20,7 @@ from docx import Document
 from siting.audit import shown_time
 from tests.webapp import running_server
 
-DECISION_KEYS = {"decision_id", "check_id", "decision", "note", "rule_id", "recorded_at"}
+DECISION_KEYS = {"decision_id", "check_id", "decision", "note", "rule_id", "recorded_at", "user", "role"}
 
 
 def docx_text(data: bytes) -> str:
@@ -97,6 +97,7 @@ def test_a_reviewer_decision_is_appended_and_shown_everywhere(server, root, site
         assert first.status_code == 201, first.text
         stored = first.json()
         assert set(stored) == DECISION_KEYS and stored["note"] == note and stored["rule_id"] == rule
+        assert (stored["user"], stored["role"]) == ("本机", "local"), "the desktop mode decides as the local user"
         second = client.post(f"/api/checks/{check_id}/decisions", json={"decision": "采纳", "note": "", "rule_id": None}).json()
 
         record = client.get(f"/api/checks/{check_id}").json()

@@ -1,6 +1,7 @@
 """Crash safety: `siting serve` killed with SIGKILL while clients' checks are being recorded leaves an
 audit log that opens, passes SQLite's integrity check and the hash-chain verification, holds every
-check it answered, complete, and takes new records after a restart."""
+check it answered, complete, and takes new records after a restart. A check worker killed mid-request
+costs that request a 503 and nothing else: every answered check is recorded, and a new worker serves on."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 import httpx
 import shapely
 
-from scripts.load_test import serve, stop_server
+from scripts.load_test import _tree, serve, stop_server
 from siting.audit import AuditLog
 from siting.audit_verify import verify_log
 from tests.sites import site_near
@@ -111,3 +112,57 @@ def test_a_server_killed_mid_check_leaves_a_whole_audit_log(user_dir, layers):
     assert verify.returncode == 0, verify.stderr
     report = json.loads(verify.stdout)
     assert report["broken"] == [] and report["records"] >= len(answered)
+
+
+def test_a_check_worker_killed_mid_request_loses_no_answered_record(user_dir, layers):
+    sites = [site_near(layers, "fen_river", "140825", d) for d in (300, 1500, 2500)]
+    audit_path = user_dir / "audit.sqlite3"
+    process, base = serve(user_dir)
+    answered: dict[str, dict] = {}
+    statuses: list[tuple[int, str]] = []
+    stop = threading.Event()
+
+    def post() -> None:
+        with httpx.Client(base_url=base, timeout=60) as http:
+            k = 0
+            while not stop.is_set():
+                site = sites[k % len(sites)]
+                k += 1
+                body = {"lon": site.x, "lat": site.y, "industry": ["造纸", "焦化"][k % 2], "stage": "new"}
+                response = http.post("/api/check", json=body)
+                if response.status_code == 200:
+                    answered[response.json()["audit"]["check_id"]] = body
+                else:
+                    statuses.append((response.status_code, response.json()["error"]["field"]))
+
+    clients = [threading.Thread(target=post) for _ in range(CLIENTS)]
+    try:
+        for thread in clients:
+            thread.start()
+        deadline = time.monotonic() + 120
+        while _recorded(audit_path) < 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        zygote = [pid for pid in _tree(process.pid) if pid != process.pid and _parent(pid) == process.pid]
+        workers = [pid for pid in _tree(process.pid) if _parent(pid) in zygote]
+        assert workers, "the server's check workers are forked from its zygote"
+        for pid in workers[:2]:
+            os.kill(pid, signal.SIGKILL)
+        before = len(answered)
+        while len(answered) < before + 40 and time.monotonic() < deadline:  # replacements answer
+            time.sleep(0.01)
+        stop.set()
+        for thread in clients:
+            thread.join(90)
+    finally:
+        stop.set()
+        assert stop_server(process) == 0
+    assert len(answered) >= before + 40, "new workers took over"
+    assert set(statuses) <= {(503, "worker")}, statuses
+    _assert_intact(audit_path, answered)
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None

@@ -27,6 +27,8 @@ class DecisionAnswer(BaseModel):
     note: str
     rule_id: str | None
     recorded_at: str = Field(..., description="记录时间（UTC，ISO 8601；页面与报告以北京时间显示）")
+    user: str = Field("", description="记录该决定的账户（本机模式为“本机”）")
+    role: str = Field("", description="其角色：reviewer、local …")
 
 
 class CheckSummary(BaseModel):
@@ -36,6 +38,8 @@ class CheckSummary(BaseModel):
     id: str
     created_at: str = Field(..., description="审查时间（UTC，ISO 8601）")
     overall: str
+    user: str = Field("", description="做该检查的账户（本机模式为“本机”）")
+    role: str = Field("", description="其角色：reviewer、local …")
     latest_decision: DecisionAnswer | None
 
 

@@ -3,7 +3,9 @@
 The :class:`Service` holds the layers (reloaded when an import replaces them), the audit log and
 recently computed results; the ``*_job`` functions run inside a check worker
 (:mod:`siting.web.workers`) and call the one decision path,
-:func:`siting.audited_check.run_check`, so every answer is recorded before it is sent.
+:func:`siting.audited_check.prepare_check`. A job returns its answer with the records it needs
+stored (:class:`Unrecorded`); the server process stores them through its group-commit writer
+(:mod:`siting.audit_writer`), with the records of every concurrent request, and only then answers.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ import anyio
 
 from layers import catalog
 from layers.build import data_dir, load_layers
-from siting.audit import AuditLog, CheckRecord
-from siting.audited_check import as_issued, replay, run_check
+from siting.audit import LOCAL_ACTOR, Actor, AuditLog, CheckRecord, open_audit_log
+from siting.audited_check import as_issued, prepare_check, replay
 from siting.memory import freeze_long_lived
 from siting.web.limits import Limits, error_body
 from siting.web.schemas import CheckRequest, api_error, parse_row
 from siting.web.uploads import read_upload
+from siting.web.workers import Unrecorded
 from spatial.checker import CheckResult, check
 from spatial.errors import InputError
 from spatial.industry import Industry
@@ -41,9 +44,11 @@ CHECK_ID = re.compile(r"^C\d{8}T\d{6}-[0-9a-f]{12}$")
 class Service:
     """What requests share: the layers, the audit log, the limits, and recently computed results."""
 
-    def __init__(self, limits: Limits, audit: AuditLog | None, layers_loader: Callable[[], LayerSet]) -> None:
+    def __init__(self, limits: Limits, audit: AuditLog | None, layers_loader: Callable[[], LayerSet],
+                 database: str | Path | None = None) -> None:
         self.limits = limits
         self._audit = audit
+        self.database = str(audit.database) if audit is not None else (str(database) if database else None)
         self._layers_loader = layers_loader
         self._layers: LayerSet | None = None
         self.limiter = anyio.CapacityLimiter(limits.check_threads)
@@ -54,13 +59,26 @@ class Service:
         self._fingerprint: tuple = ()
 
     def start(self) -> None:
-        self._audit = self._audit or AuditLog()
+        """Open the audit log (the server writes it) and load the layers."""
+        _ = self.audit
+        self.load()
+
+    def load(self) -> None:
+        """Load and warm the layers (a check worker: it never writes the log, the server does)."""
         self._fingerprint = layers_fingerprint()
         self._layers = warmed(self._layers_loader())
 
+    def refresh(self) -> None:
+        """Bring the layers up to date (the check workers' zygote, before it forks a worker)."""
+        _ = self.layers
+
     @property
     def audit(self) -> AuditLog:
-        assert self._audit is not None, "the service is not started"
+        """The log ``database`` names, opened on first use."""
+        if self._audit is None:
+            with self._lock:
+                if self._audit is None:
+                    self._audit = open_audit_log(self.database)
         return self._audit
 
     @property
@@ -78,11 +96,13 @@ class Service:
                         self._recent.clear()
         return self._layers
 
-    def check(self, request: CheckRequest, site: Any, given: dict, channel: str) -> tuple[CheckResult, CheckRecord]:
-        """The one decision path, run inside a check worker (``siting.web.workers``); the result stays there."""
+    def check(self, request: CheckRequest, site: Any, given: dict, channel: str,
+              actor: Actor = LOCAL_ACTOR) -> tuple[CheckResult, CheckRecord]:
+        """The one decision path, run inside a check worker (``siting.web.workers``): the result and its
+        record, which the server stores before it answers (:class:`Unrecorded`)."""
         try:
-            return run_check(site, given, request.industry, request.stage, self.layers, self.audit, channel,
-                             project=request.project)
+            return prepare_check(site, given, request.industry, request.stage, self.layers, channel,
+                                 project=request.project, actor=actor)
         except InputError as error:
             raise api_error(error) from None
 
@@ -114,34 +134,40 @@ class Service:
         return found
 
 
-def worker_service(audit_path: Path | None, limits: Limits) -> Service:
-    """A check worker's state: its own layers (warmed, then kept out of the collector's reach) and audit log."""
-    service = Service(limits, AuditLog(audit_path) if audit_path else None, load_layers)
-    service.start()
+def worker_service(database: str | Path | None, limits: Limits) -> Service:
+    """The check workers' state, built once in their zygote and shared by every worker forked from it: the layers
+    (warmed, then kept out of the collector's reach). ``database`` (the server's ``AuditLog.database``: file or
+    URL) names the log the workers' records go to and their reports are read from."""
+    service = Service(limits, None, load_layers, database)
+    service.load()
     freeze_long_lived()
     return service
 
 
-def point_job(service: Service, request: CheckRequest) -> dict:
+def point_job(service: Service, request: CheckRequest, actor: Actor = LOCAL_ACTOR) -> Unrecorded:
     """POST /api/check, in a worker."""
     site, given = request.site()
-    return _answer(service.check(request, site, given, "api")[1])
+    record = service.check(request, site, given, "api", actor)[1]
+    return Unrecorded(_answer(record), (record,), service.database)
 
 
-def file_job(service: Service, filename: str | None, data: bytes, request: CheckRequest) -> dict:
+def file_job(service: Service, filename: str | None, data: bytes, request: CheckRequest,
+             actor: Actor = LOCAL_ACTOR) -> Unrecorded:
     """POST /api/check/file, in a worker: the upload is read (file guards, GDAL) under the worker's caps too."""
     site, given = read_upload(filename, data, request.crs, service.limits)
-    return _answer(service.check(request, site, given, "api-file")[1])
+    record = service.check(request, site, given, "api-file", actor)[1]
+    return Unrecorded(_answer(record), (record,), service.database)
 
 
-def batch_job(service: Service, raw_rows: list) -> dict:
+def batch_job(service: Service, raw_rows: list, actor: Actor = LOCAL_ACTOR) -> Unrecorded:
     """POST /api/batch, in one worker: a bad row is reported and the others still checked."""
-    rows = []
+    rows, records = [], []
     for index, raw in enumerate(raw_rows):
         try:
             request = parse_row(raw)
             site, given = request.site()
-            result, record = service.check(request, site, given, "api-batch")
+            result, record = service.check(request, site, given, "api-batch", actor)
+            records.append(record)
             rows.append({"row": index, "status": "checked", "check_id": record.id, "overall": record.overall,
                          "overall_label": result.overall.label, "result": _answer(record)})
         except InputError as error:
@@ -150,7 +176,8 @@ def batch_job(service: Service, raw_rows: list) -> dict:
             rows.append({"row": index, "status": "error"}
                         | error_body(InputError(field, failure.value, failure.fix_zh, failure.fix_en)))
     checked = sum(row["status"] == "checked" for row in rows)
-    return {"count": len(rows), "checked": checked, "failed": len(rows) - checked, "rows": rows}
+    return Unrecorded({"count": len(rows), "checked": checked, "failed": len(rows) - checked, "rows": rows},
+                      tuple(records), service.database)
 
 
 def warmed(layers: LayerSet) -> LayerSet:

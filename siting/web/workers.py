@@ -2,15 +2,21 @@
 
 A GEOS call (an intersection of a 200,000-vertex ring with a province) cannot be
 interrupted from Python, and a thread running it cannot be cancelled: only a process can
-be stopped. Each worker is a spawned process that loads the layers once (about 2 s,
-~300 MB resident), caps its own address space, and then runs jobs sent over a pipe. A job
-that overruns its deadline is answered 504 and its worker is killed and replaced; a job
+be stopped. The layers are loaded once (about 2 s, ~300 MB resident) in one spawned,
+single-threaded "zygote" process, which then forks each worker: the workers share the
+layers' pages copy-on-write instead of holding a copy each (the objects were moved out of
+the collector's reach before the fork, so collections do not touch, and copy, them). A
+worker caps its own address space and then runs jobs sent over a pipe. A job that overruns
+its deadline is answered 504 and its worker is killed and replaced by a new fork; a job
 that runs out of memory is refused (413) and its worker replaced. The server process itself
 never runs a check, so its memory does not grow with hostile files, and ``/api/health``
 never waits behind one.
 
-Every job calls the one decision path (``siting.audited_check.run_check`` through
-``Service.check``), so the audit record is written by the worker before the answer is sent.
+Every check job calls the one decision path (``siting.audited_check.prepare_check`` through
+``Service.check``) and returns :class:`Unrecorded`: its answer and its audit records. The pool stores
+the records through this process's group-commit writer (``siting.audit_writer``), so the records
+of concurrent requests share one transaction, and returns the answer only once they are durable.
+A worker killed mid-job has answered nothing and stored nothing.
 """
 
 from __future__ import annotations
@@ -25,17 +31,19 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing import reduction
 from multiprocessing.connection import Connection
 from typing import Any
 
 from shapely.errors import GEOSException
 
-from siting.audit import AuditError
+from siting.audit import AuditError, AuditLog, CheckRecord, open_audit_log
 from siting.web.limits import Limits, timeout_error
 from spatial.errors import InputError
 
 _LOG = logging.getLogger(__name__)
-_CONTEXT = multiprocessing.get_context("spawn")  # a fresh interpreter: no locks inherited from the server's threads
+_CONTEXT = multiprocessing.get_context("spawn")
+_INLINE_BYTES = 32_768  # a fresh interpreter: no locks inherited from the server's threads
 
 
 class RefusedError(InputError):
@@ -63,10 +71,42 @@ def _is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, MemoryError) or (isinstance(error, GEOSException) and "bad_alloc" in str(error))
 
 
-def _serve(connection: Connection, limits: Limits, state_factory: Callable[[Limits], Any]) -> None:
-    """A worker's life: load once, cap memory, then answer jobs until the pipe closes."""
+def _zygote(control: Connection, limits: Limits, state_factory: Callable[[Limits], Any]) -> None:
+    """Load the state once, then fork a worker for each pipe end the server sends, until it hangs up.
+
+    Forks only from this one thread. Its children are reaped by the kernel (SIGCHLD ignored), and the
+    server, not this process, kills them. Before each fork the state is brought up to date
+    (``refresh``: the layers reloaded if an import replaced them), so new workers start current."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the server stops us
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     state = state_factory(limits)
+    control.send(("ready", os.getpid()))
+    while True:
+        try:
+            control.recv()
+            descriptor = reduction.recv_handle(control)
+        except (EOFError, OSError):
+            return  # the server is gone
+        refresh = getattr(state, "refresh", None)
+        try:
+            if refresh is not None:
+                refresh()
+        except Exception:  # a catalog being rebuilt: the worker starts on the layers it has and reloads them itself
+            _LOG.exception("could not bring the layers up to date before starting a check worker")
+        pid = os.fork()
+        if pid == 0:
+            try:
+                control.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                _answer_jobs(Connection(descriptor), limits, state)
+            finally:
+                os._exit(0)
+        os.close(descriptor)
+        control.send(pid)
+
+
+def _answer_jobs(connection: Connection, limits: Limits, state: Any) -> None:
+    """A worker's life: cap memory, then answer jobs until the pipe closes."""
     loaded = _address_space()
     if loaded is not None:
         cap = loaded + limits.check_memory_bytes
@@ -109,16 +149,24 @@ def _address_space() -> int | None:
     return None
 
 
+@dataclass(frozen=True)
+class Unrecorded:
+    """A job's answer, not to be sent before ``records`` are stored in the log ``database`` names."""
+
+    answer: Any
+    records: tuple[CheckRecord, ...]
+    database: str | None
+
+
 @dataclass(eq=False)  # each worker is itself: hashed and compared by identity
 class _Worker:
-    process: multiprocessing.process.BaseProcess
+    pid: int  # a child of the zygote, which reaps it
     connection: Connection
 
     def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError, AttributeError, ValueError):
-            self.process.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
         self.connection.close()
-        self.process.join(5)
 
 
 async def _readable(connection: Connection) -> None:
@@ -145,30 +193,68 @@ class WorkerPool:
         self._all: set[_Worker] = set()
         self._spawning: set[asyncio.Task] = set()
         self._closed = False
+        self._logs: dict[str | None, AuditLog] = {}
+        self._zygote: tuple[multiprocessing.process.BaseProcess, Connection] | None = None
+        self._forking = asyncio.Lock()
 
     async def start(self) -> None:
-        """Start every worker and wait until each has loaded the layers."""
+        """Start the zygote (it loads the layers) and fork every worker from it."""
+        await self._start_zygote()
         workers = await asyncio.gather(*(self._spawn() for _ in range(self.size)))
         for worker in workers:
             self._idle.put_nowait(worker)
 
-    async def _spawn(self) -> _Worker:
+    async def _start_zygote(self) -> None:
         parent, child = _CONTEXT.Pipe()
-        process = _CONTEXT.Process(target=_serve, args=(child, self.limits, self._state_factory), daemon=True,
-                                   name="siting-check-worker")
+        process = _CONTEXT.Process(target=_zygote, args=(child, self.limits, self._state_factory), daemon=True,
+                                   name="siting-check-zygote")
         await asyncio.to_thread(process.start)
         child.close()
-        worker = _Worker(process, parent)
-        self._all.add(worker)
         try:
             await _readable(parent)
             kind, _ = parent.recv()
         except (EOFError, OSError):
             kind = "died"
         if kind != "ready":
+            parent.close()
+            process.kill()
+            process.join(5)
+            raise RuntimeError(f"the check workers failed to start (exit code {process.exitcode}); see the log above")
+        self._zygote = (process, parent)
+
+    def _fork(self) -> _Worker:
+        """A new worker forked by the zygote, connected to us by a fresh pipe (its end passed over)."""
+        _, control = self._zygote
+        parent, child = _CONTEXT.Pipe()
+        try:
+            control.send("fork")
+            reduction.send_handle(control, child.fileno(), self._zygote[0].pid)
+            pid = control.recv()
+        finally:
+            child.close()
+        return _Worker(pid, parent)
+
+    async def _spawn(self) -> _Worker:
+        async with self._forking:
+            if self._zygote is None or not self._zygote[0].is_alive():
+                if self._zygote is not None:
+                    self._zygote[1].close()
+                    self._zygote = None
+                await self._start_zygote()
+            try:
+                worker = await asyncio.to_thread(self._fork)
+            except (EOFError, OSError) as error:
+                raise RuntimeError(f"the check worker zygote failed to fork: {error}") from error
+        self._all.add(worker)
+        try:
+            await _readable(worker.connection)
+            kind, _ = worker.connection.recv()
+        except (EOFError, OSError):
+            kind = "died"
+        if kind != "ready":
             self._all.discard(worker)
             worker.kill()
-            raise RuntimeError(f"a check worker failed to start (exit code {process.exitcode}); see the log above")
+            raise RuntimeError("a check worker failed to start; see the log above")
         return worker
 
     def _replace(self, worker: _Worker) -> None:
@@ -203,18 +289,35 @@ class WorkerPool:
                 await asyncio.wait_for(self._heavy.acquire(), max(0.0, deadline - time.monotonic()))
             try:
                 worker = await asyncio.wait_for(self._idle.get(), max(0.0, deadline - time.monotonic()))
-                return await self._on(worker, job, args, deadline)
+                result = await self._on(worker, job, args, deadline)
             finally:
                 if heavy:
                     self._heavy.release()
         except TimeoutError:
             raise RefusedError(504, *_timeout_fields(seconds, path)) from None
+        return await self._recorded(result) if isinstance(result, Unrecorded) else result
+
+    async def _recorded(self, pending: Unrecorded) -> Any:
+        """The answer, once its records are durable (committed with the other requests' records).
+
+        Shielded: a client that leaves while its records are being committed does not take them out."""
+        log = self._logs.get(pending.database)
+        if log is None:
+            log = self._logs[pending.database] = await asyncio.to_thread(open_audit_log, pending.database)
+        if pending.records:
+            await asyncio.shield(asyncio.wrap_future(log.submit(list(pending.records))))
+        return pending.answer
 
     async def _on(self, worker: _Worker, job: Callable, args: tuple, deadline: float) -> Any:
         healthy = False
         try:
-            await asyncio.to_thread(worker.connection.send, (job, args))
+            message = reduction.ForkingPickler.dumps((job, args))
+            if len(message) <= _INLINE_BYTES:  # fits the idle worker's socket buffer: sent without blocking the loop
+                worker.connection.send_bytes(message)
+            else:  # an uploaded file: sent from a thread
+                await asyncio.to_thread(worker.connection.send_bytes, message)
             await asyncio.wait_for(_readable(worker.connection), max(0.0, deadline - time.monotonic()))
+            # In a thread: a reply over 16 kB comes as two writes, and a worker preempted between them would stall the loop.
             kind, payload = await asyncio.to_thread(worker.connection.recv)
             healthy = kind != "memory"
         except TimeoutError:
@@ -236,6 +339,12 @@ class WorkerPool:
         for worker in list(self._all):
             worker.kill()
         self._all.clear()
+        if self._zygote is not None:
+            process, control = self._zygote
+            control.close()
+            process.kill()
+            await asyncio.to_thread(process.join, 5)
+            self._zygote = None
 
 
 def _timeout_fields(seconds: float, path: str) -> tuple:

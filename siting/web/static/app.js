@@ -499,6 +499,7 @@ function showPage(page) {
     tab.setAttribute("aria-selected", String(tab.dataset.page === page));
   }
   $("#planner").hidden = page !== "planner";
+  $("#admin").hidden = page !== "admin";
   $("#planner-map").hidden = page !== "planner" || !$("#planner-map").getAttribute("src");
 }
 

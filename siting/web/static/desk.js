@@ -326,5 +326,6 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!document.body.dataset.checkId) hideDesk();
   }).observe(document.body, { attributes: true, attributeFilter: ["data-check-id"] });
   $("#history-refresh").addEventListener("click", loadHistory);
-  loadHistory();
+  // A role that reads no checks (a data administrator) has no history to load.
+  if (document.body.dataset.role !== "data-admin") loadHistory();
 });
