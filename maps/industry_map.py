@@ -1,7 +1,7 @@
 """Industry siting maps: a region in the classes a check would give one kind of project.
 
 The same look as the region zone maps (maps/region_map.py, maps/figure.py): per-zoom
-simplification on one shared arrangement, legend, scale bar, north arrow, county names,
+simplification that keeps shared edges shared, legend, scale bar, north arrow, county names,
 sources and the demonstration label; plus what a report needs — km² and share per class
 and county, the largest contiguous 未发现限制 areas, and the rules behind each class with
 their quotes. Geometry is drawn simplified; every number comes from the full-resolution
@@ -17,27 +17,12 @@ import folium
 import geopandas as gpd
 import numpy as np
 import shapely
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 
 from maps.basemap import Basemap
-from maps.figure import (
-    add_demo_label,
-    add_footer,
-    add_north_arrow,
-    add_scale_bar,
-    meridian_convergence_deg,
-    new_sheet,
-    panel_legend,
-    panel_rows,
-    set_extent,
-)
-from maps.fonts import cjk_family
 from maps.leaflet import Banners, LevelGeometries, Panel, ZoomLayer, authority_text, base_map, fill_swatch, legend_html, line_swatch
 from maps.offline import save_offline
 from maps.region import Region
-from maps.simplify import arrange, levels_for, simplify_arrangement
+from maps.simplify import Level, arrange, levels_for, simplify_arrangement
 from maps.style import ADMIN_COLOUR, VERDICT_COLOURS, ZoneStyle
 from spatial.crs import STORAGE_EPSG
 from spatial.layer import LayerSet, Provenance, project
@@ -80,6 +65,27 @@ def _present(result: SitingClasses) -> list:
 
 def _wgs84(geometries: np.ndarray, epsg: int) -> np.ndarray:
     return np.asarray(project(np.asarray(geometries, dtype=object), epsg, STORAGE_EPSG), dtype=object)
+
+
+def _class_levels(present: list, levels: list[Level]) -> list[np.ndarray]:
+    """The classes simplified for each level, as one coverage.
+
+    The classes tile the region by construction (each is an area less every stronger class),
+    so their parts are already the faces of a coverage: no arrangement of a city's worth of
+    class edges to node (seconds). Each level is simplified from the next finer one, a few
+    times cheaper than from the full geometry; tolerances grow fourfold per level, so the
+    finer levels add at most a third of a level's own tolerance. The region and county
+    outlines are simplified on their own arrangement and may stand off the class edges by
+    less than a level's tolerance (under a screen pixel).
+    """
+    parts, owner = shapely.get_parts(np.array([c.geometry for c in present], dtype=object), return_index=True)
+    out: list[np.ndarray] = [np.empty(0, dtype=object)] * len(levels)
+    for i in sorted(range(len(levels)), key=lambda i: levels[i].tolerance_m):
+        if levels[i].tolerance_m > 0 and len(parts):
+            parts = shapely.coverage_simplify(parts, levels[i].tolerance_m)
+        kept = ~shapely.is_empty(parts)
+        out[i] = np.array([shapely.multipolygons(parts[kept & (owner == k)]) for k in range(len(present))], dtype=object)
+    return out
 
 
 def _area_table(result: SitingClasses, county_rows: list[dict]) -> str:
@@ -133,10 +139,10 @@ def industry_map(result: SitingClasses, region: Region, subdivisions: gpd.GeoDat
     epsg = result.epsg
     present = _present(result)
     counties = np.asarray(project(np.asarray(subdivisions.geometry.values, dtype=object), STORAGE_EPSG, epsg), dtype=object)
-    polygons = np.concatenate([[result.region], counties, [c.geometry for c in present]])
-    arrangement = arrange(polygons)
+    admin = arrange(np.concatenate([[result.region], counties]))
     levels = levels_for(region.geometry.centroid.y)
-    per_level = [_wgs84(simplify_arrangement(arrangement, level.tolerance_m), epsg) for level in levels]
+    per_level = [_wgs84(np.concatenate([simplify_arrangement(admin, level.tolerance_m), classes]), epsg)
+                 for level, classes in zip(levels, _class_levels(present, levels), strict=True)]
     fmap = base_map(tuple(region.geometry.bounds), basemap, out)
 
     def lod(rows: slice) -> list[LevelGeometries]:
@@ -188,6 +194,20 @@ def write_industry_map(result: SitingClasses, region: Region, subdivisions: gpd.
 def render_industry_figure(result: SitingClasses, region: Region, subdivisions: gpd.GeoDataFrame, layers: LayerSet,
                            largest: list[dict], out: Path) -> Path:
     """The classified region as an A4 landscape print figure (.png or .pdf by suffix)."""
+    from matplotlib.lines import Line2D  # matplotlib only for print: the HTML map does without it
+
+    from maps.figure import (
+        add_demo_label,
+        add_footer,
+        add_north_arrow,
+        add_scale_bar,
+        meridian_convergence_deg,
+        new_sheet,
+        panel_legend,
+        panel_rows,
+        set_extent,
+    )
+
     epsg = result.epsg
     plans = "、".join(dict.fromkeys(p for c in result.classes for p in c.plans))
     sheet = new_sheet(title(region, result), f"依据：{plans or '已载入规划'}", epsg)
@@ -237,6 +257,11 @@ def render_industry_figure(result: SitingClasses, region: Region, subdivisions: 
 
 def render_matrix_figure(rows: list[dict], region_name: str, out: Path) -> Path:
     """Stacked bars: the share of the region in each class, one bar per industry and stage."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    from maps.fonts import cjk_family
+
     family = cjk_family()
     figure = Figure(figsize=(297 / 25.4, 210 / 25.4))
     ax = figure.add_axes((0.22, 0.12, 0.74, 0.76))

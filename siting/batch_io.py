@@ -54,7 +54,7 @@ _EXCEL_MAX_ROWS = 1_048_576
 SUMMARY, DETAILS, SITUATIONS = "汇总", "量测明细", "规划情形"
 _BLOCK = 1 << 20
 _READ_BLOCK = 1 << 22  # bytes per pyarrow read block: parsed on every core, few held at once
-_FORMULA = r"^[=+\-@\t\r]"  # OWASP: a cell a spreadsheet may run as a formula
+_FORMULA_BYTES = np.frombuffer(b"=+-@\t\r", dtype=np.uint8)  # OWASP: the first characters of a cell a spreadsheet may run as a formula
 _WGS84_LON_LAT = ("经度_WGS84", "纬度_WGS84")
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
@@ -457,11 +457,26 @@ def _neutralised(table: pa.Table) -> pa.Table:
     columns = []
     for column in table.columns:
         if pa.types.is_string(column.type):
-            risky = pc.fill_null(pc.match_substring_regex(column, _FORMULA), False)
-            if pc.any(risky).as_py():
-                column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+            risky = _formula_cells(column)
+            if risky.any():
+                column = pc.if_else(pa.array(risky), pc.binary_join_element_wise("'", column, ""), column)
         columns.append(column)
     return pa.table(columns, names=table.column_names)
+
+
+def _formula_cells(column: pa.Array | pa.ChunkedArray) -> NDArray:
+    """Which cells of a text column start with one of ``_FORMULA_BYTES`` (all ASCII, so one byte of
+    UTF-8): the first byte of each value, read from the Arrow buffers, not a regular expression per cell."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    parts = []
+    for chunk in chunks:
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32, count=len(chunk) + 1, offset=4 * chunk.offset)
+        data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8) if chunk.buffers()[2] is not None else np.empty(0, np.uint8)
+        nonempty = offsets[1:] > offsets[:-1]
+        first = np.zeros(len(chunk), dtype=np.uint8)
+        first[nonempty] = data[offsets[:-1][nonempty]]
+        parts.append(np.isin(first, _FORMULA_BYTES) & chunk.is_valid().to_numpy(zero_copy_only=False))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
 
 
 def _wkb_points(table: pa.Table) -> pa.Array:

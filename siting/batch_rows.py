@@ -11,6 +11,9 @@ naming the row, the column and the value.
 from __future__ import annotations
 
 import hashlib
+import re
+import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -29,7 +32,7 @@ from spatial.errors import InputError
 from spatial.industry import Industry
 from spatial.layer import LayerSet
 from spatial.rules import Rule, Stage, Verdict
-from spatial.screening import DEFAULT_REPORT_M, Screening, combo, screen, site_headlines
+from spatial.screening import DEFAULT_REPORT_M, Pattern, Screening, screen, site_headlines
 from spatial.semantics import VERDICTS
 
 FIELDS = {  # role → accepted headers (case-insensitive), first match wins
@@ -49,6 +52,7 @@ SITUATION_COLUMNS = ["规划情形", "行业", "阶段", "适用规划", "类别
 CHECKED, UNCHECKED = "已检查", "未检查"
 _PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _UNSAFE_TEXT = "[\\x{0}-\\x{1f}\\x{7f}-\\x{9f}\\x{fffe}\\x{ffff}]"  # what siting.text_fields.clean_text refuses
+_REGEX_SPECIAL = r"[\\.+*?()|\[\]{}^$]"  # escaped to read a text as a literal in an RE2 expression
 NAME_MAX_CHARS = 200  # as a project name in siting check
 _LABELS = [v.label for v in VERDICTS]
 _CODES = [v.value for v in VERDICTS]
@@ -167,7 +171,7 @@ def screen_chunk(table: pa.Table | pd.DataFrame, rows: NDArray, columns: Columns
               for k in order]
     group = rank[inverse.ravel()] if len(valid) else np.empty(0, dtype=np.int64)
     screening = screen(lon[valid], lat[valid], group, combos, rules, layers, options.report_m)
-    return _tables(table, rows, valid, lon, lat, reasons, screening, combos, columns)
+    return _tables(table, rows, valid, lon, lat, reasons, screening, columns)
 
 
 def _text(table: pa.Table, column: str, strip: bool = True) -> pa.Array:
@@ -311,47 +315,58 @@ def _named_enterprises(table: pa.Table, columns: Columns, rules: list[Rule]) -> 
     if not columns.name or not naming:
         return [frozenset()], np.zeros(n, dtype=np.int64)
     names = _text(table, columns.name, strip=False)
+    # One pass finds the few names that hold any enterprise (a regular expression of every name, as
+    # literals); each rule's names are then looked for in those only (Rule.names_enterprise).
+    anyone = "|".join(re.sub(_REGEX_SPECIAL, r"\\\g<0>", enterprise) for rule in naming for enterprise in rule.enterprises)
+    rows = np.flatnonzero(pc.match_substring_regex(names, anyone).to_numpy(zero_copy_only=False))
     mask = np.zeros(n, dtype=np.int64)
-    for bit, rule in enumerate(naming):  # Rule.names_enterprise, on the whole column at once
-        hit = np.zeros(n, dtype=bool)
-        for enterprise in rule.enterprises:
-            hit |= pc.match_substring(names, enterprise).to_numpy(zero_copy_only=False)
-        mask |= hit.astype(np.int64) << bit
+    if len(rows):
+        some = names.take(pa.array(rows))
+        for bit, rule in enumerate(naming):
+            hit = np.zeros(len(rows), dtype=bool)
+            for enterprise in rule.enterprises:
+                hit |= pc.match_substring(some, enterprise).to_numpy(zero_copy_only=False)
+            mask[rows] |= hit.astype(np.int64) << bit
     unique, codes = np.unique(mask, return_inverse=True)
     sets = [frozenset(rule.id for bit, rule in enumerate(naming) if int(m) >> bit & 1) for m in unique.tolist()]
     return sets, codes.ravel().astype(np.int64)
 
 
 def _tables(table: pa.Table, rows: NDArray, valid: NDArray, lon: NDArray, lat: NDArray, reasons: _Reasons,
-            screening: Screening, combos: list, columns: Columns) -> ChunkResult:
+            screening: Screening, columns: Columns) -> ChunkResult:
     n = table.num_rows
-    situations = [_situation(pattern, combos) for pattern in screening.patterns]
-    keys = [key for key, _ in situations]
+    described = _described(screening.patterns)
+    measured = screening.measured
+    rule_ids = list(measured["rule"].cat.categories)
+    codes = measured["rule"].cat.codes.to_numpy()
     # In (site, rule) order, so that every engine and chunking joins the same strings.
-    measured = screening.measured.assign(rule=screening.measured["rule"].astype(str)).sort_values(["site", "rule"], kind="stable")
-    site_row = valid[measured["site"].to_numpy()] if len(measured) else np.empty(0, dtype=np.int64)
-    pattern = np.full(n, len(screening.patterns), dtype=np.int64)  # one past the patterns: unchecked
-    pattern[valid] = np.where(screening.pattern >= 0, screening.pattern, len(screening.patterns))
+    rank = np.empty(len(rule_ids), dtype=np.int64)
+    rank[np.argsort(np.array(rule_ids, dtype=str), kind="stable")] = np.arange(len(rule_ids))
+    order = np.lexsort((rank[codes], measured["site"].to_numpy()))
+    site_row = valid[measured["site"].to_numpy()[order]]
+    rule = pa.array(rule_ids, pa.string()).take(pa.array(codes[order].astype(np.int64)))
+    found, inside, boundary, distance, margin, horizon = (measured[name].to_numpy()[order] for name in (
+        "severity", "inside", "boundary", "distance_m", "margin_m", "horizon_m"))
+    pattern = np.full(n, len(described), dtype=np.int64)  # one past the patterns: unchecked
+    pattern[valid] = np.where(screening.pattern >= 0, screening.pattern, len(described))
+    pattern_index = pa.array(pattern)
 
-    def per_pattern(values: list) -> NDArray:
-        return np.array([*values, ""], dtype=object)[pattern]
+    def per_pattern(values: list[str]) -> pa.Array:
+        return pa.array([*values, ""], pa.string()).take(pattern_index)
 
     ids = {}
     for verdict in (Verdict.PROHIBITED, Verdict.EXIT, Verdict.RESTRICTED, Verdict.REVIEW):
-        column = per_pattern([_joined(p, verdict) for p in screening.patterns])
-        hit = measured["severity"].to_numpy() == verdict.severity
+        column = per_pattern([situation.rules[verdict] for situation in described])
+        hit = found == verdict.severity
         if hit.any():
-            extra = pd.Series(measured["rule"].to_numpy()[hit]).groupby(site_row[hit]).agg("; ".join)
-            at = extra.index.to_numpy()
-            column[at] = [f"{a}; {b}" if a else b for a, b in zip(column[at], extra.to_numpy(), strict=True)]
-        ids[verdict] = pa.array(column, pa.string())
+            extra = _joined(site_row[hit], rule.filter(pa.array(hit)), n)
+            column = pc.if_else(pc.equal(extra, ""), column,
+                                pc.if_else(pc.equal(column, ""), extra, pc.binary_join_element_wise(column, extra, "; ")))
+        ids[verdict] = column
 
-    distances = np.full(n, "", dtype=object)
-    stated = np.isfinite(measured["distance_m"].to_numpy())
-    if stated.any():
-        text = measured["rule"][stated] + "=" + measured["distance_m"][stated].map("{:.1f}".format)
-        joined = text.groupby(site_row[stated]).agg("; ".join)
-        distances[joined.index.to_numpy()] = joined.to_numpy()
+    stated = np.isfinite(distance)
+    metres = pa.array([f"{value:.1f}" for value in distance[stated].tolist()], pa.string())
+    distances = _joined(site_row[stated], pc.binary_join_element_wise(rule.filter(pa.array(stated)), metres, "="), n)
 
     headlines = np.full(n, "", dtype=object)
     headlines[valid] = site_headlines(screening)
@@ -361,7 +376,7 @@ def _tables(table: pa.Table, rows: NDArray, valid: NDArray, lon: NDArray, lat: N
     severity[valid] = screening.overall
     epsg = np.zeros(n, dtype=np.int64)
     epsg[valid] = screening.epsg
-    not_evaluated = np.array([len(p.not_evaluated) for p in screening.patterns] + [0], dtype=np.int64)[pattern]
+    not_evaluated = np.array([situation.not_evaluated for situation in described] + [0], dtype=np.int64)[pattern]
 
     added = {
         ROW: pa.array(rows, pa.int64()),
@@ -374,47 +389,84 @@ def _tables(table: pa.Table, rows: NDArray, valid: NDArray, lon: NDArray, lat: N
         "纬度_WGS84": pa.array(np.round(lat, 7), pa.float64(), mask=~checked),
         "高斯投影带EPSG": pa.array(epsg, pa.int64(), mask=~checked),
         "禁止条款": ids[Verdict.PROHIBITED], "退出条款": ids[Verdict.EXIT], "限制条款": ids[Verdict.RESTRICTED],
-        "需复核条款": ids[Verdict.REVIEW], "量测距离_米": pa.array(distances, pa.string()),
+        "需复核条款": ids[Verdict.REVIEW], "量测距离_米": distances,
         "未评估条款数": pa.array(not_evaluated, pa.int64(), mask=~checked),
-        "示意数据": pa.array(per_pattern(["、".join(p.demonstration) for p in screening.patterns]), pa.string()),
-        "规划情形": pa.array(per_pattern(keys), pa.string()),
+        "示意数据": per_pattern([situation.demonstration for situation in described]),
+        "规划情形": per_pattern([situation.key for situation in described]),
     }
     names = [f"{c}_输入" if c in SUMMARY_COLUMNS else c for c in table.column_names]
     summary = pa.table([*table.columns, *added.values()], names=[*names, *added])
 
     # The measured findings worth a line: a stated distance, or a verdict other than compliant.
     # The rest are compliant and farther than the report horizon (规划情形 lists what was measured).
-    keep = stated | (measured["severity"].to_numpy() != Verdict.COMPLIANT.severity)
-    kept = measured[keep]
+    keep = stated | (found != Verdict.COMPLIANT.severity)
     kept_rows = site_row[keep]  # already in (row, rule) order
     name_text = _text(table, columns.name, strip=False) if columns.name else pa.array([""] * n, pa.string())
-    horizon = kept["horizon_m"].map("{:.0f}".format).to_numpy(dtype=object)
-    distance, margin = kept["distance_m"].to_numpy(dtype=float), kept["margin_m"].to_numpy(dtype=float)
-    note = np.where(np.isnan(distance), "距离超过 " + horizon + " 米（报告范围以外）",
-                    np.where(np.isnan(margin), "距边界超过 " + horizon + " 米", ""))
-    found = kept["severity"].to_numpy().astype(np.int8)
+    distance, margin, found = distance[keep], margin[keep], found[keep].astype(np.int8)
+    horizons, which = np.unique(horizon[keep], return_inverse=True)  # a few: one per measured target
+    notes = pa.array([f"距离超过 {h:.0f} 米（报告范围以外）" for h in horizons.tolist()]
+                     + [f"距边界超过 {h:.0f} 米" for h in horizons.tolist()] + [""], pa.string())
+    note = np.where(np.isnan(distance), which, np.where(np.isnan(margin), len(horizons) + which, 2 * len(horizons)))
     details = pa.table({
         ROW: pa.array(rows[kept_rows], pa.int64()), "名称": name_text.take(pa.array(kept_rows, pa.int64())),
-        "条款": pa.array(kept["rule"].to_numpy(dtype=object), pa.string()),
+        "条款": rule.filter(pa.array(keep)),
         "结论": _dictionary(found, _LABELS), "verdict": _dictionary(found, _CODES),
-        "在管控区内": pa.array(kept["inside"].to_numpy(dtype=bool)), "边界情形": pa.array(kept["boundary"].to_numpy(dtype=bool)),
+        "在管控区内": pa.array(inside[keep].astype(bool)), "边界情形": pa.array(boundary[keep].astype(bool)),
         "距离_米": pa.array(np.round(distance, 2), pa.float64(), from_pandas=True),
-        "余量_米": pa.array(np.round(margin, 2), pa.float64(), from_pandas=True), "说明": pa.array(note.astype(object), pa.string()),
+        "余量_米": pa.array(np.round(margin, 2), pa.float64(), from_pandas=True), "说明": notes.take(pa.array(note.ravel())),
     })
-    return ChunkResult(summary, details, dict(situations))
+    return ChunkResult(summary, details, {situation.key: situation.records for situation in described})
+
+
+def _joined(rows: NDArray, texts: pa.Array, n: int) -> pa.Array:
+    """For each of n rows, the texts given for it joined with "; " ("" for none): ``rows`` ascending, one per text."""
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else np.empty(0, dtype=np.int64)
+    lists = pa.ListArray.from_arrays(pa.array(np.r_[starts, len(rows)].astype(np.int32)), texts)
+    at = np.full(n, -1, dtype=np.int64)
+    at[rows[starts]] = np.arange(len(starts))
+    return pc.fill_null(pc.binary_join(lists, "; ").take(pa.array(at, mask=at < 0)), "")
 
 
 def _dictionary(indices: NDArray, labels: list[str]) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.array(np.asarray(indices, dtype=np.int8), pa.int8()), pa.array(labels, pa.string()))
 
 
-def _joined(pattern, verdict: Verdict) -> str:
-    return "; ".join(sorted(rule.id for rule, found, _, _ in pattern.findings if found is verdict))
+@dataclass(frozen=True)
+class _Situation:
+    """What the result tables say about one situation: its stable key (the same on every engine
+    and chunk), its rows of the 规划情形 level, and the columns of 汇总 its sites share."""
+
+    key: str
+    records: list[tuple]  # SITUATION_COLUMNS
+    rules: dict[Verdict, str]  # ids of the rules with each verdict that need no measuring, joined
+    demonstration: str
+    not_evaluated: int
 
 
-def _situation(pattern, combos: list[tuple[Industry, Stage]]) -> tuple[str, list[tuple]]:
-    """A stable key (same on every engine and chunk) and the rows (SITUATION_COLUMNS) describing one situation."""
-    industry, stage, _ = combo(combos[pattern.group])
+# Worked out once per pattern: patterns are shared by every chunk that meets their situation
+# (spatial.screening), so an entry lives exactly as long as its pattern. Chunks are tabled on
+# threads at once: the table is read and written under the lock.
+_SITUATIONS: weakref.WeakKeyDictionary[Pattern, _Situation] = weakref.WeakKeyDictionary()
+_SITUATIONS_LOCK = threading.Lock()
+_DESCRIBING = threading.Lock()  # held while describing new situations (Python: nothing lost to the wait)
+
+
+def _described(patterns: list[Pattern]) -> list[_Situation]:
+    with _SITUATIONS_LOCK:
+        found = [_SITUATIONS.get(pattern) for pattern in patterns]
+    if all(situation is not None for situation in found):
+        return found
+    with _DESCRIBING:  # the first chunks meet the same situations: one describes them, the other finds them
+        with _SITUATIONS_LOCK:
+            found = [_SITUATIONS.get(pattern) for pattern in patterns]
+        for i in [i for i, situation in enumerate(found) if situation is None]:
+            situation = _situation(patterns[i])
+            with _SITUATIONS_LOCK:
+                found[i] = _SITUATIONS.setdefault(patterns[i], situation)
+    return found
+
+
+def _situation(pattern: Pattern) -> _Situation:
     records = [("结论", rule.id, verdict.label, "场址在规划管辖范围外，但在行政边界精度以内" if boundary else rule.zone.describe(""))
                for rule, verdict, _, boundary in sorted(pattern.findings, key=lambda f: f[0].id)]
     records += [("未评估", rule.id, Verdict.REVIEW.label if rule.action.value != "鼓励" else Verdict.COMPLIANT.label, reason)
@@ -425,9 +477,11 @@ def _situation(pattern, combos: list[tuple[Industry, Stage]]) -> tuple[str, list
     records += [("点名企业", rule.id, "仅供参考", f"本条针对点名企业（{'、'.join(rule.enterprises)}）")
                 for rule in sorted(pattern.information, key=lambda r: r.id)]
     plans = "、".join(pattern.plans)
-    fingerprint = repr((industry.label, stage.value, plans, records, pattern.demonstration))
+    fingerprint = repr((pattern.industry.label, pattern.stage.value, plans, records, pattern.demonstration))
     key = "S" + hashlib.sha1(fingerprint.encode()).hexdigest()[:10]
-    return key, [(key, industry.label, stage.value, plans, *record) for record in records]
+    rules = {verdict: "; ".join(sorted(rule.id for rule, found, _, _ in pattern.findings if found is verdict)) for verdict in Verdict}
+    return _Situation(key, [(key, pattern.industry.label, pattern.stage.value, plans, *record) for record in records], rules,
+                      "、".join(pattern.demonstration), len(pattern.not_evaluated))
 
 
 def situation_table(situations: dict[str, list[tuple]]) -> pa.Table:

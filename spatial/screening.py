@@ -2,9 +2,10 @@
 
 Sites are grouped by what decides every rule but the measured ones: their (industry,
 stage) group, which plans reach them (inside, or within boundary accuracy), which layer
-coverages and 三线一单 unit layers they fall in. Each such *pattern* is worked out once,
-by the same decisions the single-site check makes (``spatial.semantics``); buffer and
-polygon rules are then measured for all sites of a pattern in one array operation.
+coverages and 三线一单 unit layers they fall in. Each such *situation* is worked out once
+per rule list and layer set, by the same decisions the single-site check makes
+(``spatial.semantics``), and shared by every chunk that meets it; buffer and polygon rules
+are then measured for all sites that need them in one array operation per rule.
 
 Distances are exact within each zone's *horizon*: its widest band (buffer distance,
 layer accuracy, river mid-line to bank) plus ``report_m``. Beyond it a distance is
@@ -13,8 +14,9 @@ stated only as "more than the horizon" (NaN here); no verdict depends on it.
 
 from __future__ import annotations
 
-import dataclasses
+import threading
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -23,10 +25,10 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from spatial.answer import decisive, headline_of, missing_layer_groups
+from spatial.answer import MissingLayerGroup, decisive, headline_of, missing_layer_groups
 from spatial.checker import Finding, NotEvaluated, layer_name, missing_reason, uncovered_reason
 from spatial.crs import transformer
-from spatial.engine import COVERAGE, DEEP, FAR, FEATURES, PreparedZones, TargetKey, gk_epsg, prepared
+from spatial.engine import COVERAGE, DEEP, FAR, FEATURES, NEAR, PreparedZones, TargetKey, ZoneIndex, gk_epsg, grid_codes, prepared
 from spatial.industry import Industry, IndustryMatch
 from spatial.layer import LayerSet
 from spatial.rules import Action, Rule, Stage, Verdict, ZoneKind
@@ -53,14 +55,20 @@ from spatial.semantics import (
 from spatial.units import UnitClass
 
 DEFAULT_REPORT_M = 500.0
+SITUATIONS_KEPT = 1 << 16  # situations remembered per rule list: a province's register meets a few thousand
 Combo = tuple[Industry, Stage] | tuple[Industry, Stage, frozenset[str]]
 
 
-@dataclass
+@dataclass(eq=False)
 class Pattern:
-    """What every site of one situation gets from the rules that need no measurement."""
+    """What every site of one situation gets from the rules that need no measurement.
 
-    group: int
+    One object per situation and rule list, shared by every chunk and thread that meets the
+    situation (its decisions never change once made; compared by identity).
+    """
+
+    industry: Industry
+    stage: Stage
     findings: list[tuple[Rule, Verdict, bool | None, bool]] = field(default_factory=list)  # rule, verdict, inside, boundary
     not_evaluated: list[tuple[Rule, str, str, str]] = field(default_factory=list)  # rule, layer, reason, layer name
     conditions: list[Rule] = field(default_factory=list)
@@ -69,6 +77,21 @@ class Pattern:
     demonstration: list[str] = field(default_factory=list)
     plans: list[str] = field(default_factory=list)  # ids of the plans that reach the sites
     severity: int = NOT_APPLICABLE
+    # The not-evaluated rules grouped by the layer they wait for (the first group), and how many are not encouraging.
+    missing: tuple[MissingLayerGroup | None, int] = (None, 0)
+    # The measured rules as arrays (positions in the rule list, severity inside, at the edge of their area).
+    measured_rules: NDArray = field(default_factory=lambda: np.empty(0, np.int32), repr=False)
+    measured_hits: NDArray = field(default_factory=lambda: np.empty(0, np.int8), repr=False)
+    measured_at_edge: NDArray = field(default_factory=lambda: np.empty(0, bool), repr=False)
+    _parts: tuple[date, _PatternParts] | None = field(default=None, repr=False)
+
+    def parts(self, today: date) -> _PatternParts:
+        """What the pattern gives every headline of its sites on a day (overdue deadlines change with it);
+        threads may both make a day's parts: equal ones."""
+        parts = self._parts
+        if parts is None or parts[0] != today:
+            parts = self._parts = (today, _PatternParts(self, today))
+        return parts[1]
 
 
 @dataclass
@@ -81,6 +104,7 @@ class Screening:
     patterns: list[Pattern]
     measured: pd.DataFrame  # site, rule, severity, inside, boundary, distance_m, margin_m, horizon_m
     layer_names: dict[str, str] = field(default_factory=dict)  # of the measured layers, for headlines
+    rules: list[Rule] = field(default_factory=list)  # the measured rules, by their code in ``measured["rule"]``
 
     def findings_of(self, site: int) -> list[dict]:
         """Every finding of one site, as (rule id, verdict, inside, boundary, distance, margin)."""
@@ -98,57 +122,75 @@ class Screening:
 def site_headlines(screening: Screening) -> NDArray:
     """The headline of every site, worded as a single check words it (``spatial.answer``).
 
-    A site whose answer needs no measured finding shares its pattern's headline; only sites
-    with a measured finding other than compliant get their own.
+    A site whose answer needs no measured finding shares its situation's headline (made once
+    per situation and verdict, then taken for its sites); only sites with a measured finding
+    other than compliant get their own, from the findings with their verdict and a count of
+    the rest.
     """
-    measured = screening.measured
-    rules = {rule.id: rule for pattern in screening.patterns for rule, _, _ in pattern.measured}
-    parts = [_PatternParts(pattern) for pattern in screening.patterns]
-    # Sites without a notable measured finding: one headline per (pattern, overall), filled in bulk.
+    today = date.today()
+    patterns = screening.patterns
     keys = screening.pattern.astype(np.int64) * len(VERDICTS) + screening.overall
     unique, inverse = np.unique(keys, return_inverse=True)
-    shared = np.array([parts[key // len(VERDICTS)].headline(VERDICTS[key % len(VERDICTS)], [])
-                       for key in unique.tolist()] or [""], dtype=object)
-    out = shared[inverse.ravel()] if len(keys) else np.empty(0, dtype=object)
-    notable = measured[measured["severity"].to_numpy() > COMPLIANT]
+    shared = np.array([patterns[key // len(VERDICTS)].parts(today).plain(key % len(VERDICTS)) for key in unique.tolist()] or [""],
+                      dtype=object)
+    out = shared.take(inverse.ravel()) if len(keys) else np.empty(0, dtype=object)
+    measured = screening.measured
+    severity = measured["severity"].to_numpy()
+    notable = np.flatnonzero(severity > COMPLIANT)
     if not len(notable):
         return out
-    today = date.today()
-    sites = notable["site"].to_numpy()
+    sites = measured["site"].to_numpy()[notable]
     order = np.argsort(sites, kind="stable")
-    starts = np.flatnonzero(np.diff(sites[order])) + 1
-    columns = [notable[name].to_numpy()[order] for name in ("rule", "severity", "inside", "distance_m", "margin_m", "boundary")]
-    for rows in np.split(np.arange(len(order)), starts):
-        site = int(sites[order[rows[0]]])
-        found = []
-        for rule_id, severity, inside, distance, margin, boundary in zip(*(column[rows] for column in columns), strict=True):
-            rule = rules[str(rule_id)]
-            name = screening.layer_names.get(rule.zone.layer, "")
-            found.append(Finding(rule, VERDICTS[severity], rule.zone.layer, name, rule.zone.describe(name), bool(inside),
-                                 _or_none(distance), _or_none(margin), bool(boundary), "",
-                                 overdue=bool(inside) and overdue(rule, today)))
-        out[site] = parts[screening.pattern[site]].headline(VERDICTS[int(screening.overall[site])], found)
+    notable, sites = notable[order], sites[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sites)) + 1]
+    # Per site, how many of its notable findings have each verdict; only those with the site's verdict become Findings.
+    counts = np.zeros((len(starts), len(VERDICTS)), dtype=np.int64)
+    np.add.at(counts, (np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(sites)])), severity[notable]), 1)
+    lead = severity[notable] == screening.overall[sites]
+    candidates = notable[lead]
+    owner = np.searchsorted(starts, np.flatnonzero(lead), side="right") - 1
+    columns = [measured[name].to_numpy()[candidates].tolist() for name in ("inside", "distance_m", "margin_m", "boundary")]
+    codes = measured["rule"].cat.codes.to_numpy()[candidates].tolist()
+    found: list[list[Finding]] = [[] for _ in range(len(starts))]
+    for k, (inside, distance, margin, boundary) in enumerate(zip(*columns, strict=True)):
+        rule = screening.rules[codes[k]]
+        name = screening.layer_names.get(rule.zone.layer, "")
+        found[owner[k]].append(Finding(rule, VERDICTS[int(severity[candidates[k]])], rule.zone.layer, name, rule.zone.describe(name),
+                                       inside, _or_none(distance), _or_none(margin), boundary, "",
+                                       overdue=inside and overdue(rule, today)))
+    for k, site in enumerate(sites[starts].tolist()):
+        tally = Counter({VERDICTS[v]: int(c) for v, c in enumerate(counts[k]) if c})
+        out[site] = patterns[screening.pattern[site]].parts(today).headline(VERDICTS[int(screening.overall[site])], found[k], tally)
     return out
 
 
 class _PatternParts:
-    """What a pattern contributes to the headline of each of its sites, worked out once."""
+    """What a pattern contributes to the headline of each of its sites, worked out once a day."""
 
-    def __init__(self, pattern: Pattern) -> None:
-        today = date.today()
+    def __init__(self, pattern: Pattern, today: date) -> None:
         self.fixed = [Finding(rule, verdict, None, "", rule.zone.describe(""), inside, None, None, boundary, "",
                               overdue=inside is not False and overdue(rule, today))
                       for rule, verdict, inside, boundary in pattern.findings]
-        items = [NotEvaluated(rule, layer, reason, name) for rule, layer, reason, name in pattern.not_evaluated]
-        groups = missing_layer_groups(items)
-        self.first_missing = groups[0] if groups else None
-        self.held = sum(1 for item in items if item.rule.action is not Action.ENCOURAGE)
+        self.tally = Counter(f.verdict for f in self.fixed if f.verdict is not Verdict.COMPLIANT)
+        self.first_missing, self.held = pattern.missing
         self.demonstration = bool(pattern.demonstration)
+        self._plain: dict[int, str] = {}
 
-    def headline(self, overall: Verdict, measured: list[Finding]) -> str:
-        everything = self.fixed + measured
-        lead = decisive([f for f in everything if f.verdict is overall])
-        others = Counter(f.verdict for f in everything if f is not lead and f.verdict is not Verdict.COMPLIANT)
+    def plain(self, overall: int) -> str:
+        """The headline of a site with no measured finding above compliant, made once per verdict
+        (threads may both make one: the same string)."""
+        if overall not in self._plain:
+            self._plain[overall] = self.headline(VERDICTS[overall], [], Counter())
+        return self._plain[overall]
+
+    def headline(self, overall: Verdict, measured: list[Finding], tally: Counter) -> str:
+        """``measured``: the site's measured findings with the overall verdict; ``tally``: the verdicts
+        of all its measured findings other than compliant."""
+        lead = decisive([f for f in self.fixed if f.verdict is overall] + measured)
+        others = self.tally + tally
+        if lead is not None and lead.verdict is not Verdict.COMPLIANT:
+            others[lead.verdict] -= 1
+            others = +others  # a verdict no other finding has is not counted
         return headline_of(overall, lead, others, self.held, self.first_missing, self.demonstration)[0]
 
 
@@ -167,89 +209,245 @@ def horizons(rules: list[Rule] | tuple[Rule, ...], layers: LayerSet, report_m: f
     return {key: band + report_m for key, band in widest.items()}
 
 
+class _RuleList:
+    """What screening needs of one rule list on one layer set, worked out once.
+
+    The targets every site is measured against (jurisdictions, coverages, unit layers,
+    the bounds of missing layers) fix the layout of a site's situation flags; the
+    situations met so far are kept by (industry, stage, named rules; flags), at most
+    ``SITUATIONS_KEPT`` of them (the oldest go first). Chunks are screened on threads at
+    once, so the situation table is read and written under a lock; new situations are decided
+    by one thread at a time, outside it, so that two chunks do not both decide the same ones.
+    """
+
+    def __init__(self, rules: tuple[Rule, ...], layers: LayerSet) -> None:
+        self.rules, self.layers = rules, layers  # the rules are kept so their ids stay theirs
+        self.plans = list({rule.plan.id: rule.plan for rule in rules}.values())
+        self.codes = list(dict.fromkeys(code for rule in rules for code in (rule.plan.jurisdiction, *rule.jurisdictions)))
+        self.jurisdictions = [TargetKey.jurisdiction(code) for code in self.codes]
+        self.coverages = [TargetKey(COVERAGE, layer_id) for layer_id in layers.layers if has_coverage(layer_id, layers)]
+        self.units = [TargetKey(FEATURES, unit.layer) for unit in UnitClass if unit.layer in layers.layers]
+        self.reaches = bounds(rules, layers)
+        self.targets = [rule_target(rule, layers) for rule in rules]
+        self.position = {id(rule): i for i, rule in enumerate(rules)}
+        self._limits: dict[float, dict[TargetKey, float]] = {}
+        self.width = 3 * len(self.codes) + len(self.coverages) + len(self.units) + len(self.reaches)  # flag columns
+        # Combinations met: numbered (a key then hashes an int, not an Industry), their relevant flag columns,
+        # and the outcomes of their rules met so far (by id(rule), then by the value of the flags the rule reads).
+        self._combos: dict[tuple[Industry, Stage, frozenset[str]], tuple[int, NDArray, dict[int, dict[object, Outcome]]]] = {}
+        self._numbered = 0
+        self._columns: dict[int, list[int]] = {}  # by id(rule): the flag columns its outcome reads
+        self._missing_groups: dict[tuple, tuple[MissingLayerGroup | None, int]] = {}  # by the not-evaluated rules
+        self._situations: dict[tuple[int, bytes], Pattern] = {}
+        self._lock = threading.Lock()
+        self._deciding = threading.Lock()  # held while deciding new situations (Python: nothing lost to the wait)
+
+    @classmethod
+    def of(cls, zones: PreparedZones, rules: list[Rule], layers: LayerSet) -> _RuleList:
+        """The one _RuleList of a rule list, kept with the layer set's prepared zones."""
+        key = ("rule list", tuple(map(id, rules)))
+        found = zones.memo.get(key)
+        return found if found is not None else zones.memo.setdefault(key, cls(tuple(rules), layers))
+
+    def limits(self, report_m: float) -> dict[TargetKey, float]:
+        if report_m not in self._limits:
+            self._limits[report_m] = horizons(self.rules, self.layers, report_m)
+        return self._limits[report_m]
+
+    def numbered(self, combos: list[Combo]) -> tuple[NDArray, NDArray]:
+        """Per group: its combination's number (equal combinations, equal numbers) and the flag columns
+        its situations are told apart by (``_relevant``)."""
+        with self._lock:
+            known = [self._number(combo(entry)) for entry in combos]
+        return (np.array([number for number, _ in known], dtype=np.int64),
+                np.array([relevant for _, relevant in known], dtype=bool).reshape(len(known), self.width))
+
+    def patterns(self, numbers: NDArray, flags: NDArray, entries: dict[int, tuple[Industry, Stage, frozenset[str]]]) -> list[Pattern]:
+        """The pattern of each situation (a combination's number and a row of flags), decided on first
+        meeting; ``entries``: the combination of each number."""
+        packed = np.ascontiguousarray(np.packbits(flags, axis=1))
+        rows = packed.view(np.dtype((np.void, packed.shape[1]))).ravel().tolist() if packed.shape[1] else [b""] * len(numbers)
+        keys = list(zip(numbers.tolist(), rows, strict=True))
+        with self._lock:
+            found = [self._situations.get(key) for key in keys]
+        if all(pattern is not None for pattern in found):
+            return found
+        with self._deciding:  # the first chunks meet the same situations: one decides, the other finds them
+            with self._lock:
+                found = [pattern if pattern is not None else self._situations.get(key) for pattern, key in zip(found, keys, strict=True)]
+            new: dict[int, list[int]] = {}
+            for i in [i for i, pattern in enumerate(found) if pattern is None]:
+                new.setdefault(keys[i][0], []).append(i)
+            for number, items in new.items():
+                decided = self._decide(entries[number], flags[items])
+                with self._lock:
+                    for i, pattern in zip(items, decided, strict=True):
+                        found[i] = self._situations.setdefault(keys[i], pattern)
+                        if len(self._situations) > SITUATIONS_KEPT:
+                            del self._situations[next(iter(self._situations))]
+        return found
+
+    def _number(self, entry: tuple[Industry, Stage, frozenset[str]]) -> tuple[int, NDArray]:
+        """A combination's number, never reused (a forgotten combination met again gets a new one),
+        and its relevant flag columns. Under the lock."""
+        if entry not in self._combos:
+            self._numbered += 1
+            self._combos[entry] = (self._numbered, self._relevant(entry[0], entry[1]), {})
+            if len(self._combos) > SITUATIONS_KEPT:
+                del self._combos[next(iter(self._combos))]
+        return self._combos[entry][:2]
+
+    def _relevant(self, industry: Industry, stage: Stage) -> NDArray:
+        """The flag columns ``_pattern`` reads for an industry and stage: whether each plan applies, the unit
+        layers, and what each rule for the industry and stage reads (``_reads``). Sites whose flags differ
+        only elsewhere share a pattern."""
+        c, v, u = len(self.codes), len(self.coverages), len(self.units)
+        relevant = np.zeros(self.width, dtype=bool)
+        relevant[[self.codes.index(plan.jurisdiction) for plan in self.plans]] = True
+        relevant[3 * c + v:3 * c + v + u] = True
+        for rule, _ in applicable(self.rules, industry, stage):
+            relevant[self._reads(rule)] = True
+        return relevant
+
+    def _decide(self, entry: tuple[Industry, Stage, frozenset[str]], flags: NDArray) -> list[Pattern]:
+        """The patterns of situations of one combination (rows of flags). A rule's outcome depends only on
+        the few flags it reads: it is worked out once per combination and value of those, and kept."""
+        industry, stage, named = entry
+        with self._lock:
+            known = self._combos[entry][2] if entry in self._combos else {}
+        per_rule = []
+        for rule, match in applicable(self.rules, industry, stage):
+            columns = self._reads(rule)
+            if len(columns) < 63:
+                states = (flags[:, columns].astype(np.int64) @ (np.int64(1) << np.arange(len(columns), dtype=np.int64))).tolist()
+            else:
+                states = [bytes(state) for state in np.packbits(flags[:, columns], axis=1)]
+            outcomes = known.setdefault(id(rule), {})  # threads may both add one: the same outcome
+            for k, state in enumerate(states):
+                if state not in outcomes:
+                    outcomes[state] = self._outcome(rule, match, named, flags[k])
+            per_rule.append([outcomes[state] for state in states])
+        c, v = len(self.codes), len(self.coverages)
+        plan_column = [self.codes.index(plan.jurisdiction) for plan in self.plans]
+        patterns = []
+        for k, row in enumerate(flags.tolist()):
+            plans = [plan.id for plan, column in zip(self.plans, plan_column, strict=True) if row[column]]
+            units = [key.layer for i, key in enumerate(self.units) if row[3 * c + v + i]]
+            pattern = _pattern(industry, stage, plans, units, [outcomes[k] for outcomes in per_rule], self.layers)
+            pattern.measured_rules = np.array([self.position[id(rule)] for rule, _, _ in pattern.measured], dtype=np.int32)
+            pattern.measured_hits = np.array([rule_verdict(rule, match).severity for rule, match, _ in pattern.measured], dtype=np.int8)
+            pattern.measured_at_edge = np.array([at_edge for _, _, at_edge in pattern.measured], dtype=bool)
+            pattern.missing = self._missing(pattern.not_evaluated)
+            patterns.append(pattern)
+        return patterns
+
+    def _missing(self, not_evaluated: list[tuple[Rule, str, str, str]]) -> tuple[MissingLayerGroup | None, int]:
+        """The first missing-layer group and the count of rules held back, once per list of not-evaluated
+        rules (most situations of a combination share theirs; rule ids are unique in a rule list)."""
+        key = tuple((rule.id, layer, reason, name) for rule, layer, reason, name in not_evaluated)
+        found = self._missing_groups.get(key)
+        if found is None:
+            items = [NotEvaluated(rule, layer, reason, name) for rule, layer, reason, name in not_evaluated]
+            groups = missing_layer_groups(items)
+            found = (groups[0] if groups else None, sum(1 for item in items if item.rule.action is not Action.ENCOURAGE))
+            with self._lock:
+                self._missing_groups[key] = found
+                if len(self._missing_groups) > SITUATIONS_KEPT:
+                    del self._missing_groups[next(iter(self._missing_groups))]
+        return found
+
+    def _reads(self, rule: Rule) -> list[int]:
+        """The flag columns a rule's outcome reads: the scope of its jurisdictions, its layer's coverage, its bound."""
+        if id(rule) not in self._columns:
+            c, v, u = len(self.codes), len(self.coverages), len(self.units)
+            columns = [column for code in rule.jurisdictions for i in [self.codes.index(code)] for column in (i, c + i, 2 * c + i)]
+            coverage = [i for i, key in enumerate(self.coverages) if key.layer == rule.zone.layer]
+            columns += [3 * c + i for i in coverage]
+            reach = bound(rule, self.layers)
+            columns += [3 * c + v + u + i for i, found in enumerate(self.reaches) if found == reach]
+            self._columns[id(rule)] = list(dict.fromkeys(columns))
+        return self._columns[id(rule)]
+
+    def _outcome(self, rule: Rule, match: IndustryMatch, named: frozenset[str], row: NDArray) -> Outcome:
+        """A rule's outcome for a row of flags, from the checker's scopes of what it reads."""
+        c, v, u = len(self.codes), len(self.coverages), len(self.units)
+        index = {code: self.codes.index(code) for code in rule.jurisdictions}
+        areas = {code: {"applies": bool(row[i]), "inside": bool(row[c + i]), "edge_case": bool(row[2 * c + i])} for code, i in index.items()}
+        covered = {key.layer: bool(row[3 * c + i]) for i, key in enumerate(self.coverages) if key.layer == rule.zone.layer}
+        beyond = {reach: bool(row[3 * c + v + u + i]) for i, reach in enumerate(self.reaches)}
+        return _outcome(rule, match, self.layers, areas, covered, beyond, named)
+
+
 def screen(lon: NDArray, lat: NDArray, group: NDArray, combos: list[Combo], rules: list[Rule],
            layers: LayerSet, report_m: float = DEFAULT_REPORT_M) -> Screening:
     """Check n WGS84 points; ``group[i]`` indexes the (industry, stage, named enterprise rules)
     of site i in ``combos`` (the third item may be left out: no enterprise named)."""
-    rules = list(rules)
     zones = prepared(layers)
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
     group = np.asarray(group, dtype=np.int64)
     n = len(lon)
-    accuracy = layers.admin.provenance.accuracy_m
-    everyone = np.ones(n, dtype=bool)
     if n == 0:
         empty = pd.DataFrame({name: np.empty(0, dtype=kind) for name, kind in _MEASURED_COLUMNS.items()})
         empty["rule"] = pd.Categorical.from_codes(empty["rule"], categories=["-"])
         return Screening(np.empty(0, np.int8), np.empty(0, np.int32), np.empty(0, np.int32), [], empty)
-
-    plans = list({rule.plan.id: rule.plan for rule in rules}.values())
-    codes = list(dict.fromkeys(code for rule in rules for code in (rule.plan.jurisdiction, *rule.jurisdictions)))
-    jurisdictions = [TargetKey.jurisdiction(code) for code in codes]
-    coverages = [TargetKey(COVERAGE, layer_id) for layer_id in layers.layers if has_coverage(layer_id, layers)]
-    units = [TargetKey(FEATURES, unit.layer) for unit in UnitClass if unit.layer in layers.layers]
+    known = _RuleList.of(zones, list(rules), layers)
+    accuracy = layers.admin.provenance.accuracy_m
     locality = zones.locality_order(zones.cells(lon, lat))
     lon, lat, group = lon[locality], lat[locality], group[locality]
     membership = _Membership(zones, lon, lat)
-    for key in dict.fromkeys(jurisdictions):
-        membership.measure(key, accuracy, everyone)
-    for key in coverages + units:
-        membership.measure(key, 0.0, everyone, edges=False)
-    reaches = bounds(rules, layers)
-    far = []
-    for key, reach in reaches:
-        membership.measure(key, reach, everyone)
-        with np.errstate(invalid="ignore"):
-            far.append(~membership.inside[key] & ~(membership.edge[key] <= reach))
-    scope = [plan_applies(membership.inside[key], membership.edge[key], accuracy) for key in jurisdictions]
-    applies = _columns([applied for applied, _ in scope], n)
-    edge = _columns([edge_case for _, edge_case in scope], n)
-    inside = _columns([membership.inside[key] for key in jurisdictions], n)
-    covered = _columns([membership.inside[key] for key in coverages], n)
-    in_unit = _columns([membership.inside[key] for key in units], n)
+    inside, scope = [], []
+    for key in known.jurisdictions:
+        within, near = membership.near(key, accuracy)
+        inside.append(within)
+        scope.append(plan_applies(within, np.where(near, 0.0, np.inf), accuracy))  # the edge within accuracy or not
+    flags = _columns([applied for applied, _ in scope] + inside + [edge_case for _, edge_case in scope]
+                     + [membership.contains(key) for key in known.coverages + known.units]
+                     + [membership.beyond(key, reach) for key, reach in known.reaches], n)
+    numbers, relevant = known.numbered(combos)
+    number = numbers[group]
+    flags &= relevant[group]
+    site_pattern, first = _situations(number, flags)
+    patterns = known.patterns(number[first], flags[first], {n: combo(entry) for n, entry in zip(numbers.tolist(), combos, strict=True)})
 
-    beyond = _columns(far, n)
-    site_pattern, first = _situations(group, np.column_stack([applies, inside, edge, covered, in_unit, beyond]))
+    # Every (site, measured rule) pair, made from the patterns' rule arrays without a loop over sites.
+    sizes = np.bincount(site_pattern, minlength=len(patterns))
     order = np.argsort(site_pattern.astype(np.uint16) if len(first) <= 1 << 16 else site_pattern, kind="stable")  # radix sort
-    members = np.split(order, np.searchsorted(site_pattern[order], np.arange(1, len(first))))
-    coverage_index = {key.layer: i for i, key in enumerate(coverages)}
-    rule_ids = tuple(map(id, rules))
-    patterns = [
-        _known_pattern(zones, rule_ids, int(group[s]), combos, rules, layers, plans,
-                       {code: {"applies": bool(applies[s, i]), "inside": bool(inside[s, i]), "edge_case": bool(edge[s, i])}
-                        for i, code in enumerate(codes)},
-                       {layer: bool(covered[s, i]) for layer, i in coverage_index.items()},
-                       [key.layer for key, hit in zip(units, in_unit[s], strict=True) if hit],
-                       {reach: bool(beyond[s, i]) for i, reach in enumerate(reaches)})
-        for s in first
-    ]
+    starts = np.cumsum(sizes) - sizes
+    per_pattern = np.array([len(p.measured_rules) for p in patterns], dtype=np.int64)
+    entry_pattern = np.repeat(np.arange(len(patterns)), per_pattern)
+    pair_count = sizes[entry_pattern]
+    pair_entry = np.repeat(np.arange(len(entry_pattern)), pair_count)
+    within = np.arange(len(pair_entry)) - np.repeat(np.cumsum(pair_count) - pair_count, pair_count)
+    pair_site = order[starts[entry_pattern][pair_entry] + within]
+    pair_rule = _concatenate([p.measured_rules for p in patterns], np.int32)[pair_entry]
+    pair_hit = _concatenate([p.measured_hits for p in patterns], np.int8)[pair_entry]
+    pair_edge = _concatenate([p.measured_at_edge for p in patterns], bool)[pair_entry]
+    by_rule = np.argsort(pair_rule, kind="stable")
+    pair_site, pair_rule, pair_hit, pair_edge = pair_site[by_rule], pair_rule[by_rule], pair_hit[by_rule], pair_edge[by_rule]
+    measured_rules, rule_start = np.unique(pair_rule, return_index=True)
+    rule_stop = np.r_[rule_start[1:], len(pair_rule)][:len(rule_start)].astype(np.int64)
 
-    limits = horizons(rules, layers, report_m)
+    limits = known.limits(report_m)
     need: dict[TargetKey, NDArray] = {}
-    for pattern, rows in zip(patterns, members, strict=True):
-        for rule, _, _ in pattern.measured:
-            need.setdefault(rule_target(rule, layers), np.zeros(n, dtype=bool))[rows] = True
+    for position, start, stop in zip(measured_rules.tolist(), rule_start.tolist(), rule_stop.tolist(), strict=True):
+        need.setdefault(known.targets[position], np.zeros(n, dtype=bool))[pair_site[start:stop]] = True
     for key, mask in need.items():
         membership.measure(key, limits[key], mask)
 
     # One array pass per measured rule over every site it reaches, whatever their pattern.
-    reach: dict[str, tuple[Rule, list[NDArray], list[NDArray], list[NDArray]]] = {}
-    for pattern, rows in zip(patterns, members, strict=True):
-        for rule, match, at_edge in pattern.measured:
-            entry = reach.setdefault(rule.id, (rule, [], [], []))
-            entry[1].append(rows)
-            entry[2].append(np.full(len(rows), rule_verdict(rule, match).severity, dtype=np.int8))
-            entry[3].append(np.full(len(rows), at_edge))
     columns: dict[str, list[NDArray]] = {name: [] for name in _MEASURED_COLUMNS}
-    for code, (rule, rows, hits, at_edge) in enumerate(reach.values()):
-        found = _measure_rule(rule, np.concatenate(rows), np.concatenate(hits), np.concatenate(at_edge), membership, layers, limits)
-        found["rule"] = np.full(len(found["site"]), code, dtype=np.int16)
+    for code, (position, start, stop) in enumerate(zip(measured_rules.tolist(), rule_start.tolist(), rule_stop.tolist(), strict=True)):
+        found = _measure_rule(known.rules[position], pair_site[start:stop], pair_hit[start:stop], pair_edge[start:stop],
+                              membership, layers, limits)
+        found["rule"] = np.full(stop - start, code, dtype=np.int16)
         for name, values in found.items():
             columns[name].append(values)
     measured = pd.DataFrame({name: np.concatenate(parts) if parts else np.empty(0, dtype=_MEASURED_COLUMNS[name])
                              for name, parts in columns.items()})
-    measured["rule"] = pd.Categorical.from_codes(measured["rule"].to_numpy(dtype=np.int16), categories=list(reach) or ["-"])
+    measured_list = [known.rules[position] for position in measured_rules.tolist()]
+    measured["rule"] = pd.Categorical.from_codes(measured["rule"].to_numpy(dtype=np.int16),
+                                                 categories=[rule.id for rule in measured_list] or ["-"])
 
     overall = np.array([pattern.severity for pattern in patterns], dtype=np.int8)[site_pattern]
     if len(measured):
@@ -258,7 +456,11 @@ def screen(lon: NDArray, lat: NDArray, group: NDArray, combos: list[Combo], rule
     measured["site"] = locality[measured["site"].to_numpy()]
     names = {key.layer: layers.layers[key.layer].name for key in need}
     return Screening(_unsort(overall, locality), _unsort(membership.epsg, locality), _unsort(site_pattern.astype(np.int32), locality),
-                     patterns, measured, names)
+                     patterns, measured, names, measured_list)
+
+
+def _concatenate(arrays: list[NDArray], dtype: type) -> NDArray:
+    return np.concatenate(arrays) if arrays else np.empty(0, dtype=dtype)
 
 
 def _unsort(values: NDArray, order: NDArray) -> NDArray:
@@ -302,7 +504,7 @@ _GROUP_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 class _Membership:
-    """Inside and edge distance of sites for targets, the grid deciding where GEOS is needed."""
+    """Where sites lie against targets, the grid deciding where GEOS is needed."""
 
     def __init__(self, zones: PreparedZones, lon: NDArray, lat: NDArray) -> None:
         self.zones, self.lon, self.lat = zones, lon, lat
@@ -312,7 +514,7 @@ class _Membership:
         self.inside: dict[TargetKey, NDArray] = {}
         self.edge: dict[TargetKey, NDArray] = {}
         self._points = np.full(len(lon), None, dtype=object)
-        self._codes = np.zeros((len(lon), 0), dtype=np.uint8)  # grid codes per site and table column
+        self._codes = np.zeros((len(lon), 0), dtype=np.uint8)  # packed grid codes per site
 
     def points(self, rows: NDArray, code: int) -> NDArray:
         """GK points of some sites (all in zone ``code``), projected and made only when GEOS first needs them."""
@@ -322,40 +524,60 @@ class _Membership:
             self._points[fresh] = shapely.points(x, y)
         return self._points[rows]
 
-    def measure(self, key: TargetKey, horizon: float, mask: NDArray, edges: bool = True) -> None:
-        n = len(self.lon)
-        column = self.zones.grid_column(key, horizon)
-        if column >= self._codes.shape[1]:
-            self._codes = self.zones.grid_rows(self.cells)
-        codes = self._codes[:, column]
+    def measure(self, key: TargetKey, horizon: float, mask: NDArray) -> None:
+        """Inside, and exact metres to the edge within ``horizon`` (NaN beyond), of the masked sites."""
+        codes = self._column(self.zones.grid_column(key, horizon))
         inside = codes == DEEP
-        edge = np.full(n, np.nan)
-        exact = mask & (codes != DEEP) & (codes != FAR)
-        for code, in_zone in self.in_zone.items():
-            rows = np.flatnonzero(exact & in_zone)
-            if not len(rows):
-                continue
-            points = self.points(rows, code)
-            zone = self.zones.zone(code)
-            zone.ensure([key])
+        edge = np.full(len(self.lon), np.nan)
+        for rows, points, zone in self._exact(key, mask & (codes != DEEP) & (codes != FAR)):
             inside[rows] = zone.inside(points, {key: np.ones(len(rows), dtype=bool)})[key]
-            if edges:
-                edge[rows] = zone.targets[key].edge_distance(points, limit=horizon)
+            edge[rows] = zone.targets[key].edge_distance(points, limit=horizon)
         self.inside[key] = inside
         self.edge[key] = edge
 
+    def contains(self, key: TargetKey) -> NDArray:
+        """Which sites lie inside a target."""
+        codes = self._column(self.zones.grid_column(key, 0.0))
+        inside = codes == DEEP
+        for rows, points, zone in self._exact(key, (codes != DEEP) & (codes != FAR)):
+            inside[rows] = zone.inside(points, {key: np.ones(len(rows), dtype=bool)})[key]
+        return inside
 
-def _known_pattern(zones: PreparedZones, rule_ids: tuple[int, ...], group: int, combos: list[Combo],
-                   rules: list[Rule], layers: LayerSet, plans: list, areas: dict[str, dict],
-                   covered: dict[str, bool], units: list[str], beyond: dict[tuple[TargetKey, float], bool]) -> Pattern:
-    """A situation's pattern, worked out once per prepared layer set and rule list: the
-    chunks of a batch share most situations."""
-    industry, stage, named = combo(combos[group])
-    key = ("pattern", rule_ids, industry.codes, industry.term, stage, named,
-           tuple((code, tuple(area.values())) for code, area in areas.items()), tuple(covered.items()), tuple(units), tuple(beyond.items()))
-    if key not in zones.memo:
-        zones.memo[key] = (rules, _pattern(group, combos, rules, layers, plans, areas, covered, units, beyond))
-    return dataclasses.replace(zones.memo[key][1], group=group)
+    def near(self, key: TargetKey, distance: float) -> tuple[NDArray, NDArray]:
+        """(inside, within) per site: inside a target, and within ``distance`` of its edge (no metres computed)."""
+        codes = self._column(self.zones.grid_column(key, distance))
+        inside = codes == DEEP
+        within = np.zeros(len(self.lon), dtype=bool)
+        for rows, points, zone in self._exact(key, (codes != DEEP) & (codes != FAR)):
+            inside[rows] = zone.inside(points, {key: np.ones(len(rows), dtype=bool)})[key]
+            within[rows] = zone.targets[key].within(points, distance)
+        return inside, within
+
+    def beyond(self, key: TargetKey, distance: float) -> NDArray:
+        """Which sites lie outside a target and farther than ``distance`` from its edge. Sites in
+        cells wholly within the distance (the NEAR column) are not, and need no look."""
+        codes = self._column(self.zones.grid_column(key, distance))
+        near = self._column(self.zones.near_column(key, distance)) == NEAR
+        far = codes == FAR
+        for rows, points, zone in self._exact(key, (codes != DEEP) & ~far & ~near):
+            within = zone.targets[key].within(points, distance)
+            rest = np.flatnonzero(~within)
+            far[rows[rest]] = ~zone.inside(points[rest], {key: np.ones(len(rest), dtype=bool)})[key]
+        return far
+
+    def _column(self, column: int) -> NDArray:
+        if column >= self._codes.shape[1] * 4:
+            self._codes = self.zones.grid_packed(self.cells)
+        return grid_codes(self._codes, column)
+
+    def _exact(self, key: TargetKey, exact: NDArray) -> Iterator[tuple[NDArray, NDArray, ZoneIndex]]:
+        """(rows, GK points, zone index with the target prepared) of the sites GEOS must decide, zone by zone."""
+        for code, in_zone in self.in_zone.items():
+            rows = np.flatnonzero(exact & in_zone)
+            if len(rows):
+                zone = self.zones.zone(code)
+                zone.ensure([key])
+                yield rows, self.points(rows, code), zone
 
 
 def combo(entry: Combo) -> tuple[Industry, Stage, frozenset[str]]:
@@ -363,43 +585,47 @@ def combo(entry: Combo) -> tuple[Industry, Stage, frozenset[str]]:
     return (entry[0], entry[1], entry[2]) if len(entry) > 2 else (entry[0], entry[1], frozenset())
 
 
-def _pattern(group: int, combos: list[Combo], rules: list[Rule], layers: LayerSet, plans: list,
-             areas: dict[str, dict], covered: dict[str, bool], units: list[str],
-             beyond: dict[tuple[TargetKey, float], bool]) -> Pattern:
-    """The single-site decisions for one situation (mirrors spatial.checker.check)."""
-    industry, stage, named = combo(combos[group])
-    pattern = Pattern(group, plans=[plan.id for plan in plans if areas[plan.jurisdiction]["applies"]])
+Outcome = tuple[str, object, str | None] | None  # (the pattern's list, its item, the layer it uses); None: the rule does not speak
+
+
+def _outcome(rule: Rule, match: IndustryMatch, layers: LayerSet, areas: dict[str, dict], covered: dict[str, bool],
+             beyond: dict[tuple[TargetKey, float], bool], named: frozenset[str]) -> Outcome:
+    """Where one rule for the industry and stage goes in a situation's pattern (mirrors spatial.checker.check)."""
+    applies, _, at_edge = rule_scope(rule, areas)
+    if not applies:
+        return None
+    if rule.enterprises and rule.id not in named:
+        return "information", rule, None
+    layer = rule.zone.layer
+    reach = bound(rule, layers)
+    handling = disposition(rule, layers, covered=covered.get(layer, True), beyond=reach is not None and beyond[reach])
+    if handling is Disposition.BEYOND:
+        return "findings", (rule, Verdict.COMPLIANT, False, False), None
+    if handling is Disposition.MISSING:
+        return "not_evaluated", (rule, layer, missing_reason(layers, layer), layer_name(layers, layer)), None
+    if handling is Disposition.UNCOVERED:
+        return "not_evaluated", (rule, layer, uncovered_reason(layers, layer), layer_name(layers, layer)), None
+    if handling is Disposition.CONDITION:
+        return "conditions", rule, layer
+    if handling is Disposition.MEASURED:
+        return "measured", (rule, match, at_edge), layer
+    verdict, hit = fixed_outcome(rule, match)
+    if at_edge:
+        verdict = VERDICTS[int(edge_of_jurisdiction(np.array([verdict.severity]), np.array([True]))[0])]
+    return "findings", (rule, verdict, hit, at_edge), layer
+
+
+def _pattern(industry: Industry, stage: Stage, plans: list[str], units: list[str], outcomes: list[Outcome], layers: LayerSet) -> Pattern:
+    """A situation's pattern from the outcomes of its rules (in rule order), the plans that reach it and
+    the unit layers it lies in (mirrors spatial.checker.check)."""
+    pattern = Pattern(industry, stage, plans=plans)
     used = {LayerSet.ADMIN, *units}
-    for rule, match in applicable(rules, industry, stage):
-        applies, _, at_edge = rule_scope(rule, areas)
-        if not applies:
-            continue
-        if rule.enterprises and rule.id not in named:
-            pattern.information.append(rule)
-            continue
-        layer = rule.zone.layer
-        reach = bound(rule, layers)
-        handling = disposition(rule, layers, covered=covered.get(layer, True), beyond=reach is not None and beyond[reach])
-        if handling is Disposition.BEYOND:
-            pattern.findings.append((rule, Verdict.COMPLIANT, False, False))
-            continue
-        if handling is Disposition.MISSING:
-            pattern.not_evaluated.append((rule, layer, missing_reason(layers, layer), layer_name(layers, layer)))
-            continue
-        if handling is Disposition.UNCOVERED:
-            pattern.not_evaluated.append((rule, layer, uncovered_reason(layers, layer), layer_name(layers, layer)))
-            continue
-        if layer is not None:
-            used.add(layer)
-        if handling is Disposition.CONDITION:
-            pattern.conditions.append(rule)
-        elif handling is Disposition.MEASURED:
-            pattern.measured.append((rule, match, at_edge))
-        else:
-            verdict, hit = fixed_outcome(rule, match)
-            if at_edge:
-                verdict = VERDICTS[int(edge_of_jurisdiction(np.array([verdict.severity]), np.array([True]))[0])]
-            pattern.findings.append((rule, verdict, hit, at_edge))
+    for outcome in outcomes:
+        if outcome is not None:
+            kind, item, layer = outcome
+            getattr(pattern, kind).append(item)
+            if layer is not None:
+                used.add(layer)
     pattern.demonstration = [layers.layers[i].name for i in sorted(used) if layers.layers[i].provenance.demonstration]
     if not pattern.plans:
         pattern.severity = NOT_APPLICABLE

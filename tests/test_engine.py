@@ -156,3 +156,51 @@ def test_sites_share_a_situation_exactly_when_their_group_and_flags_are_equal(mi
     pattern, first = screening._situations(group, flags)
     assert np.array_equal(flags[first][pattern], flags) and np.array_equal(group[first][pattern], group)
     assert len(first) == len(np.unique(np.column_stack([group, flags]), axis=0))
+
+
+def test_sites_no_rule_measures_are_screened_as_single_checks(layers, rules):
+    """Sites outside every plan (no measured rule speaks for any of them) come back as the single check answers."""
+    sites = [shapely.Point(108.9, 34.3), shapely.Point(108.95, 34.25), shapely.Point(109.1, 34.4)]
+    _compare(layers, rules, sites, report_m=1000.0)
+    bulk = screen([p.x for p in sites], [p.y for p in sites], np.zeros(len(sites), dtype=int),
+                  [(catalog.taxonomy().resolve("焦化"), Stage.NEW)], rules, layers)
+    assert len(bulk.measured) == 0 and (bulk.overall == screening.NOT_APPLICABLE).all()
+
+
+def test_situations_are_decided_once_and_shared_by_every_chunk(layers, rules):
+    """A situation met again (another chunk, its combination numbered otherwise) gets the very pattern decided
+    the first time, and the same answer."""
+    taxonomy = catalog.taxonomy()
+    combos = [(taxonomy.resolve(text), stage) for text in ("焦化", "造纸", "软件开发") for stage in (Stage.NEW, Stage.EXISTING)]
+    rng = np.random.default_rng(11)
+    lon, lat = rng.uniform(110.2, 114.6, 4000), rng.uniform(34.6, 40.7, 4000)
+    group = rng.integers(0, len(combos), 4000)
+    first = screen(lon, lat, group, combos, rules, layers)
+    reverse = len(combos) - 1 - group
+    again = screen(lon[::-1], lat[::-1], reverse[::-1], combos[::-1], rules, layers)
+    mine = [first.patterns[k] for k in first.pattern]
+    theirs = [again.patterns[k] for k in again.pattern[::-1]]
+    assert all(a is b for a, b in zip(mine, theirs, strict=True))
+    assert np.array_equal(first.overall, again.overall[::-1])
+    assert np.array_equal(site_headlines(first), site_headlines(again)[::-1])
+    assert len({id(p) for p in mine}) > 50
+
+
+def test_near_cells_lie_within_the_distance_everywhere(layers):
+    """The NEAR column (cells wholly within a bound's distance of a target's edge, so no site there is looked at)
+    never holds a point farther than the distance."""
+    zones = prepared(layers)
+    rng = np.random.default_rng(8)
+    lon, lat = rng.uniform(110.0, 114.8, 40000), rng.uniform(34.4, 40.9, 40000)
+    epsg, xy = gk_coordinates(lon, lat)
+    cells = zones.cells(lon, lat)
+    for key, distance in ((TargetKey("area", "yellow_river"), 12050.0), (TargetKey("area", "fen_river"), 12050.0)):
+        codes = zones.grid_rows(cells)[:, zones.near_column(key, distance)]
+        near = codes == screening.NEAR
+        assert near.sum() > 1000 and set(np.unique(codes).tolist()) <= {0, int(screening.NEAR)}
+        for code in np.unique(epsg[near]):
+            rows = np.flatnonzero(near & (epsg == code))
+            zone = zones.zone(int(code))
+            zone.ensure([key])
+            assert (zone.targets[key].edge_distance(shapely.points(xy[rows])) <= distance).all()
+

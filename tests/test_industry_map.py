@@ -308,3 +308,84 @@ def test_imported_agency_red_line_and_units_classify_as_checks_do(user_dir, laye
     codes, transform = rasterise(result, 50.0)
     compared, wrong = _raster_disagreements(result, codes, transform, np.concatenate([x, zx]), np.concatenate([y, zy]))
     assert compared > 2000 and wrong == 0
+
+
+@pytest.fixture(scope="module")
+def standin(layers) -> np.ndarray:
+    """3,000 stand-in red-line polygons (WGS84, scripts/bench_data.py), hundreds of them overlapping."""
+    from scripts.bench_data import standin_redline
+
+    return standin_redline(layers.admin_area("140000"), 3000)
+
+
+def _within_a_millimetre(fast: shapely.Geometry, plain: shapely.Geometry) -> None:
+    """Both valid, polygon for polygon of the same area, and every piece of their symmetric difference a sliver
+    under 1 mm wide (GK metres). GEOS calls a polygon with a hole inside another of its holes valid, and the total
+    area does not change when a hole moves to the wrong polygon: the areas are compared polygon by polygon."""
+    assert shapely.is_valid(fast) and shapely.is_valid(plain)
+    areas = [np.sort(shapely.area(shapely.get_parts(g))) for g in (fast, plain)]
+    assert len(areas[0]) == len(areas[1]) and np.allclose(areas[0], areas[1], rtol=1e-9, atol=1e-3)
+    gaps = shapely.get_parts(shapely.symmetric_difference(fast, plain))
+    gaps = gaps[shapely.area(gaps) > 0]
+    assert (2 * shapely.area(gaps) <= 1e-3 * shapely.length(gaps)).all()  # area ≤ width × half the perimeter
+
+
+def test_engine_union_of_an_overlapping_red_line_is_the_full_union_within_a_millimetre(standin):
+    """spatial.engine._union merges only the clusters of intersecting polygons (GEOS's disjoint-subset union):
+    part by part, the polygons of one cascaded union of everything, within 1 mm."""
+    from spatial.engine import _union
+
+    fast, full = shapely.get_parts(_union(standin)), shapely.get_parts(shapely.union_all(standin))
+    assert len(fast) == len(full) < len(standin) - 300  # hundreds of overlaps merged
+    i, j = shapely.STRtree(full).query(shapely.point_on_surface(fast), predicate="within")
+    assert sorted(i.tolist()) == list(range(len(fast))) and sorted(j.tolist()) == list(range(len(full)))
+    metres_per_degree = 111_700.0  # at most, in any direction
+    assert shapely.hausdorff_distance(fast[i], full[j]).max() * metres_per_degree < 1e-3
+    assert shapely.area(shapely.symmetric_difference(fast[i], full[j])).sum() * metres_per_degree**2 < 1e-3
+
+
+def test_classifier_shortcuts_equal_plain_overlays_within_a_millimetre(layers, standin):
+    """The classifier's shortcuts against GEOS's plain overlays, on the stand-in red line round 运城市 (GK):
+    bands buffered ring by ring, zones cut from their bands part by part, unions that drop polygons inside others,
+    cores punched as holes without an overlay (with cores crossing the city edge, a holed zone and an island in its
+    hole, which must take the overlay)."""
+    from spatial.crs import gk3_zone_for_longitude
+    from spatial.engine import _union as layer_union
+    from spatial.siting_classes import _band, _difference_by_part, _linework, _minus, _quad_segs, _union
+
+    epsg = gk3_zone_for_longitude(111.0).epsg
+    city = project(layers.admin_area("140800"), 4326, epsg)
+    zones = shapely.get_parts(project(layer_union(standin), 4326, epsg))
+    zones = zones[shapely.intersects(zones, shapely.buffer(city, 2000))]
+    assert len(zones) > 100 and (~shapely.contains_properly(city, zones)).sum() > 3
+
+    linework = _linework(shapely.multipolygons(zones))
+    band = _band(linework, 30.0)
+    _within_a_millimetre(band, shapely.buffer(shapely.geometrycollections(linework), 30.0, quad_segs=_quad_segs(30.0)))
+    _within_a_millimetre(_difference_by_part(shapely.multipolygons(zones), band), shapely.difference(shapely.multipolygons(zones), band))
+
+    cores = shapely.get_parts(shapely.buffer(zones, -30.0, quad_segs=_quad_segs(30.0)))
+    centre = shapely.point_on_surface(city)
+    ring = shapely.difference(shapely.buffer(centre, 3000.0), shapely.buffer(centre, 1500.0))
+    taken = _union([shapely.multipolygons(cores), ring, shapely.buffer(centre, 500.0), band])
+    _within_a_millimetre(taken, shapely.union_all([shapely.multipolygons(cores), ring, shapely.buffer(centre, 500.0), band]))
+    pieces = shapely.union_all([shapely.multipolygons(cores), ring, shapely.buffer(centre, 500.0)])
+    assert shapely.get_num_interior_rings(shapely.get_parts(pieces)).max() > 0  # the ring, or a core it merged
+    _within_a_millimetre(_minus(city, pieces), shapely.difference(city, pieces))
+    inner = shapely.get_parts(pieces)
+    inner = shapely.multipolygons(inner[shapely.contains_properly(city, inner)])  # no second overlay to mend a wrong hole
+    _within_a_millimetre(_minus(city, inner), shapely.difference(city, inner))
+
+
+def test_striped_raster_is_the_one_pass_raster_cell_for_cell(classifiers):
+    """rasterise() fills the class polygons strip by strip (fast); every cell is what one pass of GDAL gives."""
+    from rasterio import features
+
+    from siting.class_exports import rasterise
+
+    result = classifiers["运城市"].classify(catalog.taxonomy().resolve("焦化"), Stage.NEW)
+    for res in (50.0, 137.0):
+        codes, transform = rasterise(result, res)
+        whole = features.rasterize([(c.geometry, c.code) for c in result.classes if not c.geometry.is_empty],
+                                   out_shape=codes.shape, transform=transform, fill=0, dtype=np.uint8)
+        assert codes.shape[0] > 256 and (codes == whole).all() and len(np.unique(codes)) >= 3
