@@ -5,7 +5,9 @@ input is read, checked and written chunk by chunk with a progress bar on stderr 
 second and time left; ``--quiet`` for scripts). Reading, screening and writing overlap:
 chunks are screened on threads while the next is read, and a writer thread takes finished
 chunks from a bounded queue, so memory stays flat in the number of rows. Every input row
-appears in the output, in input order; a row that could not be checked says why.
+appears in the output, in input order; a row that could not be checked says why. The bulk
+grid's classified columns are kept beside the layer cache, so that only a run meeting new
+targets classifies them.
 ``--engine dask`` runs the same chunk check on a dask cluster (see batch_dask).
 """
 
@@ -25,10 +27,11 @@ import numpy as np
 from tqdm import tqdm
 
 from layers import catalog
-from layers.build import load_layers
+from layers.build import data_dir, load_layers
 from siting.batch_io import ResultWriter, SiteTable
 from siting.batch_rows import FIELDS, ChunkResult, Columns, Options, resolve_columns, screen_chunk
 from siting.memory import freeze_long_lived
+from spatial.engine import prepared
 from spatial.errors import InputError
 from spatial.rules import Verdict
 from spatial.screening import DEFAULT_REPORT_M
@@ -79,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
     with ResultWriter(args.out) as writer:
         layers = load_layers(log=lambda m: print(m, file=sys.stderr))  # verifies every pinned source, once
         rules = list(catalog.rules())
+        zones = prepared(layers)
+        zones.cache_grid(data_dir() / "layers")  # classified by earlier runs on these layers: not again
         freeze_long_lived()
         with tqdm(total=table.total, unit="行", unit_scale=True, desc="批量审查", file=sys.stderr,
                   disable=True if args.quiet else None) as bar:
@@ -89,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 results = _run_local(table, columns, options, rules, layers, bar, args.threads)
             _write_behind(results, writer, counts)
+    zones.save_grid()  # after the results are in place: the cache is never what a run waits for or fails on
     _report(counts, writer)
     return 0
 

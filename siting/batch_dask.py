@@ -29,6 +29,7 @@ from layers.build import data_dir, load_layers
 from siting.batch_io import SiteTable
 from siting.batch_rows import ROW, ChunkResult, Columns, Options, screen_chunk
 from spatial.crs import SHANXI_BOUNDS
+from spatial.engine import prepared
 from spatial.errors import InputError
 
 _ROW, _X, _Y = "__row", "__x", "__y"
@@ -95,7 +96,9 @@ def _sites(table: SiteTable, columns: Columns) -> gpd.GeoDataFrame:
 
 @lru_cache(maxsize=2)
 def _worker_layers(root: str):
-    return load_layers(Path(root)), list(catalog.rules())
+    layers = load_layers(Path(root))
+    prepared(layers).cache_grid(Path(root) / "layers")  # the grid an earlier run (or worker) classified
+    return layers, list(catalog.rules())
 
 
 def _screen_partition(part: gpd.GeoDataFrame, columns: Columns, options: Options, root: str) -> ChunkResult:
@@ -103,7 +106,9 @@ def _screen_partition(part: gpd.GeoDataFrame, columns: Columns, options: Options
     rows = part[_ROW].to_numpy()
     xy = part[[_X, _Y]].to_numpy(dtype=float) if columns.geometry else None
     frame = pd.DataFrame(part.drop(columns=[c for c in (_ROW, _X, _Y, "geometry") if c in part.columns]))
-    return screen_chunk(frame.reset_index(drop=True), rows, columns, options, rules, layers, xy)
+    result = screen_chunk(frame.reset_index(drop=True), rows, columns, options, rules, layers, xy)
+    prepared(layers).save_grid()  # only when this partition classified new columns
+    return result
 
 
 def _in_input_order(results: list[ChunkResult], chunk_rows: int) -> Iterator[ChunkResult]:

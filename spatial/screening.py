@@ -151,16 +151,22 @@ def site_headlines(screening: Screening) -> NDArray:
     owner = np.searchsorted(starts, np.flatnonzero(lead), side="right") - 1
     columns = [measured[name].to_numpy()[candidates].tolist() for name in ("inside", "distance_m", "margin_m", "boundary")]
     codes = measured["rule"].cat.codes.to_numpy()[candidates].tolist()
+    # Per measured rule, once: its layer's name and the zone's wording (the same for every site).
+    names = [screening.layer_names.get(rule.zone.layer, "") for rule in screening.rules]
+    zones = [rule.zone.describe(name) for rule, name in zip(screening.rules, names, strict=True)]
     found: list[list[Finding]] = [[] for _ in range(len(starts))]
-    for k, (inside, distance, margin, boundary) in enumerate(zip(*columns, strict=True)):
-        rule = screening.rules[codes[k]]
-        name = screening.layer_names.get(rule.zone.layer, "")
-        found[owner[k]].append(Finding(rule, VERDICTS[int(severity[candidates[k]])], rule.zone.layer, name, rule.zone.describe(name),
-                                       inside, _or_none(distance), _or_none(margin), boundary, "",
-                                       overdue=inside and overdue(rule, today)))
-    for k, site in enumerate(sites[starts].tolist()):
-        tally = Counter({VERDICTS[v]: int(c) for v, c in enumerate(counts[k]) if c})
-        out[site] = patterns[screening.pattern[site]].parts(today).headline(VERDICTS[int(screening.overall[site])], found[k], tally)
+    for code, verdict, at, inside, distance, margin, boundary in zip(codes, severity[candidates].tolist(), owner.tolist(), *columns,
+                                                                     strict=True):
+        rule = screening.rules[code]
+        found[at].append(Finding(rule, VERDICTS[verdict], rule.zone.layer, names[code], zones[code],
+                                 inside, _or_none(distance), _or_none(margin), boundary, "",
+                                 overdue=inside and overdue(rule, today)))
+    leading = sites[starts]
+    site_parts = [patterns[p].parts(today) for p in screening.pattern[leading].tolist()]
+    for k, (site, verdict, parts, row) in enumerate(zip(leading.tolist(), screening.overall[leading].tolist(), site_parts, counts.tolist(),
+                                                        strict=True)):
+        tally = Counter({VERDICTS[v]: c for v, c in enumerate(row) if c})
+        out[site] = parts.headline(VERDICTS[verdict], found[k], tally)
     return out
 
 
@@ -172,6 +178,9 @@ class _PatternParts:
                               overdue=inside is not False and overdue(rule, today))
                       for rule, verdict, inside, boundary in pattern.findings]
         self.tally = Counter(f.verdict for f in self.fixed if f.verdict is not Verdict.COMPLIANT)
+        self.by_verdict: dict[Verdict, list[Finding]] = {}
+        for finding in self.fixed:
+            self.by_verdict.setdefault(finding.verdict, []).append(finding)
         self.first_missing, self.held = pattern.missing
         self.demonstration = bool(pattern.demonstration)
         self._plain: dict[int, str] = {}
@@ -186,7 +195,7 @@ class _PatternParts:
     def headline(self, overall: Verdict, measured: list[Finding], tally: Counter) -> str:
         """``measured``: the site's measured findings with the overall verdict; ``tally``: the verdicts
         of all its measured findings other than compliant."""
-        lead = decisive([f for f in self.fixed if f.verdict is overall] + measured)
+        lead = decisive(self.by_verdict.get(overall, []) + measured)
         others = self.tally + tally
         if lead is not None and lead.verdict is not Verdict.COMPLIANT:
             others[lead.verdict] -= 1

@@ -15,8 +15,8 @@ from layers import catalog
 from spatial import screening
 from spatial.checker import check
 from spatial.crs import gk3_zone_for_longitude
-from spatial.engine import DEEP, FAR, TargetKey, gk_coordinates, prepared
-from spatial.layer import project
+from spatial.engine import DEEP, FAR, PreparedZones, TargetKey, gk_coordinates, prepared
+from spatial.layer import LayerSet, project
 from spatial.rules import Stage
 from spatial.screening import screen, site_headlines
 from tests.sites import site_near
@@ -204,3 +204,38 @@ def test_near_cells_lie_within_the_distance_everywhere(layers):
             zone.ensure([key])
             assert (zone.targets[key].edge_distance(shapely.points(xy[rows])) <= distance).all()
 
+
+
+def test_a_cached_grid_gives_the_codes_classified_and_only_to_the_same_layers(layers, tmp_path):
+    """A run reads the columns an earlier run classified and kept (the same codes at the same places); a column
+    it adds leaves them as they were and is kept too; a file made for other layers, or cut short, is not read."""
+    rng = np.random.default_rng(12)
+    lon, lat = rng.uniform(110.0, 114.8, 30000), rng.uniform(34.4, 40.9, 30000)
+    first = PreparedZones(layers)
+    first.cache_grid(tmp_path)
+    names = [first.grid_column(TargetKey.jurisdiction("140800"), 200.0), first.grid_column(TargetKey("area", "yellow_river"), 3200.0),
+             first.near_column(TargetKey("area", "fen_river"), 12050.0)]
+    first.save_grid()  # kept before the last column is classified
+    added = first.grid_column(TargetKey("area", "fen_river", "140800"), 3150.0)
+    classified = first.grid_rows(first.cells(lon, lat))
+    assert len(np.unique(classified)) == 4 and names == [0, 1, 2] and added == 3
+
+    second = PreparedZones(layers)
+    second.cache_grid(tmp_path)
+    assert len(second.grid.columns) == 3 and not second.grid.table.flags.writeable
+    assert np.array_equal(second.grid_rows(second.cells(lon, lat)), classified[:, :3])
+    assert second.grid_column(TargetKey("area", "fen_river", "140800"), 3150.0) == 3
+    assert np.array_equal(second.grid_rows(second.cells(lon, lat)), classified)
+    second.save_grid()
+
+    third = PreparedZones(layers)
+    third.cache_grid(tmp_path)
+    assert np.array_equal(third.grid_rows(third.cells(lon, lat)), classified)
+    other = PreparedZones(LayerSet({k: v for k, v in layers.layers.items() if k != "yellow_river"}, layers.missing))
+    other.cache_grid(tmp_path)
+    assert not other.grid.columns
+    (cached,) = tmp_path.glob("grid-*.bin")
+    cached.write_bytes(cached.read_bytes()[:-1])
+    fourth = PreparedZones(layers)
+    fourth.cache_grid(tmp_path)
+    assert not fourth.grid.columns
