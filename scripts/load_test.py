@@ -16,17 +16,20 @@ sampled; the peak is reported. Then one client alone measures the latency of a s
 
 With ``--baseline DIR`` (a read-only checkout of earlier code, e.g. ``git worktree add /tmp/baseline HEAD``)
 the same runs are made against that code first, on the same machine in the same run, and the figures
-are printed as ratios. Exit status 1 if errors > 0, lost > 0 or the chain is broken. Run:
+are printed as ratios; the baseline runs without the speed-ups uvicorn would pick up by itself (httptools,
+uvloop) unless its own setup.cfg declares them, as it ran before. Exit status 1 if errors > 0, lost > 0 or the chain is broken. Run:
 ``python scripts/load_test.py [--clients 50] [--seconds 60] [--baseline /tmp/baseline] [--json]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import configparser
 import json
 import multiprocessing
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -76,6 +79,30 @@ class Tally:
     errors: list[str] = field(default_factory=list)
     unanswered: int = 0  # requests that got no HTTP answer at all (also in errors)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+# Used by uvicorn when installed, without an import of ours: a baseline whose setup.cfg does not declare one runs
+# without it, as it ran before (uvicorn then falls back to h11 and asyncio).
+OPTIONAL_SPEEDUPS = ("httptools", "uvloop")
+
+
+def undeclared_speedups(code: Path) -> tuple[str, ...]:
+    """The OPTIONAL_SPEEDUPS that ``code``'s setup.cfg does not declare."""
+    config = configparser.ConfigParser()
+    config.read(code / "setup.cfg", encoding="utf-8")
+    declared = config.get("options", "install_requires", fallback="")
+    return tuple(name for name in OPTIONAL_SPEEDUPS if not re.search(rf"^\s*{name}\b", declared, re.MULTILINE))
+
+
+def hidden_modules_env(root: Path, modules: tuple[str, ...]) -> dict[str, str]:
+    """Environment additions under which ``modules`` cannot be imported: a stub that raises ImportError shadows each."""
+    if not modules:
+        return {}
+    stubs = root / "hidden-modules"
+    stubs.mkdir(exist_ok=True)
+    for name in modules:
+        (stubs / f"{name}.py").write_text(f"raise ImportError('{name} is not a dependency of this code')\n", encoding="utf-8")
+    return {"PYTHONPATH": os.pathsep.join(filter(None, (str(stubs), os.environ.get("PYTHONPATH"))))}
 
 
 def free_port() -> int:
@@ -184,9 +211,9 @@ def serve(root: Path, code: Path = REPO, options: tuple[str, ...] = ()) -> tuple
     port = free_port()
     log = root / f"serve-{port}.log"
     with log.open("wb") as output:
+        environment = os.environ | {"SITING_DATA_DIR": str(root)} | hidden_modules_env(root, undeclared_speedups(code))
         process = subprocess.Popen([sys.executable, "-m", "siting", "serve", "--host", "127.0.0.1", "--port", str(port), *options],
-                                   env=os.environ | {"SITING_DATA_DIR": str(root)}, stdout=output, stderr=subprocess.STDOUT,
-                                   cwd=code)
+                                   env=environment, stdout=output, stderr=subprocess.STDOUT, cwd=code)
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while b"Uvicorn running on" not in log.read_bytes():
         if process.poll() is not None or time.monotonic() > deadline:

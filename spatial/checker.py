@@ -285,19 +285,23 @@ class CheckResult:
         compliant folded unless ``show_all``), then every list in full for the record."""
         missing = self.missing_layers()  # grouped once: the headline and the answer both list them
         zh, en = headline(self, missing)
+        overall = self.overall
+        # Each finding written once: the groups list the same dicts as "findings".
+        written = {id(f): f.to_dict() for f in self.findings}
+        groups = [(f.group, written[id(f)]) for f in self.findings]
         site_findings = [f for f in self.findings if f.group == "site"]
         listed, folded_count = folded(site_findings, show_all)
         return {
-            "overall": self.overall.value,
-            "overall_label": self.overall.label,
+            "overall": overall.value,
+            "overall_label": overall.label,
             "headline": zh,
             "headline_en": en,
             "groups": {
-                "site": [f.to_dict() for f in listed],
+                "site": [written[id(f)] for f in listed],
                 "site_folded": folded_count,
-                "area": [f.to_dict() for f in self.findings if f.group == "area"],
+                "area": [d for group, d in groups if group == "area"],
                 "undetermined": {
-                    "undefined": [f.to_dict() for f in self.findings if f.group == "undetermined"],
+                    "undefined": [d for group, d in groups if group == "undetermined"],
                     "missing_layers": [g.to_dict() for g in missing],
                 },
                 "information": [f.to_dict() for f in self.information],
@@ -307,7 +311,7 @@ class CheckResult:
                          "term": self.industry.term},
             "stage": self.stage.value,
             "plans": self.plans,
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": [d for _, d in groups],
             "not_evaluated": [n.to_dict() for n in self.not_evaluated],
             "conditions": [c.to_dict() for c in self.conditions],
             "units": self.units,

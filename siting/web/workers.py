@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import multiprocessing
 import os
 import resource
 import signal
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from shapely.errors import GEOSException
+from starlette.responses import Response
 
 from siting.audit import AuditError, AuditLog, CheckRecord, open_audit_log
 from siting.web.limits import Limits, timeout_error
@@ -44,6 +47,7 @@ from spatial.errors import InputError
 _LOG = logging.getLogger(__name__)
 _CONTEXT = multiprocessing.get_context("spawn")
 _INLINE_BYTES = 32_768  # a fresh interpreter: no locks inherited from the server's threads
+_READ_BYTES = 262_144  # a worker's reply is read in pieces of at most this
 
 
 class RefusedError(InputError):
@@ -151,11 +155,19 @@ def _address_space() -> int | None:
 
 @dataclass(frozen=True)
 class Unrecorded:
-    """A job's answer, not to be sent before ``records`` are stored in the log ``database`` names."""
+    """A job's JSON answer, not to be sent before ``records`` are stored in the log ``database`` names.
 
-    answer: Any
+    The answer crosses the pipe as the bytes of the HTTP body, encoded once in the worker (as FastAPI's
+    JSONResponse writes it): the server neither re-encodes nor re-validates a 15 kB result per check."""
+
+    body: bytes
     records: tuple[CheckRecord, ...]
     database: str | None
+
+    @classmethod
+    def of(cls, answer: dict, records: tuple[CheckRecord, ...], database: str | None) -> Unrecorded:
+        body = json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+        return cls(body, records, database)
 
 
 @dataclass(eq=False)  # each worker is itself: hashed and compared by identity
@@ -170,15 +182,61 @@ class _Worker:
 
 
 async def _readable(connection: Connection) -> None:
-    """Wait, without a thread, until the pipe has data or is closed."""
+    """Wait, without a thread, until the pipe has data or is closed.
+
+    The pipe is left blocking, as ``Connection`` needs: uvloop (libuv) makes a watched descriptor non-blocking."""
+    descriptor = connection.fileno()
+    try:
+        await _watch(descriptor)
+    finally:
+        with contextlib.suppress(OSError):  # closed meanwhile (a worker replaced)
+            os.set_blocking(descriptor, True)
+
+
+async def _watch(descriptor: int) -> None:
     loop = asyncio.get_running_loop()
     ready = loop.create_future()
-    descriptor = connection.fileno()
     loop.add_reader(descriptor, lambda: ready.done() or ready.set_result(None))
     try:
         await ready
     finally:
         loop.remove_reader(descriptor)
+
+
+def _frame(data: bytearray) -> tuple[int, int] | None:
+    """(header length, message length) of a ``Connection.send`` message once its header has arrived."""
+    if len(data) < 4:
+        return None
+    (size,) = struct.unpack_from("!i", data)
+    if size != -1:
+        return 4, size
+    return (12, struct.unpack_from("!Q", data, 4)[0]) if len(data) >= 12 else None
+
+
+async def _received(connection: Connection) -> Any:
+    """The worker's next message, read by the event loop as it arrives.
+
+    No thread per reply, and a reply the worker writes in pieces (``Connection`` writes one over 16 kB as two)
+    never blocks the loop between them."""
+    descriptor = connection.fileno()
+    data = bytearray()
+    frame = None
+    os.set_blocking(descriptor, False)
+    try:
+        while frame is None or len(data) < sum(frame):
+            try:
+                chunk = os.read(descriptor, _READ_BYTES)
+            except BlockingIOError:
+                await _watch(descriptor)
+                continue
+            if not chunk:
+                raise EOFError
+            data += chunk
+            frame = frame or _frame(data)
+    finally:
+        with contextlib.suppress(OSError):  # closed meanwhile (a worker replaced)
+            os.set_blocking(descriptor, True)
+    return reduction.ForkingPickler.loads(memoryview(data)[frame[0]:sum(frame)])
 
 
 class WorkerPool:
@@ -297,7 +355,7 @@ class WorkerPool:
             raise RefusedError(504, *_timeout_fields(seconds, path)) from None
         return await self._recorded(result) if isinstance(result, Unrecorded) else result
 
-    async def _recorded(self, pending: Unrecorded) -> Any:
+    async def _recorded(self, pending: Unrecorded) -> Response:
         """The answer, once its records are durable (committed with the other requests' records).
 
         Shielded: a client that leaves while its records are being committed does not take them out."""
@@ -306,7 +364,7 @@ class WorkerPool:
             log = self._logs[pending.database] = await asyncio.to_thread(open_audit_log, pending.database)
         if pending.records:
             await asyncio.shield(asyncio.wrap_future(log.submit(list(pending.records))))
-        return pending.answer
+        return Response(pending.body, media_type="application/json")
 
     async def _on(self, worker: _Worker, job: Callable, args: tuple, deadline: float) -> Any:
         healthy = False
@@ -316,9 +374,7 @@ class WorkerPool:
                 worker.connection.send_bytes(message)
             else:  # an uploaded file: sent from a thread
                 await asyncio.to_thread(worker.connection.send_bytes, message)
-            await asyncio.wait_for(_readable(worker.connection), max(0.0, deadline - time.monotonic()))
-            # In a thread: a reply over 16 kB comes as two writes, and a worker preempted between them would stall the loop.
-            kind, payload = await asyncio.to_thread(worker.connection.recv)
+            kind, payload = await asyncio.wait_for(_received(worker.connection), max(0.0, deadline - time.monotonic()))
             healthy = kind != "memory"
         except TimeoutError:
             raise  # (a subclass of OSError) the deadline: answered 504 by ``run``
