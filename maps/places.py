@@ -2,7 +2,7 @@
 
 Permit networks are offline, so "where is 闻喜县" is answered from what the product already
 holds: the admin layer (province, cities, counties), the seats of cities and counties declared
-in ``layers/data/demo.yaml`` (schematic, to about 1 km) and the named areas of polygon layers
+in ``layers/catalog/data/demo.yaml`` (schematic, to about 1 km) and the named areas of polygon layers
 (lakes, planning areas). Town (乡镇) names are not in any loaded layer, so they cannot be found.
 """
 

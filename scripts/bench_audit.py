@@ -24,12 +24,12 @@ _MEASURE = """
 import json, sys, threading, time
 from dataclasses import replace
 from pathlib import Path
-from siting.audit import AuditLog, CheckRecord, new_check_id, now_utc
-from siting.audit_verify import verify_log
+from siting.audit.log import AuditLog, CheckRecord, new_check_id, now_utc
+from siting.audit.verify import verify_log
 
 records, callers, where = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 try:
-    from siting.audit import open_audit_log
+    from siting.audit.log import open_audit_log
     log = open_audit_log(where)
 except ImportError:
     log = AuditLog(Path(where))

@@ -11,7 +11,7 @@ loading, included in every wall time); and the peak resident memory of each run,
 CSV → CSV peak at 5 N rows to show it flat (``--no-flat`` skips that run). Each run is a real
 `siting batch --quiet` child process; its peak memory comes from wait4, in a small launcher
 process (``_LAUNCHER``). The bulk grid's classified columns are kept beside the layer cache by the
-first run on a layer set (``PreparedZones.cache_grid``); the benchmark says how many were kept
+first run on a layer set (``layers.io.grid_cache``); the benchmark says how many were kept
 before it started (none: its first run classified them). The numbers of the row-at-a-time implementation it replaced (measured
 on this machine before the change), and of the first columnar one (on the quiet machine), are
 printed beside them; their peaks were read without the launcher and include the benchmark's own.
@@ -99,10 +99,11 @@ def engine_seconds(source: Path) -> float:
 def grid_columns_cached() -> int:
     """How many classified grid columns the layers' grid cache holds now (0: none yet)."""
     from layers.build import data_dir, load_layers
+    from layers.io.grid_cache import GridCache
     from spatial.engine import PreparedZones
 
     zones = PreparedZones(load_layers())
-    zones.cache_grid(data_dir() / "layers")
+    GridCache(zones, data_dir() / "layers").load()
     return len(zones.grid.columns)
 
 

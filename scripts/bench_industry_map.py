@@ -41,7 +41,7 @@ def _peak_mb() -> float:
 def run_one(kind: str, region_name: str, industry: str, res: float, grid_res: float, workdir: Path) -> dict:
     """One measurement in this process (called in a child)."""
     from scripts.bench_data import full_stack
-    from siting.map_command import DEFAULT_INDUSTRIES
+    from siting.cli.map_command import DEFAULT_INDUSTRIES
 
     layers, rules = full_stack()
     from layers import catalog
@@ -52,7 +52,7 @@ def run_one(kind: str, region_name: str, industry: str, res: float, grid_res: fl
     out: dict = {}
     if kind == "classes":
         from maps.industry_map import write_industry_map
-        from siting.class_exports import write_gpkg, write_tif
+        from siting.report.class_exports import write_gpkg, write_tif
         from spatial.siting_classes import RegionClassifier
 
         region = resolve_region(region_name, layers)

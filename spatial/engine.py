@@ -13,9 +13,9 @@ For bulk work a WGS84 grid classifies every cell once per target as "far outside
 "deep inside" or "needs an exact look", with margins that make the classification
 conservative; only sites in cells of the last kind reach GEOS.
 
-The classified columns can be kept on disk (``PreparedZones.cache_grid``): one file per
-layer set, named by a digest of every layer's geometry and provenance, memory-mapped by the
-next run, so a batch's start-up does not classify again what an earlier one did.
+The classified columns can be handed out and taken back (``PreparedZones.grid_columns``,
+``adopt_grid``), so ``layers.io.grid_cache`` can keep them on disk per layer set and a
+batch's start-up does not classify again what an earlier one did.
 
 Threads (web requests, batch chunks) share these objects. GEOS prepared geometries are
 not thread-safe (their indexes are built lazily, libgeos/geos#825), so every predicate on
@@ -28,13 +28,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 import threading
 import weakref
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -50,8 +47,6 @@ _DIRECT_VERTICES = 2500  # below this many linework vertices one point is measur
 _GRID_DEG = 0.0025  # about 230 m east–west and 280 m north–south in Shanxi
 _GRID_PAD_DEG = 0.25
 _GRID_COLUMNS_STEP = 16  # the grid table grows by this many targets at a time
-_GRID_FILE_MAGIC = b"SITING-GRID 1\n"  # a cached grid file's first bytes; change the number when the classification changes
-_GRID_FILE_ALIGN = 64  # the table's bytes start at a multiple of this in a cached grid file
 _M_PER_DEG_LAT_MIN = 110_570.0  # metres per degree of latitude, a lower bound anywhere on the ellipsoid
 _M_PER_DEG_LAT_MAX = 111_700.0
 _M_PER_DEG_LON_EQ = 111_320.0
@@ -301,44 +296,23 @@ class _Grid:
         self.table[:-1, width // 4] |= codes.astype(np.uint8) << (2 * (width % 4))
         self.columns[name] = width
 
-    def save(self, path: Path, digest: str) -> None:
-        """Write the table and its column names to ``path`` at once (a new file renamed over the old:
-        a run reading the old one keeps its mapping)."""
-        width = len(self.columns)
-        names = [[*name[0], float(name[1]), *map(int, name[2:])] for name in sorted(self.columns, key=self.columns.get)]
-        header = json.dumps({"digest": digest, "grid": [self.west, self.south, self.nx, self.ny, _GRID_DEG],
-                             "columns": names, "bytes": (width + 3) // 4}).encode()
-        head = _GRID_FILE_MAGIC + len(header).to_bytes(8, "little") + header
-        head += b"\0" * (-len(head) % _GRID_FILE_ALIGN)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, staged = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(head)
-                np.ascontiguousarray(self.table[:, :(width + 3) // 4]).tofile(out)
-            os.replace(staged, path)
-        except BaseException:
-            Path(staged).unlink(missing_ok=True)
-            raise
+    @property
+    def extent(self) -> list:
+        """West, south, columns, rows and cell size: what a stored table must match to be taken."""
+        return [self.west, self.south, self.nx, self.ny, _GRID_DEG]
 
-    def load(self, path: Path, digest: str) -> bool:
-        """Take the columns a cached grid file holds, memory-mapped; False (nothing taken) when the file
-        is absent, unreadable, or made for other layers or another grid."""
-        try:
-            with path.open("rb") as source:
-                if source.read(len(_GRID_FILE_MAGIC)) != _GRID_FILE_MAGIC:
-                    return False
-                size = int.from_bytes(source.read(8), "little")
-                header = json.loads(source.read(size))
-            start = -(-(len(_GRID_FILE_MAGIC) + 8 + size) // _GRID_FILE_ALIGN) * _GRID_FILE_ALIGN
-            if header["digest"] != digest or header["grid"] != [self.west, self.south, self.nx, self.ny, _GRID_DEG]:
-                return False
-            table = np.memmap(path, dtype=np.uint8, mode="r", offset=start, shape=(self.ny * self.nx + 1, header["bytes"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            return False
-        self.table = table.view(np.ndarray)
-        self.columns = {_column_name(name): i for i, name in enumerate(header["columns"])}
-        return True
+    def adopt(self, names: list[tuple], table: NDArray) -> None:
+        """Take columns classified earlier (``table`` packed as ``add_column`` packs, one row per cell
+        and the all-zero row last), e.g. a read-only memory map of a stored grid."""
+        if table.shape[0] != self.ny * self.nx + 1 or table.shape[1] < (len(names) + 3) // 4:
+            raise ValueError(f"a grid table of shape {table.shape} does not hold {len(names)} columns of this grid")
+        self.table = table
+        self.columns = {name: i for i, name in enumerate(names)}
+
+    def stored(self) -> tuple[list[tuple], NDArray]:
+        """The published column names in column order and the packed table of just those columns."""
+        width = len(self.columns)
+        return sorted(self.columns, key=self.columns.get), self.table[:, :(width + 3) // 4]
 
     def packed(self, cells: NDArray) -> NDArray:
         """The packed codes of every column published so far, per cell (one gather); see ``grid_codes``."""
@@ -441,38 +415,28 @@ class PreparedZones:
         self._admin_tree: shapely.STRtree | None = None
         self.memo: dict = {}  # derived data keyed by the callers (e.g. the targets of a rule list)
         self._lock = threading.RLock()
-        self._grid_file: tuple[Path, str] | None = None  # (path, digest of the layers) of the cached grid
-        self._grid_read = 0  # columns the cached file held when read
 
-    def cache_grid(self, directory: Path) -> None:
-        """Read the grid's classified columns from ``directory`` (and keep new ones there with ``save_grid``).
-
-        The file is named by a digest of every layer's geometry and provenance: other layers, other file."""
+    def adopt_grid(self, names: list[tuple], table: NDArray) -> bool:
+        """Take a grid classified earlier on these layers (see ``layers.io.grid_cache``) unless this one
+        already holds columns; True when taken."""
         with self._lock:
-            digest = layers_digest(self.layers)
-            self._grid_file = (directory / f"grid-{digest[:16]}.bin", digest)
             if self._grid is not None and self._grid.columns:
-                return
+                return False
             grid = _Grid.covering(tuple(self.layers.admin.frame.total_bounds))
-            if grid.load(*self._grid_file):
-                self._grid_read = len(grid.columns)
-                self._grid = grid
+            grid.adopt(names, table)
+            self._grid = grid
+            return True
 
-    def save_grid(self) -> None:
-        """Write the grid to the cache ``cache_grid`` named when it holds columns the file did not (the
-        files of other layer sets there are removed); a cache that cannot be written is left as it was."""
+    def grid_extent(self) -> list:
+        """The bulk grid's west, south, columns, rows and cell size (the grid need not exist yet)."""
+        return (self._grid or _Grid.covering(tuple(self.layers.admin.frame.total_bounds))).extent
+
+    def grid_columns(self) -> tuple[list[tuple], NDArray]:
+        """The bulk grid's classified column names (in order) and their packed table; none before a screen."""
         with self._lock:
-            if self._grid_file is None or self._grid is None or len(self._grid.columns) <= self._grid_read:
-                return
-            path, digest = self._grid_file
-            try:
-                self._grid.save(path, digest)
-                for stale in path.parent.glob("grid-*.bin"):
-                    if stale.name != path.name:
-                        stale.unlink(missing_ok=True)
-            except OSError:  # a full or read-only disk: the next run classifies again, nothing is wrong
-                return
-            self._grid_read = len(self._grid.columns)
+            if self._grid is None:
+                return [], np.zeros((0, 0), dtype=np.uint8)
+            return self._grid.stored()
 
     def zone(self, epsg: int) -> ZoneIndex:
         if epsg not in self._zones:
@@ -564,12 +528,6 @@ def layers_digest(layers: LayerSet) -> str:
         for wkb in shapely.to_wkb(np.asarray(layer.frame.geometry.values)):
             digest.update(len(wkb).to_bytes(8, "little") + wkb)
     return digest.hexdigest()
-
-
-def _column_name(stored: list) -> tuple:
-    """A grid column's name as ``PreparedZones`` makes it, from its form in a cached grid file."""
-    key = TargetKey(*stored[:3])
-    return (key, float(stored[3])) if len(stored) == 4 else (key, float(stored[3]), np.uint8(stored[4]))
 
 
 def grid_codes(packed: NDArray, column: int) -> NDArray:

@@ -122,7 +122,7 @@ class Plan:
     jurisdiction_name: str
     issuer: str
     seed: str
-    reference: str = ""  # for rules from documents outside the seeds: a text under layers/data/references
+    reference: str = ""  # for rules from documents outside the seeds: a text under layers/catalog/data/references
 
 
 @dataclass(frozen=True)

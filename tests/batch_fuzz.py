@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from hypothesis import strategies as st
 
-from siting.batch_io import ResultWriter, SiteTable
-from siting.batch_rows import Options, resolve_columns, screen_chunk
+from siting.batch.files import ResultWriter, SiteTable
+from siting.batch.rows import Options, resolve_columns, screen_chunk
 from tests.fuzz_cases import outcome
 
 _HEADERS = ["名称", "经度", "纬度", "行业", "阶段", "name", "lon", "lat", "industry", "stage", "", "经度", "x"]

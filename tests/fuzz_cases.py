@@ -14,9 +14,9 @@ import yaml
 from hypothesis import strategies as st
 
 from layers import catalog
+from layers.io.site_files import read_site
 from spatial.coordinates import parse_point
 from spatial.errors import InputError
-from spatial.site_files import read_site
 
 _MARKS = ["", "E", "N", "东经", "北纬", "经度", "纬度", "X=", "Y=", "x:", "y="]
 _UNITS = ["", "°", "度", "′", "'", "分", "″", '"', "秒", "-", "e"]

@@ -13,16 +13,16 @@ from datetime import date, datetime
 
 import pytest
 
-from siting.audit import AuditLog, CheckRecord, open_audit_log, review_date
-from siting.audit_verify import verify_log
-from siting.audited_check import replay, run_check
+from siting.audit.audited_check import replay, run_check
+from siting.audit.log import AuditLog, CheckRecord, open_audit_log, review_date
+from siting.audit.verify import verify_log
 from tests.audit_backends import audit_database  # noqa: F401  (the fixture)
 
 _APPENDER = """
 import json, sys
 from dataclasses import replace
 from pathlib import Path
-from siting.audit import CheckRecord, new_check_id, now_utc, open_audit_log
+from siting.audit.log import CheckRecord, new_check_id, now_utc, open_audit_log
 template = json.loads(Path(sys.argv[2]).read_text(encoding="utf-8"))
 template["site_wkb"] = bytes.fromhex(template["site_wkb"])
 record = CheckRecord(**template)

@@ -9,10 +9,10 @@ from dataclasses import replace
 
 import pytest
 
-from siting.audit import LOCAL_ACTOR, Actor, AuditLog, DecisionRecord, new_check_id, now_utc, open_audit_log
-from siting.audit_signing import SigningKey, append_checkpoint, key_path
-from siting.audit_verify import verify_log
-from siting.audited_check import record_decision, run_check
+from siting.audit.audited_check import record_decision, run_check
+from siting.audit.log import LOCAL_ACTOR, Actor, AuditLog, DecisionRecord, new_check_id, now_utc, open_audit_log
+from siting.audit.signing import SigningKey, append_checkpoint, key_path
+from siting.audit.verify import verify_log
 from tests.audit_backends import audit_database  # noqa: F401  (the fixture)
 
 ZHANG = Actor("张三", "reviewer", "环评一科")

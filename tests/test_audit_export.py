@@ -9,9 +9,9 @@ import pyogrio
 import pytest
 import shapely
 
-from siting.audit import open_audit_log
-from siting.audit_export import export_checks
-from siting.audited_check import record_decision, run_check
+from siting.audit.audited_check import record_decision, run_check
+from siting.audit.export import export_checks
+from siting.audit.log import open_audit_log
 from spatial.errors import InputError
 from tests.audit_backends import audit_database  # noqa: F401  (the fixture: SQLite and PostgreSQL)
 

@@ -11,15 +11,15 @@ import threading
 
 import pytest
 
-from siting.audit import Actor, AuditLog, CheckRecord, open_audit_log
-from siting.audit_verify import verify_log
-from siting.audited_check import run_check
+from siting.audit.audited_check import run_check
+from siting.audit.log import Actor, AuditLog, CheckRecord, open_audit_log
+from siting.audit.verify import verify_log
 from tests.audit_backends import audit_database  # noqa: F401  (the fixture)
 
 _APPENDER = """
 import json, sys, threading
 from dataclasses import replace
-from siting.audit import CheckRecord, new_check_id, now_utc, open_audit_log
+from siting.audit.log import CheckRecord, new_check_id, now_utc, open_audit_log
 template = json.loads(sys.argv[2])
 template["site_wkb"] = bytes.fromhex(template["site_wkb"])
 record = CheckRecord(**template)
@@ -99,7 +99,7 @@ def test_two_processes_appending_at_once_keep_one_chain_and_lose_nothing(layers,
 def test_a_checkpoint_that_cannot_be_written_refuses_records_until_it_can(layers, audit, mill_site):
     """No answer is given for a record its checkpoint does not cover: the first such record is stored but refused,
     later ones are refused before they are stored; once the file is back, every stored record is covered."""
-    from siting.audit import AuditError
+    from siting.audit.log import AuditError
 
     _, first = run_check(mill_site, {}, "造纸", "new", layers, audit, "api")
     saved = audit.checkpoints_path.with_name("saved-checkpoints.jsonl")

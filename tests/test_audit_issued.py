@@ -17,7 +17,7 @@ import pytest
 import shapely
 from docx import Document
 
-from siting.audit import shown_time
+from siting.audit.log import shown_time
 from tests.webapp import running_server
 
 DECISION_KEYS = {"decision_id", "check_id", "decision", "note", "rule_id", "recorded_at", "user", "role"}

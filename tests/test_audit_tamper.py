@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from siting.audit import AuditLog, new_check_id, now_utc, record_from_row
-from siting.audit_signing import SigningKey
-from siting.audited_check import run_check
+from siting.audit.audited_check import run_check
+from siting.audit.log import AuditLog, new_check_id, now_utc, record_from_row
+from siting.audit.signing import SigningKey
 from tests.sites import site_near
 
 RECORDS = 120
@@ -178,7 +178,7 @@ def test_a_damaged_file_is_reported_as_damaged(log_copy, damage):
 
 def test_a_schema_1_log_is_upgraded_and_its_unsigned_rows_stay_covered(signed_log, tmp_path):
     """A log written before signing: its rows keep their hash chain and are covered by the upgrade's checkpoint."""
-    from siting.audit import _FIELDS
+    from siting.audit.log import _FIELDS
 
     root = tmp_path / "old"
     root.mkdir()

@@ -12,7 +12,7 @@ import shapely
 import xlsxwriter
 
 from layers import catalog
-from siting.batch_io import read_result
+from siting.batch.files import read_result
 from spatial.checker import check
 from spatial.gcj02 import wgs84_to_gcj02
 from spatial.rules import Stage, Verdict

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from siting.batch_io import DETAILS, SITUATIONS, SUMMARY, read_result
+from siting.batch.files import DETAILS, SITUATIONS, SUMMARY, read_result
 from tests.batch_register import register_csv
 
 DATA = Path(__file__).parent / "data"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 
-from siting.batch_io import DETAILS, SITUATIONS, read_result
+from siting.batch.files import DETAILS, SITUATIONS, read_result
 from tests.batch_fuzz import batch_case, csv_registers, xlsx_files
 from tests.batch_register import register_csv
 from tests.hostile import TIME_LIMIT_S, siting_bounded

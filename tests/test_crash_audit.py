@@ -19,8 +19,8 @@ import httpx
 import shapely
 
 from scripts.load_test import _tree, serve, stop_server
-from siting.audit import AuditLog
-from siting.audit_verify import verify_log
+from siting.audit.log import AuditLog
+from siting.audit.verify import verify_log
 from tests.sites import site_near
 
 KILL_AT_RECORDS = 40  # recorded while eight clients keep posting: writes are in flight at the kill

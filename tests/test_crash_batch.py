@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from siting.batch_io import DETAILS, SITUATIONS, read_result
+from siting.batch.files import DETAILS, SITUATIONS, read_result
 from spatial.rules import Verdict
 from tests.hostile import TIME_LIMIT_S
 

@@ -12,6 +12,7 @@ import pytest
 import shapely
 
 from layers import catalog
+from layers.io.grid_cache import GridCache
 from spatial import screening
 from spatial.checker import check
 from spatial.crs import gk3_zone_for_longitude
@@ -212,30 +213,35 @@ def test_a_cached_grid_gives_the_codes_classified_and_only_to_the_same_layers(la
     rng = np.random.default_rng(12)
     lon, lat = rng.uniform(110.0, 114.8, 30000), rng.uniform(34.4, 40.9, 30000)
     first = PreparedZones(layers)
-    first.cache_grid(tmp_path)
+    first_cache = GridCache(first, tmp_path)
+    first_cache.load()
     names = [first.grid_column(TargetKey.jurisdiction("140800"), 200.0), first.grid_column(TargetKey("area", "yellow_river"), 3200.0),
              first.near_column(TargetKey("area", "fen_river"), 12050.0)]
-    first.save_grid()  # kept before the last column is classified
+    first_cache.save()  # kept before the last column is classified
     added = first.grid_column(TargetKey("area", "fen_river", "140800"), 3150.0)
     classified = first.grid_rows(first.cells(lon, lat))
     assert len(np.unique(classified)) == 4 and names == [0, 1, 2] and added == 3
 
     second = PreparedZones(layers)
-    second.cache_grid(tmp_path)
+    second_cache = GridCache(second, tmp_path)
+    second_cache.load()
     assert len(second.grid.columns) == 3 and not second.grid.table.flags.writeable
     assert np.array_equal(second.grid_rows(second.cells(lon, lat)), classified[:, :3])
     assert second.grid_column(TargetKey("area", "fen_river", "140800"), 3150.0) == 3
     assert np.array_equal(second.grid_rows(second.cells(lon, lat)), classified)
-    second.save_grid()
+    second_cache.save()
 
     third = PreparedZones(layers)
-    third.cache_grid(tmp_path)
+    third_cache = GridCache(third, tmp_path)
+    third_cache.load()
     assert np.array_equal(third.grid_rows(third.cells(lon, lat)), classified)
     other = PreparedZones(LayerSet({k: v for k, v in layers.layers.items() if k != "yellow_river"}, layers.missing))
-    other.cache_grid(tmp_path)
+    other_cache = GridCache(other, tmp_path)
+    other_cache.load()
     assert not other.grid.columns
     (cached,) = tmp_path.glob("grid-*.bin")
     cached.write_bytes(cached.read_bytes()[:-1])
     fourth = PreparedZones(layers)
-    fourth.cache_grid(tmp_path)
+    fourth_cache = GridCache(fourth, tmp_path)
+    fourth_cache.load()
     assert not fourth.grid.columns

@@ -6,7 +6,7 @@ import pytest
 import shapely
 from pyproj import CRS
 
-from layers.geoparquet import read_frame
+from layers.io.geoparquet import read_frame
 
 
 def _same(ours: gpd.GeoDataFrame, theirs: gpd.GeoDataFrame) -> None:

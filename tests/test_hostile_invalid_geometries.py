@@ -9,8 +9,8 @@ import geopandas as gpd
 import shapely
 
 from layers.imports import read_layer_file
+from layers.io.site_files import read_site
 from spatial.layer import project
-from spatial.site_files import read_site
 from tests.hostile import assert_refused, check_site
 
 GK111 = 4546

@@ -6,7 +6,7 @@ from __future__ import annotations
 import geopandas as gpd
 import shapely
 
-from spatial.site_files import read_site
+from layers.io.site_files import read_site
 from tests.hostile import assert_refused, catalog_state, siting_bounded, square_kml
 
 MARKER = ("<Placemark><name>大门</name><Point><coordinates>111.52,35.52</coordinates></Point></Placemark>"

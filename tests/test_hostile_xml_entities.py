@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from spatial.site_files import read_site
+from layers.io.site_files import read_site
 from tests.hostile import TIME_LIMIT_S, assert_refused, catalog_state, check_site, siting_bounded, square_kml
 
 XXE = '<!DOCTYPE kml [<!ENTITY secret SYSTEM "file:///etc/passwd">]>\n'

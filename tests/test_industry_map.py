@@ -217,7 +217,7 @@ def test_bad_options_name_the_field_and_the_fix(args, field, hint, layers, tmp_p
 
 
 def test_tif_cell_size_too_fine_for_the_region_says_what_to_use(classifiers):
-    from siting.class_exports import raster_grid
+    from siting.report.class_exports import raster_grid
     from spatial.errors import InputError
 
     result = classifiers["运城市"].classify(catalog.taxonomy().resolve("焦化"), Stage.NEW)
@@ -258,8 +258,8 @@ def _raster_disagreements(result: SitingClasses, codes: np.ndarray, transform, x
 def test_imported_agency_red_line_and_units_classify_as_checks_do(user_dir, layers, rules, tmp_path, capsys):
     """Agency layers imported through `siting layers import` (GBK shapefiles in GK zone 37) replace the defaults
     in the classification as in a check: 2,000 random points of 绛县 and both sides of every edge agree."""
-    from siting.class_exports import rasterise
-    from siting.cli import main
+    from siting.cli.main import main
+    from siting.report.class_exports import rasterise
     from tests.test_layer_import import write_gbk_shapefile
 
     county = layers.admin_area("140826")
@@ -381,7 +381,7 @@ def test_striped_raster_is_the_one_pass_raster_cell_for_cell(classifiers):
     """rasterise() fills the class polygons strip by strip (fast); every cell is what one pass of GDAL gives."""
     from rasterio import features
 
-    from siting.class_exports import rasterise
+    from siting.report.class_exports import rasterise
 
     result = classifiers["运城市"].classify(catalog.taxonomy().resolve("焦化"), Stage.NEW)
     for res in (50.0, 137.0):

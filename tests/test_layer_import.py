@@ -13,7 +13,7 @@ import shapely
 
 from layers import user_catalog
 from layers.build import load_layers
-from siting.cli import main
+from siting.cli.main import main
 from spatial.layer import project
 from tests.sites import site_in_zone
 

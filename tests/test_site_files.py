@@ -11,11 +11,11 @@ import pytest
 import shapely
 
 from layers import catalog
+from layers.io.site_files import read_site
 from spatial.checker import check
 from spatial.errors import InputError
 from spatial.layer import project
 from spatial.rules import Stage, Verdict
-from spatial.site_files import read_site
 from tests.sites import site_near
 
 GK37_PREFIXED, GK111 = 4525, 4546

@@ -11,7 +11,7 @@ import pytest
 import shapely
 
 from layers import catalog
-from siting.text_report import render
+from siting.report.text_report import render
 from spatial.checker import check
 from spatial.errors import InputError
 from spatial.layer import Layer, LayerSet, Provenance

@@ -11,7 +11,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from siting.audit import CheckRecord
+from siting.audit.log import CheckRecord
 from spatial.checker import CheckResult
 from spatial.errors import InputError
 from spatial.layer import LayerSet

@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass, field
 
 from maps.style import VERDICT_COLOURS
-from siting.audit import TIME_NOTE, CheckRecord, shown_time
-from siting.audit_signing import PublicKey
+from siting.audit.log import TIME_NOTE, CheckRecord, shown_time
+from siting.audit.signing import PublicKey
 from spatial.rules import Verdict
 
 TITLE = "建设项目选址空间管控审查意见"

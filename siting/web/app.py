@@ -1,6 +1,6 @@
 """The reviewer web app and JSON API (FastAPI): a thin adapter over the engine and the audit log.
 
-Every check, from the page or the API, goes through :func:`siting.audited_check.run_check`
+Every check, from the page or the API, goes through :func:`siting.audit.audited_check.run_check`
 and is recorded before it is answered. Checks run in worker processes (``siting.web.workers``),
 ``Limits.check_threads`` of them, killed and replaced when a check overruns the deadline (504)
 or its memory cap (413); bad input is always a 422 naming the field in Chinese and English,
@@ -44,9 +44,9 @@ from layers.imports import (
     with_access_list,
 )
 from siting.accounts import Permission, permits
-from siting.audit import TIME_NOTE, Actor, AuditError, AuditLog, CheckRecord
-from siting.audit_verify import verify_log
-from siting.audited_check import record_decision, replay
+from siting.audit.audited_check import record_decision, replay
+from siting.audit.log import TIME_NOTE, Actor, AuditError, AuditLog, CheckRecord
+from siting.audit.verify import verify_log
 from siting.report import REPORT_FORMATS, write_report
 from siting.web.audit_schemas import CheckListing, CheckRecordAnswer, DecisionAnswer, DecisionRequest
 from siting.web.auth import AccountGate, AuthSettings, Forbidden, add_account_routes, caller, forbidden_body, identity_of, permitted

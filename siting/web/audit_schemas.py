@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from siting.audit import NOTE_MAX_CHARS
+from siting.audit.log import NOTE_MAX_CHARS
 
 
 class DecisionRequest(BaseModel):

@@ -38,7 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from siting.accounts import AccountStore, LockedOut, Lockout, Permission, Role, permits, roles_for, verify_password
 from siting.accounts.passwords import hash_password, needs_rehash
 from siting.accounts.roles import ROLE_NAMES
-from siting.audit import LOCAL_ACTOR, Actor
+from siting.audit.log import LOCAL_ACTOR, Actor
 from siting.web.limits import CSRF_HEADER, SameOrigin, error_body
 from spatial.errors import InputError
 

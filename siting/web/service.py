@@ -3,9 +3,9 @@
 The :class:`Service` holds the layers (reloaded when an import replaces them), the audit log and
 recently computed results; the ``*_job`` functions run inside a check worker
 (:mod:`siting.web.workers`) and call the one decision path,
-:func:`siting.audited_check.prepare_check`. A job returns its answer with the records it needs
+:func:`siting.audit.audited_check.prepare_check`. A job returns its answer with the records it needs
 stored (:class:`Unrecorded`); the server process stores them through its group-commit writer
-(:mod:`siting.audit_writer`), with the records of every concurrent request, and only then answers.
+(:mod:`siting.audit.writer`), with the records of every concurrent request, and only then answers.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import anyio
 
 from layers import catalog
 from layers.build import data_dir, load_layers
-from siting.audit import LOCAL_ACTOR, Actor, AuditLog, CheckRecord, open_audit_log
-from siting.audited_check import as_issued, prepare_check, replay
+from siting.audit.audited_check import as_issued, prepare_check, replay
+from siting.audit.log import LOCAL_ACTOR, Actor, AuditLog, CheckRecord, open_audit_log
 from siting.memory import freeze_long_lived
 from siting.web.limits import Limits, error_body
 from siting.web.schemas import CheckRequest, api_error, parse_row

@@ -84,7 +84,7 @@ def classify(layers: LayerSet, region_text: str, industry_text: str, stage_text:
     """The region classified, with its offline map page, its table and its GeoPackage, GeoTIFF and CSV."""
     from maps.industry_map import industry_map
     from maps.offline import render_offline
-    from siting import class_exports
+    from siting.report import class_exports
     from spatial.siting_classes import RegionClassifier
 
     region = _region(region_text, layers)

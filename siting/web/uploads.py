@@ -2,7 +2,7 @@
 
 The bytes are written to a fresh private temporary directory under a fixed name chosen
 here (only the suffix is taken from the client, and only from an allow-list). The site
-reader then applies the engine's file guards (``spatial.file_guards``: archive member
+reader then applies the engine's file guards (``layers.io.file_guards``: archive member
 count and inflated size, unsafe member names, links, hardened XML) before GDAL reads it.
 """
 
@@ -15,10 +15,10 @@ from pathlib import Path, PurePosixPath
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from layers.io.site_files import read_site
 from siting.web.limits import Limits
 from siting.web.schemas import api_error
 from spatial.errors import InputError
-from spatial.site_files import read_site
 
 ACCEPTED_SUFFIXES = (".kml", ".kmz", ".zip", ".geojson", ".json", ".gpkg", ".dxf", ".csv", ".xlsx")
 FIELD = "file"

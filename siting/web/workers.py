@@ -12,9 +12,9 @@ that runs out of memory is refused (413) and its worker replaced. The server pro
 never runs a check, so its memory does not grow with hostile files, and ``/api/health``
 never waits behind one.
 
-Every check job calls the one decision path (``siting.audited_check.prepare_check`` through
+Every check job calls the one decision path (``siting.audit.audited_check.prepare_check`` through
 ``Service.check``) and returns :class:`Unrecorded`: its answer and its audit records. The pool stores
-the records through this process's group-commit writer (``siting.audit_writer``), so the records
+the records through this process's group-commit writer (``siting.audit.writer``), so the records
 of concurrent requests share one transaction, and returns the answer only once they are durable.
 A worker killed mid-job has answered nothing and stored nothing.
 """
@@ -40,7 +40,7 @@ from typing import Any
 from shapely.errors import GEOSException
 from starlette.responses import Response
 
-from siting.audit import AuditError, AuditLog, CheckRecord, open_audit_log
+from siting.audit.log import AuditError, AuditLog, CheckRecord, open_audit_log
 from siting.web.limits import Limits, timeout_error
 from spatial.errors import InputError
 

@@ -13,7 +13,7 @@ const CST_OFFSET_MS = 8 * 3600 * 1000;  // China Standard Time: UTC+8, no daylig
 let deskCheck = null;  // { id, decisions } of the check on the page
 let deskForms = 0;  // a distinct name for each form's radio group
 
-// A stored UTC time as the reviewer reads it (siting.audit.shown_time): China Standard Time, to the second.
+// A stored UTC time as the reviewer reads it (siting.audit.log.shown_time): China Standard Time, to the second.
 function cstTime(stored) {
   const instant = Date.parse(stored);
   if (Number.isNaN(instant)) return String(stored);

@@ -18,9 +18,9 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from layers.io.file_guards import check_archive, check_kml, check_size, loose_shapefile, zipped_shapefile
 from spatial.coordinates import geographic_to_wgs84
 from spatial.errors import InputError
-from spatial.file_guards import check_archive, check_kml, check_size, loose_shapefile, zipped_shapefile
 from spatial.limits import FileLimits
 
 

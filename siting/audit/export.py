@@ -18,7 +18,7 @@ import fiona
 import shapely
 from fiona.crs import CRS
 
-from siting.audit import CheckRecord, shown_time
+from siting.audit.log import CheckRecord, shown_time
 from spatial.errors import InputError
 
 DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".fgb": "FlatGeobuf"}

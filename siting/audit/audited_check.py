@@ -19,7 +19,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from layers import catalog, user_catalog
-from siting.audit import (
+from siting.audit.log import (
     DECISIONS,
     LOCAL_ACTOR,
     NOTE_MAX_CHARS,

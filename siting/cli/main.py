@@ -27,17 +27,17 @@ from shapely.geometry.base import BaseGeometry
 
 from layers import catalog
 from layers.build import load_layers
+from layers.io.site_files import read_site
 from layers.sources import SourceError
-from siting import batch_command, history_command, layers_command, map_command, serve_command, users_command
-from siting.audit import AuditError, AuditLog
-from siting.audited_check import run_check
+from siting.audit.audited_check import run_check
+from siting.audit.log import AuditError, AuditLog
+from siting.cli import batch_command, history_command, layers_command, map_command, serve_command, users_command
 from siting.report import report_suffix, write_report
+from siting.report.text_report import render
 from siting.text_fields import clean_text
-from siting.text_report import render
 from spatial.coordinates import parse_point, point_from_lonlat
 from spatial.errors import InputError
 from spatial.rules import Stage
-from spatial.site_files import read_site
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2

@@ -2,7 +2,7 @@
 
 In: CSV (UTF-8, GBK or UTF-16 with its BOM; read by pyarrow's multithreaded streaming reader,
 other encodings transcoded block by block), Excel .xlsx (read with calamine, after the
-archive checks of ``spatial.file_guards``) or GeoPackage (a point layer, read as Arrow
+archive checks of ``layers.io.file_guards``) or GeoPackage (a point layer, read as Arrow
 batches), each within the agency-file size bounds. A file that cannot be read as a table
 (empty, binary, mixed encodings, an unterminated quote, rows of the wrong width, an archive
 without a workbook) is refused with the row and the fix, never half-read.
@@ -45,9 +45,9 @@ import pyogrio
 import shapely
 from numpy.typing import NDArray
 
-from siting.batch_rows import ChunkResult, situation_table
+from layers.io.file_guards import check_archive, check_size
+from siting.batch.rows import ChunkResult, situation_table
 from spatial.errors import InputError
-from spatial.file_guards import check_archive, check_size
 from spatial.limits import LAYER_FILE_LIMITS
 
 _EXCEL_MAX_ROWS = 1_048_576

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 from layers.build import data_dir, load_layers
-from siting.audit import DECISIONS, TIME_NOTE, AuditError, AuditLog, CheckRecord, DecisionRecord, open_audit_log, shown_time
-from siting.audit_export import export_checks, export_suffix
-from siting.audit_signing import PublicKey, SigningKey, key_path
-from siting.audit_store import SqliteStore, store_for
-from siting.audit_verify import Verification, verify_log
-from siting.audited_check import as_issued, record_decision, replay
+from siting.audit.audited_check import as_issued, record_decision, replay
+from siting.audit.export import export_checks, export_suffix
+from siting.audit.log import DECISIONS, TIME_NOTE, AuditError, AuditLog, CheckRecord, DecisionRecord, open_audit_log, shown_time
+from siting.audit.signing import PublicKey, SigningKey, key_path
+from siting.audit.store import SqliteStore, store_for
+from siting.audit.verify import Verification, verify_log
 from spatial.errors import InputError
 
 EXIT_TAMPERED = 1

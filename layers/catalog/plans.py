@@ -1,9 +1,4 @@
-"""Read the declared data under layers/data into engine objects.
-
-The files are the source of truth: plan rules (one file per plan), the industry
-taxonomy, the layer declarations and the pinned sources. This module only parses
-and validates them; it never touches geometry.
-"""
+"""The plan rule files: every rule of every plan, and the sentences recorded as not encoded."""
 
 from __future__ import annotations
 
@@ -11,96 +6,14 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import yaml
 
-from spatial.industry import Taxonomy, Term
+from layers.catalog.files import DATA, YAML_LOADER, layer_declarations
+from layers.catalog.taxonomy import expand_terms, taxonomy
+from spatial.industry import Taxonomy
 from spatial.rules import Action, Plan, Rule, Stage, Zone, ZoneKind
-
-DATA = Path(str(resources.files("layers") / "data"))
-# libyaml parses the catalog about five times faster than pure Python: a third of a cold check.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def read_yaml(name: str) -> dict:
-    with (DATA / name).open(encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=_YAML_LOADER)
-
-
-@lru_cache(maxsize=1)
-def taxonomy() -> Taxonomy:
-    """GB/T 4754-2017 in full (``gbt4754_2017.tsv``) and the plan terms of ``industries.yaml``."""
-    raw = read_yaml("industries.yaml")
-    classes, sections = _classification()
-    return Taxonomy(standard=raw["standard"], classes=classes, terms=expand_terms(raw["terms"], classes),
-                    sections=sections)
-
-
-def _classification() -> tuple[dict[str, str], dict[str, str]]:
-    """Every 门类, 大类, 中类 and 小类 with its name, and the 门类 of each 大类."""
-    classes, sections = {}, {}
-    with (DATA / "gbt4754_2017.tsv").open(encoding="utf-8") as handle:
-        next(handle)
-        for line in handle:
-            code, name, section = line.rstrip("\n").split("\t")
-            classes[code] = name
-            if len(code) == 2:
-                sections[code] = section
-    return classes, sections
-
-
-def expand_terms(declared: dict, classes: dict[str, str], base: dict[str, Term] | None = None) -> dict[str, Term]:
-    """Terms with the codes of every term they include; ``base`` holds terms declared elsewhere
-    (a plan's own list may include the shared terms).
-
-    A term marked ``finer`` is narrower than its classes (洗煤 is part of 0610); its codes
-    stay "finer" in every term that includes it, so a bare code never decides it.
-    """
-    base = base or {}
-
-    def expand(name: str, seen: tuple[str, ...] = ()) -> Term:
-        if name in seen:
-            raise ValueError(f"industry term {name!r} includes itself via {' → '.join(seen)}")
-        if name not in declared:
-            if name in base:
-                return base[name]
-            raise ValueError(f"industry term {name!r} is included by {seen[-1]!r} but not declared")
-        entry = declared[name]
-        codes = frozenset(str(c) for c in entry.get("codes", []))
-        for code in codes:
-            if code not in classes:
-                raise ValueError(f"industry term {name!r} names class {code}, which GB/T 4754-2017 does not have")
-        exact, finer = (frozenset(), codes) if entry.get("finer") else (codes, frozenset())
-        includes = {name}
-        for included in entry.get("includes", []):
-            part = expand(included, (*seen, name))
-            if entry.get("finer"):  # a term narrower than its classes is narrower than the terms it spans
-                finer |= part.codes
-            else:
-                exact |= part.exact_codes
-                finer |= part.finer_codes
-            includes |= part.includes
-        return Term(name, exact | finer, entry.get("note", ""), tuple(entry.get("aliases", [])),
-                    finer_codes=finer - exact, includes=frozenset(includes))
-
-    return {**base, **{name: expand(name) for name in declared}}
-
-
-@lru_cache(maxsize=1)
-def layer_declarations() -> dict[str, dict]:
-    """Read once per process: a run asks for it from several places (build, load, rules, imports)."""
-    return read_yaml("layers.yaml")
-
-
-@lru_cache(maxsize=1)
-def demo_parameters() -> dict:
-    return read_yaml("demo.yaml")
-
-
-def source_pins() -> dict[str, dict]:
-    return read_yaml("sources.yaml")
 
 
 def rule_files() -> list[Path]:
@@ -158,7 +71,7 @@ def read_rule_file(path: Path) -> list[Rule]:
 def _read_plan_file(path: Path) -> tuple[list[Rule], list[NotEncoded]]:
     try:
         with path.open(encoding="utf-8") as handle:
-            raw = yaml.load(handle, Loader=_YAML_LOADER)
+            raw = yaml.load(handle, Loader=YAML_LOADER)
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise ValueError(f"{path.name}: not a readable YAML rule file: {error}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("plan"), dict) or not isinstance(raw.get("rules"), list):

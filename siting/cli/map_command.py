@@ -30,7 +30,7 @@ def _basemap_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_check_options(check_cmd: argparse.ArgumentParser) -> None:
-    """The check command's figure and basemap options (its --map is declared in siting/cli.py)."""
+    """The check command's figure and basemap options (its --map is declared in siting/cli/main.py)."""
     check_cmd.add_argument("--png", type=Path, metavar="FILE", help="写出 A4 横版 PNG 审查图（300 dpi）")
     check_cmd.add_argument("--pdf", type=Path, metavar="FILE", help="写出 A4 横版 PDF 审查图")
     _basemap_options(check_cmd)
@@ -164,7 +164,7 @@ def _run_industry(args: argparse.Namespace) -> int:
         raise InputError("--res", str(args.res), "栅格分辨率应为正数（米），如 50。", "the cell size must be a positive number of metres, e.g. 50.")
     layers = load_layers(log=lambda m: print(m, file=sys.stderr))
     from maps.region import resolve_region
-    from siting import class_exports
+    from siting.report import class_exports
     from spatial.siting_classes import CLASS_NAMES, CLASSES, RegionClassifier, matrix
 
     region = resolve_region(args.region, layers)

@@ -6,13 +6,13 @@ judged against, the versions of the rule catalog and of every layer, and (schema
 the user, role and unit that asked. Rows are chained by hash (each row's digest covers
 the previous one) and each digest is signed with a key held outside the database; after
 every committed batch a signed checkpoint of the chain heads goes to a separate
-append-only file (:mod:`siting.audit_signing`). The reviewer's decisions on a check are
+append-only file (:mod:`siting.audit.signing`). The reviewer's decisions on a check are
 a second chain, each bound to the check's digest: appended, never edited; layers
-imported, replaced or removed through the web are a third. :mod:`siting.audit_verify`
+imported, replaced or removed through the web are a third. :mod:`siting.audit.verify`
 checks all of it.
 
-Where: an SQLite file (default) or PostgreSQL (:mod:`siting.audit_store`). How: every
-append goes through the process's group-commit writer (:mod:`siting.audit_writer`), so
+Where: an SQLite file (default) or PostgreSQL (:mod:`siting.audit.store`). How: every
+append goes through the process's group-commit writer (:mod:`siting.audit.writer`), so
 concurrent records share one transaction; a caller gets its record back only once the
 transaction holding it has committed (SQLite WAL with ``synchronous=FULL``; PostgreSQL
 commit) and its checkpoint is written. A process killed mid-write leaves whole batches
@@ -37,9 +37,9 @@ from pathlib import Path
 
 from layers import catalog
 from layers.build import data_dir
-from siting.audit_signing import AuditError, SigningKey, append_checkpoint, key_path
-from siting.audit_store import ACTOR_COLUMNS, CHAINS, SCHEMA_VERSION, PostgresStore, SqliteStore, store_for
-from siting.audit_writer import GroupWriter, shared_writer
+from siting.audit.signing import AuditError, SigningKey, append_checkpoint, key_path
+from siting.audit.store import ACTOR_COLUMNS, CHAINS, SCHEMA_VERSION, PostgresStore, SqliteStore, store_for
+from siting.audit.writer import GroupWriter, shared_writer
 from spatial.layer import LayerSet
 
 CST = timezone(timedelta(hours=8), "CST")
@@ -294,8 +294,8 @@ _TABLE_COLUMNS = {"checks": _COLUMNS, "decisions": _DECISION_COLUMNS, "layer_cha
 
 
 class AuditLog:
-    """The audit database (:mod:`siting.audit_store`: an SQLite file, or PostgreSQL); short-lived connections
-    for reading, and appends through the process's one group-commit writer (:mod:`siting.audit_writer`).
+    """The audit database (:mod:`siting.audit.store`: an SQLite file, or PostgreSQL); short-lived connections
+    for reading, and appends through the process's one group-commit writer (:mod:`siting.audit.writer`).
 
     ``key`` is the signing key file (default: ``$SITING_AUDIT_KEY``, else beside the SQLite file or in the
     data directory); checkpoints go to ``<name>-checkpoints.jsonl`` beside the file (PostgreSQL: in the
@@ -322,7 +322,7 @@ class AuditLog:
 
     @property
     def database(self) -> Path | str:
-        """What :func:`open_audit_log` and :func:`siting.audit_verify.verify_log` take: the file, or the URL."""
+        """What :func:`open_audit_log` and :func:`siting.audit.verify.verify_log` take: the file, or the URL."""
         return self.store.path if isinstance(self.store, SqliteStore) else self.store.url
 
     def _connect(self):

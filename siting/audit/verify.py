@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from siting.audit import FROM_ROW, shown_time
-from siting.audit_signing import AuditError, PublicKey, checkpoint_signed_by
-from siting.audit_store import PostgresStore, is_postgres
+from siting.audit.log import FROM_ROW, shown_time
+from siting.audit.signing import AuditError, PublicKey, checkpoint_signed_by
+from siting.audit.store import PostgresStore, is_postgres
 
 _CHAINS = {
     "checks": ("检查记录", "check records"),

@@ -6,7 +6,7 @@ resolved only after the transaction holding them has committed, so no answer is 
 that is not durable. There is no deliberate wait: a lone record is committed at once; under load the
 batch is whatever queued during the last commit (a few milliseconds' worth). Across processes and
 servers the batches still form one chain: each commit takes the database's append lock
-(:mod:`siting.audit_store`) and chains onto the head it finds there.
+(:mod:`siting.audit.store`) and chains onto the head it finds there.
 
 After each commit the writer signs one checkpoint for the whole batch, and only then answers: a
 record returned is durable and covered by a signed checkpoint. A checkpoint that cannot be written
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from siting.audit_signing import AuditError
+from siting.audit.signing import AuditError
 
 _LOG = logging.getLogger(__name__)
 IDLE_S = 1.0

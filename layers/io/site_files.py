@@ -20,11 +20,11 @@ import pyogrio
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from layers.io.file_guards import check_archive, check_size
+from layers.io.vector_files import dataset_path, file_error, read_frame, shift_geographic
 from spatial.coordinates import UNNAMED_DEGREES_NOTE, parse_point, resolve_crs
 from spatial.errors import InputError
-from spatial.file_guards import check_archive, check_size
 from spatial.limits import MIN_SITE_AREA_M2, SITE_FILE_LIMITS
-from spatial.vector_files import dataset_path, file_error, read_frame, shift_geographic
 
 VECTOR_SUFFIXES = {".kml", ".kmz", ".shp", ".zip", ".geojson", ".json", ".gpkg", ".dxf"}
 TABLE_SUFFIXES = {".csv", ".xlsx"}

@@ -28,8 +28,9 @@ from tqdm import tqdm
 
 from layers import catalog
 from layers.build import data_dir, load_layers
-from siting.batch_io import ResultWriter, SiteTable
-from siting.batch_rows import FIELDS, ChunkResult, Columns, Options, resolve_columns, screen_chunk
+from layers.io.grid_cache import GridCache
+from siting.batch.files import ResultWriter, SiteTable
+from siting.batch.rows import FIELDS, ChunkResult, Columns, Options, resolve_columns, screen_chunk
 from siting.memory import freeze_long_lived
 from spatial.engine import prepared
 from spatial.errors import InputError
@@ -83,18 +84,19 @@ def run(args: argparse.Namespace) -> int:
         layers = load_layers(log=lambda m: print(m, file=sys.stderr))  # verifies every pinned source, once
         rules = list(catalog.rules())
         zones = prepared(layers)
-        zones.cache_grid(data_dir() / "layers")  # classified by earlier runs on these layers: not again
+        grid_cache = GridCache(zones, data_dir() / "layers")
+        grid_cache.load()  # classified by earlier runs on these layers: not again
         freeze_long_lived()
         with tqdm(total=table.total, unit="行", unit_scale=True, desc="批量审查", file=sys.stderr,
                   disable=True if args.quiet else None) as bar:
             if args.engine == "dask":
-                from siting.batch_dask import run_dask
+                from siting.batch.dask_engine import run_dask
 
                 results = run_dask(table, columns, options, args.scheduler, args.workers, bar)
             else:
                 results = _run_local(table, columns, options, rules, layers, bar, args.threads)
             _write_behind(results, writer, counts)
-    zones.save_grid()  # after the results are in place: the cache is never what a run waits for or fails on
+    grid_cache.save()  # after the results are in place: the cache is never what a run waits for or fails on
     _report(counts, writer)
     return 0
 

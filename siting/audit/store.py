@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from layers.build import data_dir
-from siting.audit_signing import AuditError
+from siting.audit.signing import AuditError
 
 SCHEMA_VERSION = 3
 CHAINS = ("checks", "decisions", "layer_changes")

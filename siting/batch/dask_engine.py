@@ -2,7 +2,7 @@
 
 The register is loaded into a dask-geopandas frame and partitioned spatially (Hilbert
 order of the sites), so each worker sees neighbouring sites and touches few zones. Each
-partition is checked by :func:`siting.batch_rows.screen_chunk`, the columnar chunk function
+partition is checked by :func:`siting.batch.rows.screen_chunk`, the columnar chunk function
 the local engine uses; its Arrow tables come back to this process and are written in input order. Workers
 load the layers once per process from the data directory given to them (a remote
 worker builds them from the pinned sources if it has none).
@@ -26,8 +26,9 @@ from tqdm import tqdm
 
 from layers import catalog
 from layers.build import data_dir, load_layers
-from siting.batch_io import SiteTable
-from siting.batch_rows import ROW, ChunkResult, Columns, Options, screen_chunk
+from layers.io.grid_cache import GridCache
+from siting.batch.files import SiteTable
+from siting.batch.rows import ROW, ChunkResult, Columns, Options, screen_chunk
 from spatial.crs import SHANXI_BOUNDS
 from spatial.engine import prepared
 from spatial.errors import InputError
@@ -97,17 +98,18 @@ def _sites(table: SiteTable, columns: Columns) -> gpd.GeoDataFrame:
 @lru_cache(maxsize=2)
 def _worker_layers(root: str):
     layers = load_layers(Path(root))
-    prepared(layers).cache_grid(Path(root) / "layers")  # the grid an earlier run (or worker) classified
-    return layers, list(catalog.rules())
+    grid_cache = GridCache(prepared(layers), Path(root) / "layers")
+    grid_cache.load()  # the grid an earlier run (or worker) classified
+    return layers, list(catalog.rules()), grid_cache
 
 
 def _screen_partition(part: gpd.GeoDataFrame, columns: Columns, options: Options, root: str) -> ChunkResult:
-    layers, rules = _worker_layers(root)
+    layers, rules, grid_cache = _worker_layers(root)
     rows = part[_ROW].to_numpy()
     xy = part[[_X, _Y]].to_numpy(dtype=float) if columns.geometry else None
     frame = pd.DataFrame(part.drop(columns=[c for c in (_ROW, _X, _Y, "geometry") if c in part.columns]))
     result = screen_chunk(frame.reset_index(drop=True), rows, columns, options, rules, layers, xy)
-    prepared(layers).save_grid()  # only when this partition classified new columns
+    grid_cache.save()  # only when this partition classified new columns
     return result
 
 
