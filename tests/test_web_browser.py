@@ -229,8 +229,18 @@ SITE_JS = """const map = window[document.querySelector('.folium-map').id]; let s
     const at = map.latLngToContainerPoint(site);"""
 
 
-def _zone_point(session: OfflinePage) -> dict:
-    """A point of the check map, off the site marker, where a zone (a clickable path) lies on top."""
+def _zone_point(session: OfflinePage, wait_ms: int = 15_000) -> dict | None:
+    """A point of the check map, off the site marker, where a zone (a clickable path) lies on top; the
+    zones' paths are drawn after the map reports ready on a loaded machine, so they are looked for a while."""
+    for _ in range(wait_ms // 250):
+        point = _zone_point_now(session)
+        if point is not None:
+            return point
+        session.page.wait_for_timeout(250)
+    return _zone_point_now(session)
+
+
+def _zone_point_now(session: OfflinePage) -> dict | None:
     return session.page.frame_locator("#map").locator("body").evaluate("""() => {
         """ + SITE_JS + """
         for (const [dx, dy] of [[60, 40], [-60, 40], [60, -40], [-60, -40], [90, 0], [-90, 0], [0, 90]]) {
