@@ -14,7 +14,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import geopandas as gpd
@@ -258,7 +258,7 @@ def build_layers(root: Path | None = None, force: bool = False, log: Log = lambd
         }
         log(f"  {layer_id}: {decl['name']}，{len(frame)} 个要素")
     shutil.rmtree(staging / "hydro", ignore_errors=True)
-    manifest = {"build_key": key, "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    manifest = {"build_key": key, "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "layers": manifest_layers}
     (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     if target.exists():

@@ -1,7 +1,7 @@
 """Read an agency's layer file, exactly as it arrives, into catalog layers.
 
 The file is read through GDAL (Shapefile zipped or loose with GBK/UTF-8 DBF, GeoPackage,
-GeoJSON, FileGDB, KML/KMZ), its CRS taken from the file or named with ``--crs`` (never
+GeoJSON, FileGDB, KML/KMZ), its CRS taken from the file or named by the importer (never
 guessed: an agency layer without a .prj is refused), agency columns mapped to the
 kind's fields, invalid geometries repaired and counted, and the features split into
 the layer ids the rules use. Nothing is written here; see ``layers.user_catalog``.
@@ -10,6 +10,7 @@ the layer ids the rules use. Nothing is written here; see ``layers.user_catalog`
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,13 +23,15 @@ import shapely
 from layers import catalog
 from layers.io.file_guards import check_archive, check_size
 from layers.io.vector_files import dataset_path, file_error, read_frame, shift_geographic
-from spatial.coordinates import resolve_crs
+from spatial.coordinates import describe_crs, is_obfuscated, resolve_crs
 from spatial.crs import SHANXI_BOUNDS, STORAGE_CRS
-from spatial.errors import InputError
+from spatial.errors import FieldKey, InputError, mention
 from spatial.limits import LAYER_FILE_LIMITS
 from spatial.units import ACCESS_DIMENSIONS, class_of_code
 
-FIELD = "FILE"
+FIELD = FieldKey.LAYER_FILE
+_CRS = mention(FieldKey.CRS)
+_FIELD_MAP = mention(FieldKey.FIELD_MAP)
 # A layer read more than this far outside Shanxi was read in the wrong CRS.
 _SHANXI_MARGIN_DEG = 1.0
 _SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
@@ -49,26 +52,64 @@ class ImportedLayers:
     notes: list[str] = field(default_factory=list)
 
 
-def kinds() -> dict[str, dict]:
+@dataclass(frozen=True)
+class KindField:
+    """A catalog field of a layer kind: its Chinese label, whether an import must fill it, the agency column names it goes by."""
+
+    label: str
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LayerKind:
+    """A kind of agency layer (kinds.yaml, or a declared layer id as a kind of its own): its fields, geometry,
+    default accuracy and the layer ids it fills, all of them with every feature (``layers`` a tuple) or one
+    per value of ``split_by`` (``layers`` maps the value to the layer id)."""
+
+    name: str
+    geometry: str
+    accuracy_m: float
+    accuracy_note: str
+    fields: Mapping[str, KindField]
+    layers: tuple[str, ...] | Mapping[str, str]
+    split_by: str | None = None
+    optional_split: bool = False  # features without a split value go only to all_features
+    split_aliases: Mapping[str, str] = field(default_factory=dict)
+    all_features: str | None = None
+
+    @classmethod
+    def from_yaml(cls, spec: dict) -> LayerKind:
+        targets = spec["layers"]
+        return cls(
+            name=spec["name"], geometry=spec["geometry"], accuracy_m=float(spec["accuracy_m"]),
+            accuracy_note=spec.get("accuracy_note", ""),
+            fields={name: KindField(f["label"], bool(f.get("required")), tuple(f.get("aliases", ()))) for name, f in spec["fields"].items()},
+            layers=tuple(targets) if isinstance(targets, list) else dict(targets), split_by=spec.get("split_by"),
+            optional_split=bool(spec.get("optional_split")), split_aliases={str(k): v for k, v in spec.get("split_aliases", {}).items()},
+            all_features=spec.get("all_features"),
+        )
+
+
+def kinds() -> dict[str, LayerKind]:
     """Declared kinds plus every declared layer id as a kind of its own."""
-    declared = catalog.read_yaml("kinds.yaml")
-    declared.pop("osm_rivers")
+    declared = {name: LayerKind.from_yaml(spec) for name, spec in catalog.read_yaml("kinds.yaml").items() if name != "osm_rivers"}
     for layer_id, decl in catalog.layer_declarations().items():
         if layer_id not in declared and layer_id != "admin":
-            declared[layer_id] = {
-                "name": decl["name"], "geometry": decl["geometry"], "accuracy_m": decl.get("accuracy_m", 10),
-                "accuracy_note": "未给出精度，按1:5万比例尺成图精度计" if "accuracy_m" not in decl else "",
-                "fields": {"name": {"label": "名称", "aliases": ["名称", "NAME", "MC"]}}, "layers": [layer_id],
-            }
+            declared[layer_id] = LayerKind(
+                name=decl["name"], geometry=decl["geometry"], accuracy_m=float(decl.get("accuracy_m", 10)),
+                accuracy_note="未给出精度，按1:5万比例尺成图精度计" if "accuracy_m" not in decl else "",
+                fields={"name": KindField("名称", aliases=("名称", "NAME", "MC"))}, layers=(layer_id,),
+            )
     return declared
 
 
-def kind_of(name: str) -> dict:
+def kind_of(name: str) -> LayerKind:
     known = kinds()
     if name not in known:
         main = [k for k in known if k in catalog.read_yaml("kinds.yaml")]
-        raise InputError("--kind", name, f"没有该图层类型。常用：{'、'.join(main)}；也可用 siting layers list 中的任一图层 id。",
-                         f"no such layer kind; common kinds: {', '.join(main)}, or any layer id from siting layers list.")
+        raise InputError(FieldKey.KIND, name, f"没有该图层类型。常用：{'、'.join(main)}；也可用图层列表中的任一图层 id。",
+                         f"no such layer kind; common kinds: {', '.join(main)}, or any layer id from the layer list.")
     return known[name]
 
 
@@ -101,7 +142,7 @@ def read_layer_file(path: Path, kind_name: str, crs: str | None = None, field_ma
     if present.empty:
         raise file_error(FIELD, path, "文件中没有有效的几何要素。", "the file holds no valid geometry.")
     _inside_shanxi(path, present, crs_text)  # before repair: a layer in the wrong CRS is refused, not "repaired"
-    geometries, repaired, dropped = _clean_geometries(path, frame.geometry.values, kind["geometry"])
+    geometries, repaired, dropped = _clean_geometries(path, frame.geometry.values, kind.geometry)
     keep = ~shapely.is_empty(geometries)
     table = gpd.GeoDataFrame(table.loc[keep].reset_index(drop=True), geometry=geometries[keep], crs=STORAGE_CRS)
     if table.empty:
@@ -118,57 +159,56 @@ def read_layer_file(path: Path, kind_name: str, crs: str | None = None, field_ma
 def _to_wgs84(path: Path, frame: gpd.GeoDataFrame, crs: str | None) -> tuple[gpd.GeoDataFrame, str]:
     if crs:
         system = resolve_crs(crs)
-        if isinstance(system, str):
-            return shift_geographic(path, frame, system, FIELD), f"{system}（--crs）"
-        described = f"EPSG:{system.to_epsg()} {system.name}（--crs）"
-        return frame.set_crs(system, allow_override=True).to_crs(STORAGE_CRS), described
+        if is_obfuscated(system):
+            return shift_geographic(path, frame, system, FIELD), f"{describe_crs(system)}（指定）"
+        return frame.set_crs(system, allow_override=True).to_crs(STORAGE_CRS), f"{describe_crs(system)}（指定）"
     if frame.crs is None:
         raise file_error(
             FIELD, path,
-            "文件没有坐标系（缺 .prj）。正式图层不按坐标值猜测坐标系：请补上 .prj，或用 --crs 指明，"
-            "例如 --crs EPSG:4525（CGCS2000 3度带第37带，带号在横坐标前）或 --crs EPSG:4490（CGCS2000 经纬度）。",
-            "the file has no CRS (.prj missing). An official layer's CRS is never guessed: add the .prj or name it with --crs, "
-            "e.g. --crs EPSG:4525 (CGCS2000 3-degree GK zone 37, zone prefix in the easting) or --crs EPSG:4490.",
+            f"文件没有坐标系（缺 .prj）。正式图层不按坐标值猜测坐标系：请补上 .prj，或用 {_CRS} 指明，"
+            f"例如 {_CRS} EPSG:4525（CGCS2000 3度带第37带，带号在横坐标前）或 {_CRS} EPSG:4490（CGCS2000 经纬度）。",
+            f"the file has no CRS (.prj missing). An official layer's CRS is never guessed: add the .prj or name it with {_CRS}, "
+            f"e.g. {_CRS} EPSG:4525 (CGCS2000 3-degree GK zone 37, zone prefix in the easting) or {_CRS} EPSG:4490.",
         )
     epsg = frame.crs.to_epsg()
     described = f"EPSG:{epsg} {frame.crs.name}（文件自带）" if epsg else f"{frame.crs.name}（文件自带）"
     return frame.to_crs(STORAGE_CRS), described
 
 
-def _field_mapping(kind: dict, columns: list[str], given: dict[str, str]) -> dict[str, str]:
-    """Catalog field → agency column, from --field options first, then by label and alias."""
-    fields = kind.get("fields", {})
+def _field_mapping(kind: LayerKind, columns: list[str], given: dict[str, str]) -> dict[str, str]:
+    """Catalog field → agency column, from the importer's mapping first, then by label and alias."""
+    fields = kind.fields
     unknown = sorted(set(given) - set(fields))
     if unknown:
-        raise InputError("--field", f"{unknown[0]}={given[unknown[0]]}",
+        raise InputError(FieldKey.FIELD_MAP, f"{unknown[0]}={given[unknown[0]]}",
                          f"该图层类型没有字段 {unknown[0]}；可映射的字段：{_describe(fields)}。",
                          f"this kind has no field {unknown[0]}; fields: {', '.join(fields)}.")
     absent = [f"{k}={v}" for k, v in given.items() if v not in columns]
     if absent:
-        raise InputError("--field", absent[0], f"文件中没有该列；文件的列有：{'、'.join(columns)}。",
+        raise InputError(FieldKey.FIELD_MAP, absent[0], f"文件中没有该列；文件的列有：{'、'.join(columns)}。",
                          f"the file has no such column; its columns are: {', '.join(columns)}.")
     lowered = {c.lower(): c for c in columns}
     mapping = dict(given)
     for name, spec in fields.items():
         if name in mapping:
             continue
-        for candidate in (name, spec["label"], *spec.get("aliases", [])):
+        for candidate in (name, spec.label, *spec.aliases):
             if candidate.lower() in lowered:
                 mapping[name] = lowered[candidate.lower()]
                 break
-    missing = [name for name, spec in fields.items() if spec.get("required") and name not in mapping]
+    missing = [name for name, spec in fields.items() if spec.required and name not in mapping]
     if missing and not (missing == ["class"] and "code" in mapping):
         name = missing[0]
-        raise InputError("--field", f"{name}（{fields[name]['label']}）",
-                         f"缺少必填字段 {name}（{fields[name]['label']}）；文件的列有：{'、'.join(columns)}。"
-                         f"请用 --field {name}=列名 指明。",
+        raise InputError(FieldKey.FIELD_MAP, f"{name}（{fields[name].label}）",
+                         f"缺少必填字段 {name}（{fields[name].label}）；文件的列有：{'、'.join(columns)}。"
+                         f"请用 {_FIELD_MAP} {name}=列名 指明。",
                          f"required field {name} is not mapped; the file's columns are: {', '.join(columns)}. "
-                         f"Map it with --field {name}=COLUMN.")
+                         f"Map it with {_FIELD_MAP} {name}=COLUMN.")
     return mapping
 
 
-def _describe(fields: dict) -> str:
-    return "、".join(f"{name}（{spec['label']}）" for name, spec in fields.items())
+def _describe(fields: Mapping[str, KindField]) -> str:
+    return "、".join(f"{name}（{spec.label}）" for name, spec in fields.items())
 
 
 def _clean_geometries(path: Path, geometries, geometry_type: str):
@@ -217,57 +257,57 @@ def _inside_shanxi(path: Path, frame: gpd.GeoDataFrame, crs_text: str) -> None:
     raise file_error(
         FIELD, path,
         f"按 {crs_text} 读取后，要素落在经度 {x0:.3f}–{x1:.3f}、纬度 {y0:.3f}–{y1:.3f}，不在山西省附近："
-        "坐标系可能有误（3度带/6度带、有无带号、经纬度顺序）。请核对 .prj 或用 --crs 指明。",
+        f"坐标系可能有误（3度带/6度带、有无带号、经纬度顺序）。请核对 .prj 或用 {_CRS} 指明。",
         f"read as {crs_text}, the features lie at longitude {x0:.3f}..{x1:.3f}, latitude {y0:.3f}..{y1:.3f}, not near Shanxi: "
-        "the CRS is probably wrong (3- vs 6-degree zone, zone prefix, axis order). Check the .prj or name it with --crs.",
+        f"the CRS is probably wrong (3- vs 6-degree zone, zone prefix, axis order). Check the .prj or name it with {_CRS}.",
     )
 
 
-def _split(kind: dict, table: gpd.GeoDataFrame, notes: list[str]) -> dict[str, gpd.GeoDataFrame]:
+def _split(kind: LayerKind, table: gpd.GeoDataFrame, notes: list[str]) -> dict[str, gpd.GeoDataFrame]:
     """Features into the layer ids the rules use: all into each, or one layer per split value."""
-    targets = kind["layers"]
-    if isinstance(targets, list):
+    targets = kind.layers
+    if isinstance(targets, tuple):
         return {layer_id: table for layer_id in targets}
-    split_by = kind["split_by"]
+    split_by = kind.split_by
     if split_by not in table.columns and split_by == "class" and "code" in table.columns:
         table[split_by] = [class_of_code(code, field="code").value for code in table["code"]]
     if split_by not in table.columns:
-        label = kind["fields"][split_by]["label"]
-        if not kind.get("optional_split"):
-            raise InputError("--field", f"{split_by}（{label}）", f"缺少字段 {split_by}（{label}），无法分到各图层；请用 --field {split_by}=列名 指明。",
-                             f"field {split_by} is needed to split the features into layers; map it with --field {split_by}=COLUMN.")
-        notes.append(f"文件没有{label}字段，只导入为“{kind['name']}”整体，分区图层未导入。")
-        return {kind["all_features"]: table}
+        label = kind.fields[split_by].label
+        if not kind.optional_split:
+            raise InputError(FieldKey.FIELD_MAP, f"{split_by}（{label}）",
+                             f"缺少字段 {split_by}（{label}），无法分到各图层；请用 {_FIELD_MAP} {split_by}=列名 指明。",
+                             f"field {split_by} is needed to split the features into layers; map it with {_FIELD_MAP} {split_by}=COLUMN.")
+        notes.append(f"文件没有{label}字段，只导入为“{kind.name}”整体，分区图层未导入。")
+        return {kind.all_features: table}
     values = table[split_by].astype(str)
-    aliases = {str(k): v for k, v in kind.get("split_aliases", {}).items()}
-    keys = values.map(lambda v: next((k for k in targets if k in v), aliases.get(v.strip().lower())))
+    keys = values.map(lambda v: next((k for k in targets if k in v), kind.split_aliases.get(v.strip().lower())))
     unmatched = keys.isna()
-    if unmatched.any() and not kind.get("optional_split"):
+    if unmatched.any() and not kind.optional_split:
         bad = values[unmatched].iloc[0]
         raise InputError(split_by, bad, f"无法识别该值；应含 {'、'.join(targets)} 之一。",
                          f"unrecognised value; it should contain one of {', '.join(targets)}.")
     table[split_by] = keys
     frames = {layer_id: table.loc[keys == key].reset_index(drop=True) for key, layer_id in targets.items()}
-    if kind.get("all_features"):
-        frames[kind["all_features"]] = table
+    if kind.all_features:
+        frames[kind.all_features] = table
     return frames
 
 
 def read_access_list(path: Path) -> pd.DataFrame:
     """An Excel 准入清单 keyed by unit code: one row per unit with a column per dimension,
     or one row per unit and dimension (columns 管控维度 and 管控要求)."""
-    check_size(path, "--access-list", LAYER_FILE_LIMITS)
+    check_size(path, FieldKey.ACCESS_LIST, LAYER_FILE_LIMITS)
     if path.suffix.lower() == ".xlsx":
-        check_archive(path, "--access-list", LAYER_FILE_LIMITS)
+        check_archive(path, FieldKey.ACCESS_LIST, LAYER_FILE_LIMITS)
     try:
         sheet = pyogrio.read_dataframe(path, read_geometry=False, HEADERS="FORCE").astype(str) if path.suffix.lower() != ".csv" \
             else pd.read_csv(path, dtype=str)
     except (pyogrio.errors.DataSourceError, pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise file_error("--access-list", path, f"无法读取准入清单：{error}", f"cannot read the access list: {error}") from None
-    units = catalog.read_yaml("kinds.yaml")["units"]["fields"]
-    code_column = next((c for c in sheet.columns if c in (units["code"]["label"], *units["code"]["aliases"], "code")), None)
+        raise file_error(FieldKey.ACCESS_LIST, path, f"无法读取准入清单：{error}", f"cannot read the access list: {error}") from None
+    code = kind_of("units").fields["code"]
+    code_column = next((c for c in sheet.columns if c in (code.label, *code.aliases, "code")), None)
     if code_column is None:
-        raise file_error("--access-list", path, f"准入清单中没有单元编码列（{units['code']['label']}）；现有列：{'、'.join(sheet.columns)}。",
+        raise file_error(FieldKey.ACCESS_LIST, path, f"准入清单中没有单元编码列（{code.label}）；现有列：{'、'.join(sheet.columns)}。",
                          f"the access list has no unit-code column; its columns are: {', '.join(sheet.columns)}.")
     labels = {label: key for key, label in ACCESS_DIMENSIONS.items()}
     if {"管控维度", "管控要求"} <= set(sheet.columns):
@@ -277,7 +317,7 @@ def read_access_list(path: Path) -> pd.DataFrame:
         renamed = sheet.rename(columns=labels)
         wide = renamed.set_index(code_column)[[k for k in ACCESS_DIMENSIONS if k in renamed.columns]]
     if wide.columns.empty:
-        raise file_error("--access-list", path, f"准入清单中没有 {'、'.join(ACCESS_DIMENSIONS.values())} 任一列。",
+        raise file_error(FieldKey.ACCESS_LIST, path, f"准入清单中没有 {'、'.join(ACCESS_DIMENSIONS.values())} 任一列。",
                          "the access list has none of the four dimension columns.")
     wide.index = wide.index.str.strip()
     return wide.rename_axis("code").reset_index()
@@ -309,21 +349,19 @@ def infer_coverage(frames: dict[str, gpd.GeoDataFrame], admin: gpd.GeoDataFrame)
     return tuple(sorted(counties["code"].iloc[sorted(set(hit.tolist()))]))
 
 
-def field_options(options: list[str], field: str = "--field") -> dict[str, str]:
-    """``FIELD=COLUMN`` pairs (the catalog field each file column fills) as a mapping; ``field`` is the
-    channel's name for the option in the refusal."""
+def field_options(options: list[str]) -> dict[str, str]:
+    """``FIELD=COLUMN`` pairs (the catalog field each file column fills) as a mapping."""
     mapping = {}
     for option in options:
         name, sep, column = option.partition("=")
         if not sep or not name.strip() or not column.strip():
-            raise InputError(field, option, f"应写成 目录字段=文件列名，例如 {field} code=HJGKDYBM。",
-                             f"write it as FIELD=COLUMN, e.g. {field} code=HJGKDYBM.")
+            raise InputError(FieldKey.FIELD_MAP, option, f"应写成 目录字段=文件列名，例如 {_FIELD_MAP} code=HJGKDYBM。",
+                             f"write it as FIELD=COLUMN, e.g. {_FIELD_MAP} code=HJGKDYBM.")
         mapping[name.strip()] = column.strip()
     return mapping
 
 
-def coverage_codes(text: str | None, admin: gpd.GeoDataFrame, frames: dict[str, gpd.GeoDataFrame],
-                   field: str = "--coverage") -> tuple[str, ...]:
+def coverage_codes(text: str | None, admin: gpd.GeoDataFrame, frames: dict[str, gpd.GeoDataFrame]) -> tuple[str, ...]:
     """The admin codes a layer covers: as given (comma-separated, each a known code), else inferred from its features."""
     if not text:
         return infer_coverage(frames, admin)
@@ -331,6 +369,6 @@ def coverage_codes(text: str | None, admin: gpd.GeoDataFrame, frames: dict[str, 
     known = set(admin["code"])
     unknown = [c for c in codes if c not in known]
     if unknown or not codes:
-        raise InputError(field, text, "应为逗号分隔的行政区代码，如 140826 或 140800,140502（山西全省为 140000）。",
+        raise InputError(FieldKey.COVERAGE, text, "应为逗号分隔的行政区代码，如 140826 或 140800,140502（山西全省为 140000）。",
                          "give comma-separated admin codes, e.g. 140826 or 140800,140502 (all of Shanxi: 140000).")
     return codes

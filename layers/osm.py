@@ -18,7 +18,7 @@ import shapely
 from layers.imports import FIELD, ImportedLayers, file_hashes
 from layers.io.vector_files import file_error
 from spatial.crs import STORAGE_CRS
-from spatial.errors import InputError
+from spatial.errors import FieldKey, InputError
 
 _WATERWAYS = ("river", "canal")
 _CHINESE_NAME = re.compile(r'"name:zh"=>"([^"]*)"')
@@ -40,7 +40,7 @@ def read_osm_rivers(path: Path, wanted: dict[str, str], clip: shapely.Geometry |
         selected = ways.loc[(names == river) | (ways["name"] == river)]
         if selected.empty:
             found = sorted(set(names[names != ""]))[:20]
-            raise InputError("--river", river, f"摘录中没有名为“{river}”的河流（waterway=river/canal）；摘录中的河流有：{'、'.join(found) or '无'}。",
+            raise InputError(FieldKey.RIVER, river, f"摘录中没有名为“{river}”的河流（waterway=river/canal）；摘录中的河流有：{'、'.join(found) or '无'}。",
                              f"the extract has no river named {river!r}; rivers in it: {', '.join(found) or 'none'}.")
         line = shapely.line_merge(shapely.union_all(selected.geometry.values))
         if clip is not None:

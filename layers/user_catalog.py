@@ -26,11 +26,11 @@ import re
 import sys
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from layers import catalog
-from layers.imports import ImportedLayers
+from layers.imports import ImportedLayers, LayerKind
 from layers.io.geoparquet import read_frame
 from spatial.layer import Layer, LayerSet, MissingLayer, Provenance
 
@@ -208,7 +208,7 @@ def _supersede(directory: Path, entries: dict[str, dict]) -> None:
     ``superseded.json``, both before the index changes), so checks issued on them can still be drawn as issued."""
     kept = directory / "superseded"
     kept.mkdir(exist_ok=True)
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     listed = _superseded(directory.parent)
     for layer_id, entry in entries.items():
         with contextlib.suppress(FileExistsError, FileNotFoundError):
@@ -238,8 +238,8 @@ def add(root: Path, imported: ImportedLayers, names: dict[str, str], *, accuracy
         coverage: tuple[str, ...], source: str | None, version: str | None, authoritative: bool,
         access_list: list[dict] | None = None, midline_to_bank_m: dict[str, float] | None = None) -> dict:
     """Record an import and make its layers the ones checks use; returns the import record."""
-    import_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    imported_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    import_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    imported_at = datetime.now(UTC).isoformat(timespec="seconds")
     digest = hashlib.sha256("".join(f["sha256"] for f in imported.files).encode()).hexdigest()
     main_file = imported.files[0]["name"]
     with _locked(root) as directory:
@@ -287,7 +287,7 @@ def remove(root: Path, target: str) -> list[str]:
         index["layers"] = {k: v for k, v in index["layers"].items() if k not in dropped}
         for record in index["imports"]:
             if record["id"] == target:
-                record["removed_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+                record["removed_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         _write_index(directory, index)
         for entry in dropped.values():
             (directory / "layers" / entry["file"]).unlink(missing_ok=True)
@@ -374,12 +374,12 @@ def layers_as_of(root: Path, versions: dict, current: LayerSet) -> LayerSet | No
     return LayerSet(chosen, missing) if LayerSet.ADMIN in chosen else None
 
 
-def add_import(root: Path, imported: ImportedLayers, accuracy_given: float | None, kind: dict, **record: object) -> dict:
+def add_import(root: Path, imported: ImportedLayers, accuracy_given: float | None, kind: LayerKind, **record: object) -> dict:
     """Record an import with its accuracy (as given, else the kind's default, and which) and each river's declared
     mid-line-to-bank distance (the river's, not the data's); the stored record. One path for every channel."""
     declared = catalog.layer_declarations()
-    accuracy = accuracy_given if accuracy_given is not None else float(kind["accuracy_m"])
-    source = "导入时给出" if accuracy_given is not None else kind.get("accuracy_note") or "默认"
+    accuracy = accuracy_given if accuracy_given is not None else kind.accuracy_m
+    source = "导入时给出" if accuracy_given is not None else kind.accuracy_note or "默认"
     return add(root, imported, {layer_id: declared[layer_id]["name"] for layer_id in imported.frames},
                accuracy_m=accuracy, accuracy_note=f"位置精度 ±{accuracy:g} 米（{source}）",
                midline_to_bank_m={layer_id: float(declared[layer_id].get("midline_to_bank_m", 0.0)) for layer_id in imported.frames},

@@ -39,8 +39,8 @@ from maps.offline import save_offline
 from maps.places import seats
 from maps.style import ADMIN_COLOUR, RIVER_COLOUR, RIVER_LAYERS, SITE_COLOUR, VERDICT_COLOURS, ZoneStyle, zone_style
 from spatial.answer import folded
-from spatial.checker import MAP_WINDOW_M, CheckResult, Finding
 from spatial.crs import STORAGE_EPSG
+from spatial.findings import MAP_WINDOW_M, CheckResult, Finding
 from spatial.layer import LayerSet, Provenance, project
 from spatial.rules import Verdict, ZoneKind
 

@@ -29,8 +29,8 @@ from maps.fonts import cjk_family
 from maps.region import RegionZones, Zone
 from maps.style import ADMIN_COLOUR, DEMO_TEXT, RIVER_COLOUR, RIVER_LAYERS, SITE_COLOUR, VERDICT_COLOURS, zone_style
 from spatial.answer import folded
-from spatial.checker import CheckResult
 from spatial.crs import STORAGE_EPSG, gk3_zone_for_longitude
+from spatial.findings import CheckResult
 from spatial.layer import LayerSet, Provenance, project
 from spatial.rules import Verdict, ZoneKind
 

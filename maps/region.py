@@ -21,13 +21,16 @@ from shapely.geometry.base import BaseGeometry
 
 from maps.style import zone_style
 from spatial.crs import STORAGE_CRS, STORAGE_EPSG, gk3_zone_for_longitude
+from spatial.engine import TargetKey, drawn_zone, prepared
 from spatial.errors import InputError
 from spatial.layer import LayerSet, Provenance, project
 from spatial.rules import Plan, Rule, ZoneKind
+from spatial.semantics import MEASURED_KINDS, rule_target
 
 _SLIVER_WIDTH_DEG = 0.002  # about 200 m, the admin layer's accuracy
 _SLIVER_SHARE = 0.05
 _SAME_AREA_SHARE = 0.001  # two layers differing by less than this share of their area draw the same zone
+_WINDOW_PAD_M = 100.0  # a buffer zone's baseline is taken this far beyond its distance round the region
 
 
 @dataclass(frozen=True)
@@ -167,15 +170,23 @@ def _coverage_note(provenance: Provenance, region: Region, layers: LayerSet) -> 
 
 
 def _buffer_zone(rules: list[Rule], clip: str, region: Region, layers: LayerSet) -> Zone | None:
-    """A buffer zone the rules draw round a baseline, exactly as the checker measures it."""
-    zone, plan = rules[0].zone, rules[0].plan
+    """A buffer zone the rules draw round a baseline: the engine's target and jurisdiction in the region's
+    GK zone, drawn as a check map draws it (``spatial.engine.drawn_zone``), clipped to the region."""
+    rule = rules[0]
+    zone, plan = rule.zone, rule.plan
     layer = layers.layers[zone.layer]
-    baseline = layers.projected(layer.id, region.gk_epsg, section=zone.section)
+    index = prepared(layers).zone(region.gk_epsg)
+    key = rule_target(rule, layers)
+    index.ensure([key, TargetKey.jurisdiction(plan.jurisdiction)])
+    baseline = index.targets[key].geometry
     if baseline.is_empty:
         return None
-    jurisdiction = layers.projected(LayerSet.ADMIN, region.gk_epsg, section=plan.jurisdiction)
-    area = shapely.intersection(shapely.intersection(shapely.buffer(baseline, zone.distance_m), jurisdiction),
-                                region.geometry_gk)
+    region_gk = region.geometry_gk
+    minx, miny, maxx, maxy = region_gk.bounds
+    reach = zone.distance_m + _WINDOW_PAD_M  # every part of the baseline that can reach into the region
+    window = shapely.box(minx - reach, miny - reach, maxx + reach, maxy + reach)
+    jurisdiction = index.targets[TargetKey.jurisdiction(plan.jurisdiction)].geometry
+    area = shapely.intersection(drawn_zone(baseline, window, zone.distance_m, jurisdiction), region_gk)
     if shapely.get_dimensions(area) != 2 or area.area == 0:
         return None
     geometry = project(area, region.gk_epsg, STORAGE_EPSG)
@@ -196,7 +207,7 @@ def region_zones(text: str, layers: LayerSet, rules: list[Rule], only: list[str]
     plans = covering_plans(region, rules, layers)
     plan_ids = {p.id for p in plans}
     relevant = [r for r in rules if r.plan.id in plan_ids and r.zone.layer
-                and r.zone.kind in (ZoneKind.BUFFER, ZoneKind.WITHIN)]
+                and r.zone.kind in MEASURED_KINDS]
     known = {r.zone.layer for r in relevant} | set(layers.layers) - {LayerSet.ADMIN}
     unknown = sorted(set(only or ()) - known)
     if unknown:

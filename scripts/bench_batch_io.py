@@ -9,12 +9,13 @@ the engine (``spatial.screening.screen`` on the same rows, chunks of 50,000 on t
 (M rows, default N) with its ratio; the start-up of one `siting batch` on a one-row file (layer
 loading, included in every wall time); and the peak resident memory of each run, with the
 CSV → CSV peak at 5 N rows to show it flat (``--no-flat`` skips that run). Each run is a real
-`siting batch --quiet` child process; its peak memory comes from wait4, in a small launcher
-process (``_LAUNCHER``). The bulk grid's classified columns are kept beside the layer cache by the
+`siting batch --quiet` child process; its peak memory and its CPU seconds (user + system, every
+thread: what bounds a run on a busy machine) come from wait4, in a small launcher process
+(``_LAUNCHER``). The bulk grid's classified columns are kept beside the layer cache by the
 first run on a layer set (``layers.io.grid_cache``); the benchmark says how many were kept
-before it started (none: its first run classified them). The numbers of the row-at-a-time implementation it replaced (measured
-on this machine before the change), and of the first columnar one (on the quiet machine), are
-printed beside them; their peaks were read without the launcher and include the benchmark's own.
+before it started (none: its first run classified them). The numbers of the row-at-a-time
+implementation it replaced (measured on this machine before the change; peaks read without the
+launcher) and of the previous columnar pass (same launcher) are printed beside them.
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ from tests.batch_register import register_csv
 
 # The row-at-a-time (pandas) implementation on 1,000,000 rows, 2026-12-06 on this 2-core machine while
 # other jobs ran (load average 3–14): wall seconds and peak RSS in MB.
-BEFORE = {"csv": (170.3, 1233), "xlsx": (1500.6, 1627), "csv_5x": (None, None)}
-# The first columnar implementation (per-situation work composed per chunk, an 8-bit grid table), 1,000,000 rows,
-# on this machine when quiet (load average 1.1): wall seconds and peak RSS in MB; XLSX on 100,000 rows.
-COLUMNAR = {"startup": (4.7, 672), "engine": (14.8, None), "csv": (39.7, 1104), "parquet": (34.4, 1162), "xlsx": (24.9, None)}
+BEFORE = {"csv": (170.3, 1233), "xlsx": (1500.6, 1627)}
+# The previous columnar pass (situations decided once, a write thread), 1,000,000 rows, on this machine at load average
+# 3.9 (CSV; 6.9 for the others): wall seconds and peak RSS in MB; the 5,000,000-row peak under csv_5x.
+PREVIOUS = {"engine": (2.1, None), "csv": (7.55, 701), "parquet": (8.7, None), "csv_5x": (None, 856)}
 CHUNK = 50_000
 
 
@@ -52,24 +53,25 @@ if pid == 0:
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     os.execv(sys.executable, [sys.executable, *sys.argv[1:]])
 _, status, usage = os.wait4(pid, 0)
-print(usage.ru_maxrss)
+print(usage.ru_maxrss, usage.ru_utime + usage.ru_stime)
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def siting_batch(source: Path, out: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one `siting batch` child."""
+def siting_batch(source: Path, out: Path) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds (user + system) of one `siting batch` child."""
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", _LAUNCHER, "-m", "siting", "batch", str(source), "--out", str(out), "--quiet"],
                           capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"siting batch {source.name} → {out.name} failed: {done.stderr[-2000:]}")
-    return seconds, int(done.stdout.split()[-1]) / 1024
+    peak_kb, cpu = done.stdout.split()[-2:]
+    return seconds, int(peak_kb) / 1024, float(cpu)
 
 
-def engine_seconds(source: Path) -> float:
-    """The engine's own time on the register's rows (parsed beforehand), two threads, chunks of 50,000."""
+def engine_seconds(source: Path) -> tuple[float, float]:
+    """The engine's own wall and CPU seconds on the register's rows (parsed beforehand), two threads, chunks of 50,000."""
     import pyarrow.csv as pa_csv
 
     from layers import catalog
@@ -90,10 +92,10 @@ def engine_seconds(source: Path) -> float:
     def chunk(at: int):
         return screen(lon[at:at + CHUNK], lat[at:at + CHUNK], group[at:at + CHUNK], combos, rules, layers)
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(chunk, range(0, len(lon), CHUNK)))
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def grid_columns_cached() -> int:
@@ -132,48 +134,60 @@ def main() -> None:
     args = parser.parse_args()
     n = args.rows
     cached = grid_columns_cached()
+    loads: dict[str, float] = {}
+
+    def measured(name: str, source: Path, out: Path) -> tuple[float, float, float]:
+        loads[name] = os.getloadavg()[0]
+        return siting_batch(source, out)
+
     with tempfile.TemporaryDirectory(prefix="bench-batch-io-") as work:
         root = Path(work)
         source = register_csv(root / "register.csv", n, seed=7, defects=False)
         one = register_csv(root / "one.csv", 1, seed=7, defects=False)
-        startup, startup_mb = siting_batch(one, root / "one_out.csv")
-        engine = engine_seconds(source)
-        csv_s, csv_mb = siting_batch(source, root / "out.csv")
+        startup = measured("startup", one, root / "one_out.csv")
+        loads["engine"] = os.getloadavg()[0]
+        engine, engine_cpu = engine_seconds(source)
+        csv = measured("csv", source, root / "out.csv")
         size_mb = sum(p.stat().st_size for p in root.glob(".out.csv.results-*/*")) / 1e6
-        parquet_s, parquet_mb = siting_batch(source, root / "out.parquet")
+        parquet = measured("parquet", source, root / "out.parquet")
         xlsx_rows = args.xlsx_rows or n
-        xlsx_s, xlsx_mb = siting_batch(xlsx_copy(source, root / "register.xlsx", xlsx_rows), root / "out.xlsx")
+        xlsx = measured("xlsx", xlsx_copy(source, root / "register.xlsx", xlsx_rows), root / "out.xlsx")
         flat = None
         if not args.no_flat:
             big = register_csv(root / "register5.csv", 5 * n, seed=8, defects=False)
-            flat = siting_batch(big, root / "out5.csv")
-    load = os.getloadavg()[0]
-    print(f"\n== siting batch end to end, {n:,} random Shanxi sites, load average {load:.1f} on {os.cpu_count()} cores ==")
-    print(f"{'run':<34}{'wall':>9}{'rows/s':>12}{'peak RSS':>11}   vs engine   before: row at a time | first columnar (quiet)")
+            flat = measured("csv_5x", big, root / "out5.csv")
+    print(f"\n== siting batch end to end, {n:,} random Shanxi sites, {os.cpu_count()} cores "
+          f"(load average at each start in the last column; the machine may be shared) ==")
+    print(f"{'run':<34}{'wall':>9}{'CPU u+s':>9}{'rows/s':>11}{'peak RSS':>10}  vs engine   "
+          f"before: row at a time | previous pass{'load':>7}")
     scale = n / 1_000_000
 
-    def columnar(name: str, same_rows: bool = scale == 1) -> str:
-        seconds, mb = COLUMNAR[name]
-        return (f"{seconds:.1f} s" + (f", {mb:,} MB" if mb else "")) if same_rows else "—"
+    def previous(name: str, same_rows: bool = scale == 1) -> str:
+        seconds, mb = PREVIOUS.get(name, (None, None))
+        shown = ", ".join(part for part in (f"{seconds:.2f} s" if seconds else "", f"{mb:,} MB" if mb else "") if part)
+        return shown if same_rows and shown else "—"
 
-    print(f"{'start-up (1 row, layers loaded)':<34}{startup:8.2f}s{'':>12}{startup_mb:9,.0f}MB   {'':9}   — | {columnar('startup')}")
-    print(f"{'engine alone (2 threads)':<34}{engine:8.2f}s{n / engine:12,.0f}{'':11}   {'1.0×':>9}   — | {columnar('engine')}")
-
-    def row(label: str, seconds: float, mb: float, rows: int, before: tuple | None, engine_s: float | None, earlier: str = "—") -> None:
+    def row(label: str, name: str, run: tuple[float, float, float], rows: int, engine_s: float | None, before: tuple | None = None,
+            same_rows: bool = scale == 1) -> None:
+        seconds, mb, cpu = run
         ratio = f"{seconds / engine_s:8.1f}×" if engine_s else " " * 9
-        old = f"{before[0]:7.1f} s, {before[1]:,} MB ({before[0] / seconds:.0f}× slower)" if before and before[0] else "—"
-        print(f"{label:<34}{seconds:8.2f}s{rows / seconds:12,.0f}{mb:9,.0f}MB   {ratio}   {old} | {earlier}")
+        old = f"{before[0]:7.1f} s, {before[1]:,} MB ({before[0] / seconds:.0f}× slower)" if before and before[0] and same_rows else "—"
+        print(f"{label:<34}{seconds:8.2f}s{cpu:8.1f}s{rows / seconds:11,.0f}{mb:8,.0f}MB  {ratio}   {old} | "
+              f"{previous(name, same_rows)}{loads[name]:7.1f}")
 
-    row(f"CSV → CSV ({size_mb:,.0f} MB out)", csv_s, csv_mb, n, BEFORE["csv"] if scale == 1 else None, engine, columnar("csv"))
-    row("CSV → GeoParquet", parquet_s, parquet_mb, n, None, engine, columnar("parquet"))
-    row(f"XLSX → XLSX ({xlsx_rows:,} rows)", xlsx_s, xlsx_mb, xlsx_rows, BEFORE["xlsx"] if xlsx_rows == 1_000_000 else None,
-        engine * xlsx_rows / n, columnar("xlsx", xlsx_rows == 100_000))
+    row("start-up (1 row, layers loaded)", "startup", startup, 1, None)
+    print(f"{'engine alone (2 threads)':<34}{engine:8.2f}s{engine_cpu:8.1f}s{n / engine:11,.0f}{'':10}  {'1.0×':>9}   — | "
+          f"{previous('engine')}{loads['engine']:7.1f}")
+    row(f"CSV → CSV ({size_mb:,.0f} MB out)", "csv", csv, n, engine, BEFORE["csv"])
+    row("CSV → GeoParquet", "parquet", parquet, n, engine)
+    row(f"XLSX → XLSX ({xlsx_rows:,} rows)", "xlsx", xlsx, xlsx_rows, engine * xlsx_rows / n, BEFORE["xlsx"], xlsx_rows == 1_000_000)
     if flat:
-        row(f"CSV → CSV, {5 * n:,} rows", flat[0], flat[1], 5 * n, BEFORE["csv_5x"] if scale == 1 else None, engine * 5)
-        print(f"peak memory {csv_mb:,.0f} MB at {n:,} rows, {flat[1]:,.0f} MB at {5 * n:,} rows ({flat[1] / csv_mb:.2f}×)")
+        row(f"CSV → CSV, {5 * n:,} rows", "csv_5x", flat, 5 * n, engine * 5)
+        print(f"peak memory {csv[1]:,.0f} MB at {n:,} rows, {flat[1]:,.0f} MB at {5 * n:,} rows ({flat[1] / csv[1]:.2f}×)")
     print(f"grid cache: {cached} classified columns kept beside the layers before the first run"
           + ("" if cached else " (the start-up run above classified the ones its row needs, CSV → CSV the rest)"))
-    print(f"CSV → CSV less start-up: {csv_s - startup:.2f} s = {(csv_s - startup) / engine:.1f}× the engine")
+    print(f"CSV → CSV less start-up: {csv[0] - startup[0]:.2f} s = {(csv[0] - startup[0]) / engine:.1f}× the engine; "
+          f"CPU {csv[2]:.1f} s, so at least {csv[2] / (os.cpu_count() or 1):.1f} s on {os.cpu_count()} idle cores")
 
 
 if __name__ == "__main__":

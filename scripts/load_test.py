@@ -2,21 +2,26 @@
 
 Starts the real `siting serve` in a subprocess on a free loopback port with a private data
 directory (the default layers linked in from the normal data directory, a fresh audit log),
-waits until it answers, then runs N client threads that post /api/check in a loop: sites
+waits until it answers, then runs N clients that post /api/check in a loop, each on its own kept-alive
+connection: sites
 inside Shanxi as lon/lat, as DMS text, as Gauss–Krüger X/Y and as AMap (GCJ-02) picks, over
 several industries and stages, and one request in ten invalid in a known way, which must get
 422 naming the expected field (counted as expected rejections, not errors).
 
 Afterwards the server is stopped and its audit log compared with the answers: every check
 answered 200 must be recorded (lost = answered but not in the log), and the hash chain is
-verified with `siting history --verify`. The clients run in several processes (``--client-processes``)
-so that the load generator's own interpreter lock does not set the pace. While it runs, the memory
+verified with `siting history --verify`. The load generator shares the machine with the server, so it is
+kept lean: every request is encoded before the clock starts, sent as raw HTTP/1.1 over asyncio streams
+(uvloop when installed; no HTTP client library), and an answered check is parsed only as far as its audit
+echo; the clients run in several processes (``--client-processes``), and their CPU time is reported
+beside the server's. While it runs, the memory
 of the server and its check workers (RSS and PSS: pages shared between processes counted once) is
 sampled; the peak is reported. Then one client alone measures the latency of a single reviewer.
 
 With ``--baseline DIR`` (a read-only checkout of earlier code, e.g. ``git worktree add /tmp/baseline HEAD``)
 the same runs are made against that code first, on the same machine in the same run, and the figures
-are printed as ratios; the baseline runs without the speed-ups uvicorn would pick up by itself (httptools,
+are printed as ratios (``--baseline-data-from``: a data directory whose default layers that code built, when
+its layer cache differs from today's); the baseline runs without the speed-ups uvicorn would pick up by itself (httptools,
 uvloop) unless its own setup.cfg declares them, as it ran before. Exit status 1 if errors > 0, lost > 0 or the chain is broken. Run:
 ``python scripts/load_test.py [--clients 50] [--seconds 60] [--baseline /tmp/baseline] [--json]``.
 """
@@ -24,12 +29,14 @@ uvloop) unless its own setup.cfg declares them, as it ran before. Exit status 1 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import configparser
 import json
 import multiprocessing
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -41,7 +48,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import numpy as np
 import shapely
 from pyproj import Transformer
@@ -53,6 +59,8 @@ from spatial.gcj02 import wgs84_to_gcj02
 REPO = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT_S = 300
 REQUEST_TIMEOUT_S = 120
+REQUESTS_PER_CLIENT = 400  # encoded in advance, then sent in turn
+REQUEST_ENCODING_S = 5.0  # how long the client processes get for that before the clock starts
 SHANXI = "140000"
 INDUSTRIES = ["造纸", "焦化", "水泥", "钢铁", "2521", "C2221", "软件开发", "电镀", "两高一剩"]
 STAGES = ["new", "existing", "expand", "rebuild", "新建", "现有", "扩建", "改建"]
@@ -70,7 +78,7 @@ INVALID = [
 
 @dataclass
 class Tally:
-    """What the clients saw; appended to under one lock."""
+    """What the clients saw (one event loop per client process, so no lock), and the CPU time they used."""
 
     latencies_ms: list[float] = field(default_factory=list)
     check_latencies_ms: list[float] = field(default_factory=list)
@@ -78,7 +86,7 @@ class Tally:
     rejected: int = 0
     errors: list[str] = field(default_factory=list)
     unanswered: int = 0  # requests that got no HTTP answer at all (also in errors)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    client_cpu_s: float = 0.0
 
 
 # Used by uvicorn when installed, without an import of ours: a baseline whose setup.cfg does not declare one runs
@@ -163,43 +171,92 @@ def request_body(lon: float, lat: float, rng: random.Random) -> tuple[dict, str 
     return body, None
 
 
-def client(base: str, sites: np.ndarray, deadline: float, seed: int, tally: Tally) -> None:
-    """Post checks back to back until the deadline; classify every answer."""
+def encoded_requests(base: str, sites: np.ndarray, seed: int, count: int = REQUESTS_PER_CLIENT) -> list[tuple[bytes, str | None]]:
+    """``count`` complete HTTP/1.1 requests (keep-alive) for one client, encoded before the clock starts, each
+    with the field its 422 must name (None: a valid check)."""
     rng = random.Random(seed)
-    with httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT_S) as http:
-        while time.monotonic() < deadline:
-            lon, lat = sites[rng.randrange(len(sites))]
-            body, expected_field = request_body(float(lon), float(lat), rng)
-            start = time.perf_counter()
-            try:
-                response = http.post("/api/check", json=body)
-            except httpx.HTTPError as error:
-                with tally.lock:
-                    tally.errors.append(f"{type(error).__name__}: {error}")
-                    tally.unanswered += 1
-                continue
-            elapsed = (time.perf_counter() - start) * 1000
-            problem, check_id = _classify(response, expected_field)
-            with tally.lock:
-                tally.latencies_ms.append(elapsed)
-                if problem:
-                    tally.errors.append(f"{problem} for {json.dumps(body, ensure_ascii=False)}")
-                elif check_id:
-                    tally.answered.append(check_id)
-                    tally.check_latencies_ms.append(elapsed)
-                else:
-                    tally.rejected += 1
+    host = base.split("://", 1)[1]
+    requests = []
+    for _ in range(count):
+        lon, lat = sites[rng.randrange(len(sites))]
+        body, expected_field = request_body(float(lon), float(lat), rng)
+        payload = json.dumps(body, ensure_ascii=False).encode()
+        head = (f"POST /api/check HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(payload)}\r\n\r\n").encode()
+        requests.append((head + payload, expected_field))
+    return requests
 
 
-def _classify(response: httpx.Response, expected_field: str | None) -> tuple[str | None, str | None]:
-    """(what is wrong, check id of an answered check)."""
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[int, bytes]:
+    """Send one request on a kept-alive connection; (status, body) of the answer."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = None
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    if length is None:
+        raise ConnectionError(f"answer without Content-Length: {head[:200]!r}")
+    return status, await reader.readexactly(length)
+
+
+async def client(base: str, requests: list[tuple[bytes, str | None]], deadline: float, tally: Tally) -> None:
+    """Post checks back to back on one keep-alive connection until the deadline; classify every answer."""
+    host, port = base.split("://", 1)[1].rsplit(":", 1)
+    connection = None
+    index = 0
+    while time.monotonic() < deadline:
+        request, expected_field = requests[index % len(requests)]
+        index += 1
+        start = time.perf_counter()
+        try:
+            if connection is None:
+                connection = await asyncio.open_connection(host, int(port))
+            status, body = await asyncio.wait_for(_exchange(*connection, request), REQUEST_TIMEOUT_S)
+        except (OSError, EOFError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ValueError) as error:
+            tally.errors.append(f"{type(error).__name__}: {error}")
+            tally.unanswered += 1
+            if connection is not None:
+                connection[1].close()
+            connection = None
+            continue
+        elapsed = (time.perf_counter() - start) * 1000
+        problem, check_id = _classify(status, body, expected_field)
+        tally.latencies_ms.append(elapsed)
+        if problem:
+            sent = request.split(b"\r\n\r\n", 1)[1].decode()
+            tally.errors.append(f"{problem} for {sent}")
+        elif check_id:
+            tally.answered.append(check_id)
+            tally.check_latencies_ms.append(elapsed)
+        else:
+            tally.rejected += 1
+    if connection is not None:
+        connection[1].close()
+
+
+def _classify(status: int, body: bytes, expected_field: str | None) -> tuple[str | None, str | None]:
+    """(what is wrong, check id of an answered check).
+
+    An answered check is read only as far as its verification needs: the answer must end with its audit echo
+    (``"audit": {...}}``), which is parsed; the 20 kB result before it is the server's to get right and the
+    tests' to check, and parsing it here would cost the load generator about as much CPU as the server spends."""
     if expected_field is None:
-        if response.status_code != 200:
-            return f"HTTP {response.status_code} {response.text[:300]}", None
-        return None, response.json()["audit"]["check_id"]
-    if response.status_code != 422:
-        return f"HTTP {response.status_code} where 422 on {expected_field} was expected", None
-    error = response.json()["error"]
+        if status != 200:
+            return f"HTTP {status} {body[:300].decode(errors='replace')}", None
+        at = body.rfind(b'"audit":')
+        try:
+            echo = json.loads(body[at + 8:-1]) if at > 0 and body.endswith(b"}") else None
+        except ValueError:
+            echo = None
+        if not isinstance(echo, dict) or not isinstance(echo.get("check_id"), str):
+            return f"HTTP 200 without an audit echo at its end: …{body[-300:].decode(errors='replace')}", None
+        return None, echo["check_id"]
+    if status != 422:
+        return f"HTTP {status} where 422 on {expected_field} was expected", None
+    error = json.loads(body)["error"]
     if error["field"] != expected_field or not error["message_zh"] or not error["message_en"]:
         return f"422 naming {error['field']!r} where {expected_field!r} was expected", None
     return None, None
@@ -283,24 +340,39 @@ def cpu_seconds(pid: int) -> dict[str, float]:
     return used
 
 
-def _client_process(base: str, sites: np.ndarray, deadline: float, seeds: list[int], results: multiprocessing.Queue) -> None:
+def _client_process(base: str, sites: np.ndarray, start: float, seconds: float, seeds: list[int],
+                    results: multiprocessing.Queue) -> None:
+    """One client process: a connection per seed on one event loop (uvloop when installed), posting from ``start``
+    for ``seconds``; its tally and the CPU time it used meanwhile."""
     tally = Tally()
-    threads = [threading.Thread(target=client, args=(base, sites, deadline, seed, tally)) for seed in seeds]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    work = [encoded_requests(base, sites, seed) for seed in seeds]
+    time.sleep(max(0.0, start - time.monotonic()))
+    deadline = start + seconds
+    begun = resource.getrusage(resource.RUSAGE_SELF)
+
+    async def main() -> None:
+        await asyncio.gather(*(client(base, requests, deadline, tally) for requests in work))
+
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main())
+    else:
+        uvloop.run(main())
+    ended = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = ended.ru_utime + ended.ru_stime - begun.ru_utime - begun.ru_stime
     results.put({"latencies_ms": tally.latencies_ms, "check_latencies_ms": tally.check_latencies_ms,
-                 "answered": tally.answered, "rejected": tally.rejected, "errors": tally.errors, "unanswered": tally.unanswered})
+                 "answered": tally.answered, "rejected": tally.rejected, "errors": tally.errors, "unanswered": tally.unanswered,
+                 "cpu_s": cpu})
 
 
 def _load(base: str, sites: np.ndarray, clients: int, seconds: float, seed: int, processes: int) -> tuple[Tally, float]:
-    """``clients`` client threads spread over ``processes`` processes; their tallies merged."""
+    """``clients`` client connections spread over ``processes`` processes; their tallies merged."""
     context = multiprocessing.get_context("fork")
     results = context.Queue()
-    started = time.monotonic()
+    started = time.monotonic() + REQUEST_ENCODING_S  # the clients encode their requests first
     groups = [list(range(seed + k, seed + clients, processes)) for k in range(min(processes, clients))]
-    workers = [context.Process(target=_client_process, args=(base, sites, started + seconds, group, results)) for group in groups]
+    workers = [context.Process(target=_client_process, args=(base, sites, started, seconds, group, results)) for group in groups]
     for worker in workers:
         worker.start()
     merged = Tally()
@@ -312,6 +384,7 @@ def _load(base: str, sites: np.ndarray, clients: int, seconds: float, seed: int,
         merged.rejected += part["rejected"]
         merged.errors += part["errors"]
         merged.unanswered += part["unanswered"]
+        merged.client_cpu_s += part["cpu_s"]
     for worker in workers:
         worker.join()
     return merged, time.monotonic() - started
@@ -349,17 +422,21 @@ def _served(root: Path, code: Path, options: tuple[str, ...], base_load) -> tupl
     memory = {"idle_rss": round(idle_rss), "idle_pss": round(idle_pss), "peak_rss": round(peak["rss"]),
               "peak_pss": round(peak["pss"])}
     checks = max(1, len(tally.answered))
-    cpu = {f"{part}_ms_per_check": round((after[part] - before[part]) * 1000 / checks, 2) for part in ("server", "workers")}
+    used = {part: after[part] - before[part] for part in ("server", "workers")} | {"clients": tally.client_cpu_s}
+    cpu = {f"{part}_ms_per_check": round(seconds * 1000 / checks, 2) for part, seconds in used.items()}
+    cpu["clients_share"] = round(used["clients"] / max(1e-9, sum(used.values())), 2)
     return tally, wall, memory, {"recorded": recorded, "chain": chain, "verify_exit": verify.returncode, "cpu": cpu}
 
 
 def run(clients: int, seconds: float, source: Path, seed: int, code: Path = REPO, options: tuple[str, ...] = (),
-        processes: int = 4, single_seconds: float = 15.0) -> dict:
+        processes: int = 4, single_seconds: float = 15.0, layers_from: Path | None = None) -> dict:
     """Load a server of the code in ``code`` with ``clients`` clients and check its log; then, on a fresh
-    server, one client alone."""
+    server, one client alone. The sites come from the layers in ``source``; the server reads the layers built in
+    ``layers_from`` (default ``source``): earlier code may build its cache differently and rebuild one it does not know."""
     province = load_layers(source).admin_area(SHANXI)  # built (or verified) here: the server starts from a ready cache
     sites = sites_in_shanxi(province, 2000, seed)
-    root = private_data_dir(source)
+    layers_from = layers_from or source
+    root = private_data_dir(layers_from)
     try:
         tally, wall, memory, log = _served(root, code, options,
                                            lambda base: _load(base, sites, clients, seconds, seed, processes))
@@ -381,7 +458,7 @@ def run(clients: int, seconds: float, source: Path, seed: int, code: Path = REPO
         "one_client_check_ms": {"p50": float("nan"), "p99": float("nan")}, "one_client_errors": 0, "one_client_lost": 0,
     }
     if single_seconds > 0:
-        root = private_data_dir(source)
+        root = private_data_dir(layers_from)
         try:
             single, _, _, alone = _served(root, code, options, lambda base: _load(base, sites, 1, single_seconds, seed + 10_000, 1))
         finally:
@@ -412,7 +489,8 @@ def describe(summary: dict) -> str:
         f"  one client alone (fresh server)  p50 {single['p50']} ms  p99 {single['p99']} ms, "
         f"errors {summary['one_client_errors']}, lost {summary['one_client_lost']}",
         f"  CPU per answered check: server process {summary['cpu']['server_ms_per_check']} ms (HTTP, JSON, IPC, audit "
-        f"writer), check workers {summary['cpu']['workers_ms_per_check']} ms",
+        f"writer), check workers {summary['cpu']['workers_ms_per_check']} ms, load generator "
+        f"{summary['cpu']['clients_ms_per_check']} ms ({summary['cpu']['clients_share']:.0%} of the CPU used)",
         f"  memory of the server and its workers: idle RSS {memory['idle_rss']} MB (PSS {memory['idle_pss']} MB), "
         f"peak RSS {memory['peak_rss']} MB (PSS {memory['peak_pss']} MB)",
         f"  audit: {summary['audit_records']} records for {summary['checks_answered']} answered checks, "
@@ -446,6 +524,8 @@ def main() -> int:
     parser.add_argument("--client-processes", type=int, default=4)
     parser.add_argument("--data-from", type=Path, default=None, help="data directory whose built default layers to use")
     parser.add_argument("--baseline", type=Path, default=None, help="a checkout of earlier code to measure first, for ratios")
+    parser.add_argument("--baseline-data-from", type=Path, default=None,
+                        help="data directory with the default layers as the baseline's code builds them (default: --data-from)")
     parser.add_argument("--serve-option", action="append", default=[], metavar="OPTION",
                         help="an option for today's `siting serve` (repeat; e.g. --serve-option=--workers=2)")
     parser.add_argument("--seed", type=int, default=20261123)
@@ -455,7 +535,7 @@ def main() -> int:
     runs = {}
     if args.baseline is not None:
         runs["baseline"] = run(args.clients, args.seconds, source, args.seed, args.baseline, (), args.client_processes,
-                               args.single_seconds)
+                               args.single_seconds, args.baseline_data_from)
     runs["now"] = run(args.clients, args.seconds, source, args.seed, REPO, tuple(args.serve_option), args.client_processes,
                       args.single_seconds)
     load = os.getloadavg()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from spatial.rules import Action, Stage, Verdict, ZoneKind
 
 if TYPE_CHECKING:
-    from spatial.checker import CheckResult, Finding, NotEvaluated
+    from spatial.findings import CheckResult, Finding, NotEvaluated
 
 FOLD_M = 5_000.0  # compliant site findings farther than this are counted, not listed
 

@@ -4,183 +4,76 @@ Everything is measured in metres in the site's CGCS2000 3-degree Gauss–Krüger
 A site within a layer's positional accuracy of a zone edge is a boundary case and
 raises the overall verdict to at least "review"; so does a rule that applies to the
 project but whose zone has no layer yet or no defined extent.
+
+The check decides nothing of its own: which rules speak and how is ``spatial.decision``
+(as for the batch screen), a measured rule's verdict is ``spatial.measure`` on a batch of
+one site. Here the site is measured, and the decisions are worded as findings.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
-from functools import cached_property
 
 import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from spatial.answer import MissingLayerGroup, folded, headline, missing_layer_groups
+from spatial.cache import Cache
 from spatial.crs import STORAGE_EPSG, GaussKrugerZone, gk3_zone_for_longitude
-from spatial.engine import COVERAGE, PreparedZones, Target, TargetKey, ZoneIndex, prepared
+from spatial.decision import (
+    AreaScope,
+    Coverage,
+    RuleBook,
+    RuleDecision,
+    Situation,
+    coverage_names,
+    demonstration_layers,
+    rule_book,
+    rule_scope,
+)
+from spatial.engine import COVERAGE, Target, TargetKey, ZoneIndex, prepared
 from spatial.errors import InputError
+from spatial.findings import CheckResult, Finding, NotEvaluated, SiteEcho, ZoneDrawing
 from spatial.industry import Industry, IndustryMatch
 from spatial.layer import Layer, LayerSet
 from spatial.layer import project as reproject
+from spatial.measure import measure
+from spatial.notes import Note, NoteCode
 from spatial.rules import Action, Plan, Rule, Stage, Verdict, ZoneKind
-from spatial.semantics import (
-    VERDICTS,
-    Disposition,
-    applicable,
-    bound,
-    bounds,
-    disposition,
-    fixed_outcome,
-    has_coverage,
-    likely_verdict,
-    measured_outcome,
-    overdue,
-    plan_applies,
-    rule_scope,
-    rule_target,
-    rule_verdict,
-    scope_keys,
-)
+from spatial.semantics import MEASURED_KINDS, VERDICTS, Disposition, has_coverage, overdue, plan_applies, rule_target, rule_verdict
 from spatial.units import ACCESS_DIMENSIONS, UnitClass
 
-MAP_WINDOW_M = 15_000  # zones are drawn for maps within this distance of the site
-# The window is drawn round the site simplified to this tolerance (and widened by it, so it still holds
-# every point within MAP_WINDOW_M of the real site): a 200,000-vertex line across the province is
-# buffered as a few hundred vertices, not 200,000 (the buffer that ran out of memory in issue 19).
-_WINDOW_TOLERANCE_M = 500.0
+_SITUATIONS_KEPT = 4096  # worded situations kept per rule list, for point sites
 
 
-@dataclass(frozen=True)
-class Finding:
-    rule: Rule
-    verdict: Verdict
-    layer: str | None
-    layer_name: str
-    zone: str
-    inside: bool | None
-    distance_m: float | None
-    margin_m: float | None
-    boundary_case: bool
-    note: str
-    overdue: bool = False  # the rule's deadline has passed
-    overlap: dict | None = None  # for line and polygon sites: the part of the site inside the zone
-    drawing: _Drawing | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def likely(self) -> Verdict | None:
-        """For a review: what it most likely resolves to (the rule's action inside, compliance outside)."""
-        return likely_verdict(self.rule, self.inside) if self.verdict is Verdict.REVIEW else None
-
-    @property
-    def group(self) -> str:
-        """``site``: a zone the site is in or near; ``area``: a condition anywhere in the plan's
-        (or the named county's) area; ``undetermined``: a zone the plan gives no extent."""
-        kind = self.rule.zone.kind
-        if kind is ZoneKind.UNDEFINED:
-            return "undetermined"
-        return "area" if kind is ZoneKind.JURISDICTION else "site"
-
-    @cached_property
-    def zone_geometry(self) -> BaseGeometry | None:
-        """WGS84, the zone near the site, for maps (drawn on first use)."""
-        return None if self.drawing is None else reproject(self.drawing.zone_gk, self.drawing.epsg, STORAGE_EPSG)
-
-    @cached_property
-    def nearest_line(self) -> BaseGeometry | None:
-        """WGS84, site → nearest point of the baseline or zone edge (drawn on first use)."""
-        line = None if self.drawing is None else self.drawing.nearest_gk
-        return None if line is None else reproject(line, self.drawing.epsg, STORAGE_EPSG)
-
-    def to_dict(self) -> dict:
-        rule = self.rule
-        return {
-            "rule": rule.id,
-            "plan": rule.plan.title,
-            "plan_id": rule.plan.id,
-            "section": rule.section,
-            "quote": rule.quote,
-            "action": rule.action.value,
-            "verdict": self.verdict.value,
-            "verdict_label": self.verdict.label,
-            "likely": None if self.likely is None else self.likely.value,
-            "group": self.group,
-            "scope": rule.scope_name or rule.plan.jurisdiction_name,
-            "condition": rule.condition or None,
-            "layer": self.layer,
-            "layer_name": self.layer_name,
-            "zone": self.zone,
-            "inside": self.inside,
-            "distance_m": _round(self.distance_m),
-            "margin_m": _round(self.margin_m),
-            "boundary_case": self.boundary_case,
-            "overlap": self.overlap,
-            "deadline": rule.deadline,
-            "overdue": self.overdue,
-            "industries": list(rule.industries),
-            "except": list(rule.excepted),
-            "stages": sorted(s.value for s in rule.stages),
-            "note": self.note,
-        }
-
-
-@dataclass(frozen=True)
-class _Drawing:
-    """What a map needs of a measured zone near the site; computed only when asked for."""
-
-    site_gk: BaseGeometry
-    kind: ZoneKind
-    target: BaseGeometry  # the baseline (buffer zones) or the polygon layer, GK
-    jurisdiction: BaseGeometry
-    distance_m: float | None
-    epsg: int
-
-    @cached_property
-    def zone_gk(self) -> BaseGeometry:
-        outline = shapely.simplify(self.site_gk, _WINDOW_TOLERANCE_M, preserve_topology=False)
-        # 1 % wider again: the chords of an 8-segment quarter circle lie up to 0.5 % inside the true buffer.
-        window = shapely.buffer(outline if not outline.is_empty else self.site_gk.envelope,
-                                (MAP_WINDOW_M + _WINDOW_TOLERANCE_M) * 1.01, quad_segs=8)
-        if self.kind is ZoneKind.BUFFER:
-            nearby = shapely.intersection(self.target, window)
-            return shapely.intersection(shapely.buffer(nearby, self.distance_m), self.jurisdiction)
-        return shapely.intersection(self.target, window)
-
-    @cached_property
-    def nearest_gk(self) -> BaseGeometry | None:
-        if self.kind is ZoneKind.BUFFER:
-            return shapely.shortest_line(self.site_gk, self.target) if not self.target.is_empty else None
-        return shapely.shortest_line(self.site_gk, self.target.boundary)
-
-
-class _Measure:
+class _Site:
     """The site measured against the prepared targets of its GK zone.
 
     A point goes through the shared index (the same code path as the batch screen); a
     line or polygon is measured by GEOS on the same prepared target geometries.
     """
 
-    def __init__(self, site_gk: BaseGeometry, zone: ZoneIndex, lonlat: tuple[float, float]) -> None:
+    def __init__(self, site_gk: BaseGeometry, index: ZoneIndex, lonlat: tuple[float, float]) -> None:
         self.site_gk = site_gk
-        self.lonlat = lonlat  # WGS84 centroid: where a river reach's own bank allowance applies
-        self.zone = zone
+        self.lon, self.lat = np.array([lonlat[0]]), np.array([lonlat[1]])  # WGS84 centroid: where a river reach's bank allowance applies
+        self.index = index
         self.point = site_gk.geom_type == "Point"
         self._points = np.array([site_gk])
         self._inside: dict[TargetKey, bool] = {}
         self._edge: dict[TargetKey, float] = {}
 
-    def prefetch(self, keys: set[TargetKey]) -> None:
+    def prefetch(self, keys: set[TargetKey] | list[TargetKey]) -> None:
         """Prepare the targets and, for a point, test them all in one query of the shared tree."""
-        self.zone.ensure(keys)
+        self.index.ensure(keys)
         if self.point:
-            containing = self.zone.containing(self.site_gk)
+            containing = self.index.containing(self.site_gk)
             self._inside.update((key, key in containing) for key in keys)
 
     def target(self, key: TargetKey) -> Target:
-        self.zone.ensure([key])
-        return self.zone.targets[key]
+        self.index.ensure([key])
+        return self.index.targets[key]
 
     def inside(self, key: TargetKey) -> bool:
         if key not in self._inside:
@@ -193,132 +86,66 @@ class _Measure:
             self._edge[key] = float(self.target(key).edge_distance(self._points)[0])
         return self._edge[key]
 
+    def distance(self, key: TargetKey) -> float:
+        """Metres from the site to the target (0 where they touch)."""
+        if self.point:
+            return 0.0 if self.inside(key) else self.edge(key)
+        return float(shapely.distance(self.target(key).geometry, self.site_gk))
+
+    def against(self, key: TargetKey, polygon_zone: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(within, distance, depth) of the site against a target, as ``spatial.measure`` takes them;
+        the depth (how far the site reaches in) only for a polygon zone."""
+        if self.point:
+            within = self.inside(key)
+            depth = self.edge(key) if polygon_zone else None
+            distance = 0.0 if within else self.edge(key)
+        elif polygon_zone:
+            target = self.target(key).geometry
+            inside_part = shapely.intersection(self.site_gk, target)
+            within = not inside_part.is_empty
+            distance = float(shapely.distance(self.site_gk, target))
+            # How deep the site reaches into the zone: the farthest inside vertex from the edge.
+            depth = float(shapely.distance(shapely.points(shapely.get_coordinates(inside_part)), target.boundary).max()) if within else None
+        else:
+            distance = self.distance(key)
+            within, depth = distance == 0.0, None
+        return np.array([within]), np.array([distance]), None if depth is None else np.array([depth])
+
+    def beyond(self, reach: tuple[TargetKey, float]) -> bool:
+        """Whether the site lies farther from a bounding layer than a rule on the layer it bounds reaches."""
+        key, metres = reach
+        if self.point:
+            return not self.inside(key) and self.edge(key) > metres
+        return float(shapely.distance(self.target(key).geometry, self.site_gk)) > metres
+
+    def coverage(self, layer_id: str | None, layers: LayerSet) -> Coverage:
+        """Whether a layer speaks for the site: inside its declared coverage, partly or not."""
+        if not has_coverage(layer_id, layers):
+            return Coverage.INSIDE
+        key = TargetKey(COVERAGE, layer_id)
+        if self.point:  # a point the area covers is a point it intersects
+            return Coverage.INSIDE if self.inside(key) else Coverage.OUTSIDE
+        if shapely.covers(self.target(key).geometry, self.site_gk):
+            return Coverage.INSIDE
+        return Coverage.PARTIAL if self.inside(key) else Coverage.OUTSIDE
+
 
 @dataclass(frozen=True)
-class NotEvaluated:
-    rule: Rule
-    layer: str
-    reason: str
-    layer_name: str = ""
+class _Worded:
+    """A situation and its findings that need no measurement, worded once (for point sites, kept)."""
 
-    def to_dict(self) -> dict:
-        return {
-            "rule": self.rule.id,
-            "plan": self.rule.plan.title,
-            "section": self.rule.section,
-            "quote": self.rule.quote,
-            "action": self.rule.action.value,
-            "layer": self.layer,
-            "layer_name": self.layer_name,
-            "reason": self.reason,
-        }
+    situation: Situation
+    findings: tuple[Finding, ...]
+    not_evaluated: tuple[NotEvaluated, ...]
+    conditions: tuple[Finding, ...]  # on zones not measured (a condition on a measured zone is worded per site)
+    information: tuple[Finding, ...]
 
 
-@dataclass(frozen=True)
-class SiteEcho:
-    """The site as the checker understood it, so a reviewer can see where it landed."""
+class _Situations:
+    """The worded situations of one rule book, by what decides them."""
 
-    lon: float
-    lat: float
-    gk_epsg: int
-    gk_central_meridian: int
-    gk_x: float
-    gk_y: float
-    admin: dict[str, str]
-    geometry_type: str = "Point"
-    size: dict | None = None  # area or length in the GK zone, for polygons and lines
-    given: dict | None = None  # how the site was written and read (text, system, notes)
-
-    def to_dict(self) -> dict:
-        return {
-            "wgs84": {"lon": round(self.lon, 7), "lat": round(self.lat, 7)},
-            "cgcs2000": {"lon": round(self.lon, 7), "lat": round(self.lat, 7)},
-            "gk_zone": {
-                "epsg": self.gk_epsg,
-                "central_meridian": self.gk_central_meridian,
-                "x_easting": round(self.gk_x, 2),
-                "y_northing": round(self.gk_y, 2),
-            },
-            "admin": self.admin,
-            "geometry_type": self.geometry_type,
-            "size": self.size,
-            "input": self.given,
-        }
-
-
-@dataclass
-class CheckResult:
-    site: SiteEcho
-    site_geometry: BaseGeometry
-    industry: Industry
-    stage: Stage
-    plans: list[dict]
-    findings: list[Finding] = field(default_factory=list)
-    not_evaluated: list[NotEvaluated] = field(default_factory=list)
-    conditions: list[Finding] = field(default_factory=list)  # general conditions: no effect on the verdict
-    layers: list[dict] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    units: list[dict] = field(default_factory=list)  # 三线一单 units the site falls in, with access lists
-    demonstration: list[str] = field(default_factory=list)  # names of demonstration layers the check used
-    information: list[Finding] = field(default_factory=list)  # measures on named enterprises the project is not
-    applicable: bool = True  # some plan reaches the site
-
-    @property
-    def overall(self) -> Verdict:
-        """The most severe finding; at least "review" while a rule could not be evaluated
-        or the answer rests on demonstration data; "not applicable" where no plan reaches."""
-        if not self.applicable:
-            return Verdict.NOT_APPLICABLE
-        verdicts = [f.verdict for f in self.findings]
-        if any(n.rule.action is not Action.ENCOURAGE for n in self.not_evaluated) or self.demonstration:
-            verdicts.append(Verdict.REVIEW)
-        return max(verdicts, key=lambda v: v.severity, default=Verdict.COMPLIANT)
-
-    def missing_layers(self) -> list[MissingLayerGroup]:
-        return missing_layer_groups(self.not_evaluated)
-
-    def headline(self) -> tuple[str, str]:
-        return headline(self, self.missing_layers())
-
-    def to_dict(self, show_all: bool = False) -> dict:
-        """The answer: verdict and headline first, then findings by group (``site`` ones far and
-        compliant folded unless ``show_all``), then every list in full for the record."""
-        missing = self.missing_layers()  # grouped once: the headline and the answer both list them
-        zh, en = headline(self, missing)
-        overall = self.overall
-        # Each finding written once: the groups list the same dicts as "findings".
-        written = {id(f): f.to_dict() for f in self.findings}
-        groups = [(f.group, written[id(f)]) for f in self.findings]
-        site_findings = [f for f in self.findings if f.group == "site"]
-        listed, folded_count = folded(site_findings, show_all)
-        return {
-            "overall": overall.value,
-            "overall_label": overall.label,
-            "headline": zh,
-            "headline_en": en,
-            "groups": {
-                "site": [written[id(f)] for f in listed],
-                "site_folded": folded_count,
-                "area": [d for group, d in groups if group == "area"],
-                "undetermined": {
-                    "undefined": [d for group, d in groups if group == "undetermined"],
-                    "missing_layers": [g.to_dict() for g in missing],
-                },
-                "information": [f.to_dict() for f in self.information],
-            },
-            "site": self.site.to_dict(),
-            "industry": {"query": self.industry.query, "label": self.industry.label, "codes": list(self.industry.codes),
-                         "term": self.industry.term},
-            "stage": self.stage.value,
-            "plans": self.plans,
-            "findings": [d for _, d in groups],
-            "not_evaluated": [n.to_dict() for n in self.not_evaluated],
-            "conditions": [c.to_dict() for c in self.conditions],
-            "units": self.units,
-            "layers": self.layers,
-            "demonstration": self.demonstration,
-            "warnings": self.warnings,
-        }
+    def __init__(self, book: RuleBook) -> None:
+        self.kept: Cache[tuple, _Worded] = Cache(_SITUATIONS_KEPT)
 
 
 def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule], layers: LayerSet,
@@ -332,6 +159,7 @@ def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule
     """
     on = on or date.today()
     zones = prepared(layers)
+    book = rule_book(rules, layers)
     centroid = site.centroid
     gk = _measuring_zone(centroid.x)
     site_gk = reproject(site, STORAGE_EPSG, gk.epsg)
@@ -342,54 +170,198 @@ def check(site: BaseGeometry, industry: Industry, stage: Stage, rules: list[Rule
     )
     result = CheckResult(site=echo, site_geometry=site, industry=industry, stage=stage, plans=[])
     if "province" not in echo.admin:
-        result.warnings.append("场址不在山西省境内（按行政区划图层判断），请核对坐标。")
+        result.notices.append(Note(NoteCode.OUTSIDE_SHANXI))
 
     admin_accuracy = layers.admin.provenance.accuracy_m
-    plans = plans_of(rules, zones)
-    measure = _Measure(site_gk, zones.zone(gk.epsg), (centroid.x, centroid.y))
-    measure.prefetch(scope_keys(rules, layers))
-    areas = {code: _area_scope(code, measure, admin_accuracy) for code in jurisdiction_codes(rules, zones)}
-    situation = _situation(rules, industry, stage, on, areas, measure, layers, project)
-    measure.prefetch({rule_target(rule, layers) for rule, _, _, _ in situation.measured})
-    result.plans = [_plan_record(plan, areas[plan.jurisdiction]) for plan in plans]
-    for plan in plans:
-        scope = areas[plan.jurisdiction]
-        if scope["edge_case"]:
-            result.warnings.append(
-                f"场址距{plan.jurisdiction_name}边界 {scope['distance_to_edge_m']:.0f} 米，"
-                f"在行政边界精度（±{admin_accuracy:g} 米）以内，{plan.title}的条款按需复核处理。"
-            )
-    result.applicable = any(areas[plan.jurisdiction]["applies"] for plan in plans)
+    located = _Site(site_gk, zones.zone(gk.epsg), (centroid.x, centroid.y))
+    located.prefetch(book.scope_keys)
+    scopes = {code: _area_scope(code, located, admin_accuracy) for code in book.codes}
+    worded = _worded(book, industry, stage, on, scopes, located, project)
+    situation = worded.situation
+    located.prefetch([rule_target(d.rule, layers) for d in situation.measured])
+    result.plans = [_plan_record(plan, scopes[plan.jurisdiction]) for plan in book.plans]
+    for plan in book.plans:
+        scope = scopes[plan.jurisdiction]
+        if scope.edge_case:
+            result.notices.append(Note(NoteCode.NEAR_PLAN_EDGE, metres=scope.distance_to_edge_m, accuracy_m=admin_accuracy,
+                                       area=plan.jurisdiction_name, plan=plan.title))
+    result.applicable = any(scopes[plan.jurisdiction].applies for plan in book.plans)
 
-    used_layers = set(situation.layers)
-    result.not_evaluated = list(situation.not_evaluated)
-    result.conditions = list(situation.conditions)
-    result.information = list(situation.information)
-    result.findings = list(situation.findings)
-    for rule, match, coverage, edge in situation.measured:
-        finding = _with_deadline(_evaluate(rule, match, measure, layers), on)
-        if coverage == "partial":
-            finding = _partly_covered(finding, layers.layers[rule.zone.layer], layers)
-        if edge:
-            finding = _edge_of_jurisdiction(finding, rule)
-        result.findings.append(finding)
-
+    result.not_evaluated = list(worded.not_evaluated)
+    result.conditions = list(worded.conditions) + [_condition(d, located, layers, on) for d in situation.conditions
+                                                   if d.rule.zone.kind in MEASURED_KINDS]
+    result.information = list(worded.information)
+    result.findings = list(worded.findings) + [_measured_finding(d, located, layers, on) for d in situation.measured]
     result.findings.sort(key=lambda f: (-f.verdict.severity, f.rule.id))
     if not result.applicable:
-        result.warnings.append("场址不在任何已载入规划的管辖范围内，没有规划条款适用；请核对坐标。")
-    result.units = units_at(site, site_gk, gk.epsg, layers, rules, areas)
-    if not result.units and _coverage(UnitClass.GENERAL.layer, measure, layers) == "inside" \
+        result.notices.append(Note(NoteCode.NO_PLAN))
+    result.units = units_at(site, site_gk, gk.epsg, book, scopes)
+    if not result.units and located.coverage(UnitClass.GENERAL.layer, layers) is Coverage.INSIDE \
             and UnitClass.GENERAL.layer in layers.layers:
-        result.warnings.append("场址在三线一单单元图层覆盖范围内，却不落在任何单元中：单元图层可能不完整，请核对。")
-    used_layers |= {unit["layer"] for unit in result.units}
+        result.notices.append(Note(NoteCode.UNITS_INCOMPLETE))
+    used_layers = situation.layers | {unit["layer"] for unit in result.units}
     result.layers = [_layer_record(layers, i) for i in sorted(used_layers)]
-    result.demonstration = [layers.layers[i].name for i in sorted(used_layers) if layers.layers[i].provenance.demonstration]
+    result.demonstration = demonstration_layers(layers, used_layers)
     if result.demonstration:
-        result.warnings.append(
-            f"本次检查使用了示意数据（{'、'.join(result.demonstration)}）：其范围与编码均非正式数据，结果仅供演示，不得作为审批依据；"
-            "请用 siting layers import 导入主管部门提供的正式图层。"
-        )
+        result.notices.append(Note(NoteCode.DEMONSTRATION, names=tuple(result.demonstration)))
     return result
+
+
+def _worded(book: RuleBook, industry: Industry, stage: Stage, on: date, scopes: dict[str, AreaScope], site: _Site,
+            project: str) -> _Worded:
+    """The situation's decisions (``RuleBook.decide``) and the findings that need no measurement, worded;
+    for a point they depend only on what the key holds, so they are kept and reused."""
+    layers = book.layers
+
+    def named(rule: Rule) -> bool:
+        return bool(rule.enterprises) and rule.names_enterprise(project)
+
+    def make() -> _Worded:
+        situation = book.decide(industry, stage, scopes, lambda layer_id: site.coverage(layer_id, layers), site.beyond, named)
+        return _Worded(
+            situation,
+            findings=tuple(_fixed_finding(d, layers, on) for d in situation.findings),
+            not_evaluated=tuple(NotEvaluated(d.rule, d.rule.zone.layer, d.reason, d.layer_name) for d in situation.not_evaluated),
+            conditions=tuple(_condition(d, site, layers, on) for d in situation.conditions if d.rule.zone.kind not in MEASURED_KINDS),
+            information=tuple(_information(d) for d in situation.information),
+        )
+
+    if not site.point:
+        return make()
+    coverages = tuple(site.coverage(layer_id, layers) for layer_id in book.coverage_layers)
+    beyond = tuple(site.beyond(reach) for reach in book.reaches)
+    names = tuple(rule.id for rule in book.rules if named(rule))
+    key = (industry.codes, industry.term, stage, on, names,
+           tuple((s.applies, s.inside, s.edge_case) for s in scopes.values()), coverages, beyond)
+    return book.attached(_Situations, _Situations).kept.get(key, make)
+
+
+def _notes(rule: Rule, match: IndustryMatch) -> list[Note]:
+    notes = _rule_note(rule)
+    if match is IndustryMatch.COARSER:
+        notes.append(Note(NoteCode.COARSER_INDUSTRY))
+    return notes
+
+
+def _rule_note(rule: Rule) -> list[Note]:
+    """The plan's own note on the rule (catalog text), if it has one."""
+    return [Note(NoteCode.RULE_NOTE, text=rule.note)] if rule.note else []
+
+
+def _fixed_finding(decision: RuleDecision, layers: LayerSet, on: date) -> Finding:
+    """A rule with the same answer anywhere in scope: an undefined extent, a whole jurisdiction,
+    or a missing layer whose bound puts the site out of reach."""
+    rule = decision.rule
+    if decision.disposition is Disposition.BEYOND:
+        return beyond_finding(rule, layers)
+    finding = _unmeasured(rule, decision.match, decision.verdict, decision.inside, decision.boundary)
+    return _worded_edges(_with_deadline(finding, on), decision, layers)
+
+
+def _unmeasured(rule: Rule, match: IndustryMatch, verdict: Verdict, inside: bool | None, boundary: bool) -> Finding:
+    zone = rule.zone
+    notes = _notes(rule, match)
+    if zone.kind is ZoneKind.UNDEFINED:
+        notes.insert(0, Note(NoteCode.UNDEFINED_EXTENT, text=zone.undefined or ""))
+        return Finding(rule, verdict, None, zone.name or "", zone.describe(""), None, None, None, boundary, tuple(notes))
+    return Finding(rule, verdict, None, rule.plan.jurisdiction_name, zone.describe(""), inside, None, None, boundary, tuple(notes))
+
+
+def _condition(decision: RuleDecision, site: _Site, layers: LayerSet, on: date) -> Finding:
+    """A general condition: listed with what the site is measured at, never a verdict."""
+    rule = decision.rule
+    if rule.zone.kind in MEASURED_KINDS:
+        finding = _measured_finding(dataclasses.replace(decision, at_edge=False), site, layers, on)
+    else:
+        finding = _worded_edges(_with_deadline(_unmeasured(rule, decision.match, decision.verdict, decision.inside, decision.boundary), on),
+                                decision, layers)
+    return dataclasses.replace(finding, verdict=Verdict.COMPLIANT)
+
+
+def _information(decision: RuleDecision) -> Finding:
+    rule = decision.rule
+    notes = (Note(NoteCode.NAMED_ENTERPRISE, names=tuple(rule.enterprises)), *_rule_note(rule))
+    return Finding(rule, Verdict.COMPLIANT, None, rule.scope_name, rule.zone.describe(""), None, None, None, False, notes)
+
+
+def _measured_finding(decision: RuleDecision, site: _Site, layers: LayerSet, on: date) -> Finding:
+    """A buffer or polygon rule measured at the site: ``spatial.measure`` on a batch of one."""
+    rule, zone = decision.rule, decision.rule.zone
+    layer = layers.layers[zone.layer]
+    key = rule_target(rule, layers)
+    within, distance, depth = site.against(key, zone.kind is ZoneKind.WITHIN)
+    found = measure(rule, layers, rule_verdict(rule, decision.match).severity, within, distance, depth, site.lon, site.lat,
+                    np.array([decision.at_edge]), decision.partial)
+    inside, margin, near_edge = bool(found.inside[0]), float(found.margin_m[0]), bool(found.near_edge[0])
+    accuracy = layer.provenance.accuracy_m
+    notes = _notes(rule, decision.match)
+    if not inside and near_edge and rule.action is not Action.ENCOURAGE:
+        notes.append(Note(NoteCode.OUTSIDE_WITHIN_ACCURACY, metres=-margin))
+    if inside and near_edge:
+        notes.append(Note(NoteCode.INSIDE_NEAR_EDGE, metres=margin, accuracy_m=accuracy))
+    target = site.target(key).geometry
+    drawing = ZoneDrawing(site.site_gk, zone.kind, target, site.target(TargetKey.jurisdiction(rule.plan.jurisdiction)).geometry,
+                          zone.distance_m, site.index.epsg)
+    finding = Finding(
+        rule=rule, verdict=VERDICTS[int(found.severity[0])], layer=layer.id, layer_name=layer.name,
+        zone=zone.describe(layer.name), inside=inside, distance_m=float(found.distance_m[0]), margin_m=margin,
+        boundary_case=bool(found.boundary[0]), notes=tuple(notes),
+        overlap=None if site.point else _overlap(site.site_gk, drawing.zone_gk), drawing=drawing,
+    )
+    return _worded_edges(_with_deadline(finding, on), decision, layers)
+
+
+def _worded_edges(finding: Finding, decision: RuleDecision, layers: LayerSet) -> Finding:
+    """Say why a finding is a boundary case beyond its zone's edge: the site straddles the edge of
+    what the rule's layer covers, or lies within boundary accuracy of the edge of the area the
+    rule reaches (on either side, so it may lie outside the rule's reach)."""
+    notes = list(finding.notes)
+    if decision.partial:
+        layer = layers.layers[decision.rule.zone.layer]
+        notes.append(Note(NoteCode.PARTLY_UNCOVERED, layer=layer.name, names=coverage_names(layer, layers)))
+    if decision.at_edge:
+        rule = decision.rule
+        notes.append(Note(NoteCode.AT_AREA_EDGE, area=rule.scope_name or rule.plan.jurisdiction_name))
+    return finding if len(notes) == len(finding.notes) else dataclasses.replace(finding, notes=tuple(notes))
+
+
+def _with_deadline(finding: Finding, on: date) -> Finding:
+    """State a rule's deadline on a finding that reaches the site, and say when it has passed."""
+    deadline = finding.rule.deadline
+    if not deadline or finding.inside is False:
+        return finding
+    late = overdue(finding.rule, on)
+    note = Note(NoteCode.DEADLINE_PASSED if late else NoteCode.DEADLINE, date=deadline)
+    return dataclasses.replace(finding, notes=(*finding.notes, note), overdue=late)
+
+
+def beyond_finding(rule: Rule, layers: LayerSet) -> Finding:
+    """A rule on a missing layer that cannot reach the site: decided outside, with the bound stated."""
+    missing = layers.missing[rule.zone.layer]
+    bounding = layers.layers[missing.bounded_by]
+    reach = missing.within_m + (rule.zone.distance_m or 0.0)
+    note = Note(NoteCode.BEYOND_BOUND, text=missing.bound_note, metres=missing.within_m, reach_m=reach, layer=missing.name,
+                bounding=bounding.name)
+    return Finding(rule, Verdict.COMPLIANT, None, missing.name, rule.zone.describe(missing.name), False, None, None, False, (note,))
+
+
+def _area_scope(code: str, site: _Site, accuracy: float) -> AreaScope:
+    """Whether a site lies in an admin area (a plan's jurisdiction or a county a rule names),
+    and whether it is within the admin layer's accuracy of its edge, on either side."""
+    key = TargetKey.jurisdiction(code)
+    inside = site.inside(key)
+    if site.point:
+        to_edge = site.edge(key)
+    else:
+        area = site.target(key).geometry
+        to_edge = float(shapely.distance(area.boundary, site.site_gk) if inside else shapely.distance(area, site.site_gk))
+    applies, edge_case = plan_applies(inside, to_edge, accuracy)
+    return AreaScope(inside=bool(inside), applies=bool(applies), edge_case=bool(edge_case), distance_to_edge_m=round(to_edge, 1))
+
+
+def _plan_record(plan: Plan, scope: AreaScope) -> dict:
+    return {"id": plan.id, "title": plan.title, "jurisdiction": plan.jurisdiction,
+            "jurisdiction_name": plan.jurisdiction_name, **scope.to_dict()}
 
 
 def _measuring_zone(lon: float) -> GaussKrugerZone:
@@ -403,8 +375,9 @@ def _measuring_zone(lon: float) -> GaussKrugerZone:
         ) from None
 
 
-def units_at(site: BaseGeometry, site_gk: BaseGeometry, epsg: int, layers: LayerSet, rules: list[Rule], areas: dict) -> list[dict]:
+def units_at(site: BaseGeometry, site_gk: BaseGeometry, epsg: int, book: RuleBook, scopes: dict[str, AreaScope]) -> list[dict]:
     """The 三线一单 units the site falls in, with their access lists and the plan rules on their class."""
+    layers = book.layers
     zones = prepared(layers)
     point = site.geom_type == "Point"
     found = []
@@ -415,8 +388,8 @@ def units_at(site: BaseGeometry, site_gk: BaseGeometry, epsg: int, layers: Layer
         hits = zones.features_at(layer.id, site)
         if not len(hits):
             continue
-        class_rules = [rule.id for rule in _rules_on(rules, layer.id, zones) if rule_scope(rule, areas)[0]]
-        records = _unit_records(layer, unit_class, zones)
+        class_rules = [rule.id for rule in book.rules_on(layer.id) if rule_scope(rule, scopes).applies]
+        records = zones.unit_records.get(layer.id, lambda layer=layer, unit_class=unit_class: _unit_records(layer, unit_class))
         for i in hits:
             overlap = None if point else _overlap(site_gk, reproject(layer.frame.geometry.values[i], STORAGE_EPSG, epsg))
             found.append({**records[i], "access_list": dict(records[i]["access_list"]), "overlap": overlap,
@@ -424,295 +397,18 @@ def units_at(site: BaseGeometry, site_gk: BaseGeometry, epsg: int, layers: Layer
     return found
 
 
-def plans_of(rules: list[Rule], zones: PreparedZones) -> list[Plan]:
-    """The plans of a rule list, in first-seen order (cached per list)."""
-    key = ("plans", tuple(map(id, rules)))
-    if key not in zones.memo:
-        zones.memo[key] = (tuple(rules), list({rule.plan.id: rule.plan for rule in rules}.values()))
-    return zones.memo[key][1]
-
-
-def _rules_on(rules: list[Rule], layer_id: str, zones: PreparedZones) -> list[Rule]:
-    """The rules whose zone is a layer, in catalog order (cached)."""
-    key = ("rules_on", layer_id, tuple(map(id, rules)))
-    if key not in zones.memo:
-        zones.memo[key] = (tuple(rules), [r for r in rules if r.zone.layer == layer_id])
-    return zones.memo[key][1]
-
-
-def _unit_records(layer: Layer, unit_class: UnitClass, zones: PreparedZones) -> list[dict]:
-    """Code, name, class and access list of every unit of a layer, read once."""
-    key = ("units", layer.id)
-    if key not in zones.memo:
-        zones.memo[key] = [{
-            "code": row.get("code"), "name": row.get("name"), "class": unit_class.value, "layer": layer.id,
-            "access_list": {label: str(row[field]) for field, label in ACCESS_DIMENSIONS.items()
-                            if field in row and isinstance(row[field], str) and row[field].strip()},
-        } for _, row in layer.frame.iterrows()]
-    return zones.memo[key]
+def _unit_records(layer: Layer, unit_class: UnitClass) -> list[dict]:
+    """Code, name, class and access list of every unit of a layer."""
+    return [{
+        "code": row.get("code"), "name": row.get("name"), "class": unit_class.value, "layer": layer.id,
+        "access_list": {label: str(row[field]) for field, label in ACCESS_DIMENSIONS.items()
+                        if field in row and isinstance(row[field], str) and row[field].strip()},
+    } for _, row in layer.frame.iterrows()]
 
 
 def _layer_record(layers: LayerSet, layer_id: str) -> dict:
     """A layer's id, name and provenance for a result (built once, copied per result)."""
-    memo = prepared(layers).memo
-    key = ("layer_record", layer_id)
-    if key not in memo:
-        memo[key] = layers.layers[layer_id].to_dict()
-    return dict(memo[key])
-
-
-@dataclass(frozen=True)
-class _Situation:
-    """What every site in the same situation gets from the rules that need no measurement."""
-
-    not_evaluated: tuple[NotEvaluated, ...]
-    conditions: tuple[Finding, ...]
-    findings: tuple[Finding, ...]  # undefined extents and whole jurisdictions
-    information: tuple[Finding, ...]  # measures on named enterprises the project is not
-    layers: frozenset[str]  # layers the evaluated rules use
-    measured: tuple[tuple[Rule, IndustryMatch, str, bool], ...]  # (rule, match, coverage, jurisdiction edge) to measure
-
-
-_SITUATIONS_KEPT = 4096
-
-
-def _situation(rules: list[Rule], industry: Industry, stage: Stage, on: date, areas: dict, measure: _Measure,
-               layers: LayerSet, project: str) -> _Situation:
-    """The rule decisions that depend only on industry, stage, date, project name, the areas
-    that reach the site and the layer coverages it falls in; for a point they are kept and reused."""
-    key = None
-    if measure.point:
-        coverages = tuple(measure.inside(TargetKey(COVERAGE, layer_id)) for layer_id in coverage_layers(layers))
-        coverages += tuple(_beyond(target, measure) for target in bounds(rules, layers))
-        named = tuple(rule.id for rule in rules if rule.enterprises and rule.names_enterprise(project))
-        key = ("situation", tuple(map(id, rules)), industry.codes, industry.term, stage, on, named,
-               tuple((s["applies"], s["inside"], s["edge_case"]) for s in areas.values()), coverages)
-        memo = prepared(layers).memo
-        if key in memo:
-            return memo[key][1]
-    not_evaluated, conditions, findings, information, measured = [], [], [], [], []
-    used = {LayerSet.ADMIN}
-    for rule, match in applicable(rules, industry, stage):
-        applies, _, edge = rule_scope(rule, areas)
-        if not applies:
-            continue
-        if rule.enterprises and not rule.names_enterprise(project):
-            note = join_notes([f"本条针对点名企业（{'、'.join(rule.enterprises)}），项目名称未涉及，仅供参考", rule.note])
-            information.append(Finding(rule, Verdict.COMPLIANT, None, rule.scope_name, rule.zone.describe(""), None, None, None,
-                                       False, note))
-            continue
-        layer = rule.zone.layer
-        coverage = _coverage(layer, measure, layers)
-        reach = bound(rule, layers)
-        handling = disposition(rule, layers, covered=coverage != "outside", beyond=reach is not None and _beyond(reach, measure))
-        if handling is Disposition.BEYOND:
-            findings.append(beyond_finding(rule, layers))
-            continue
-        if handling is Disposition.MISSING:
-            not_evaluated.append(NotEvaluated(rule, layer, missing_reason(layers, layer), layer_name(layers, layer)))
-            continue
-        if handling is Disposition.UNCOVERED:
-            not_evaluated.append(NotEvaluated(rule, layer, uncovered_reason(layers, layer), layer_name(layers, layer)))
-            continue
-        if layer is not None:
-            used.add(layer)
-        if handling is Disposition.MEASURED:
-            measured.append((rule, match, coverage, edge))
-            continue
-        finding = _with_deadline(_evaluate(rule, match, measure, layers), on)
-        if coverage == "partial":
-            finding = _partly_covered(finding, layers.layers[layer], layers)
-        if handling is Disposition.CONDITION:
-            conditions.append(dataclasses.replace(finding, verdict=Verdict.COMPLIANT))
-        else:
-            findings.append(_edge_of_jurisdiction(finding, rule) if edge else finding)
-    situation = _Situation(tuple(not_evaluated), tuple(conditions), tuple(findings), tuple(information),
-                           frozenset(used), tuple(measured))
-    if key is not None:
-        if sum(1 for k in memo if k[0] == "situation") >= _SITUATIONS_KEPT:
-            for old in [k for k in memo if k[0] == "situation"]:
-                del memo[old]
-        memo[key] = (tuple(rules), situation)
-    return situation
-
-
-def _beyond(target: tuple[TargetKey, float], measure: _Measure) -> bool:
-    """Whether the site lies farther from a bounding layer than a rule on the layer it bounds reaches."""
-    key, reach = target
-    if measure.point:
-        return not measure.inside(key) and measure.edge(key) > reach
-    return float(shapely.distance(measure.target(key).geometry, measure.site_gk)) > reach
-
-
-def beyond_finding(rule: Rule, layers: LayerSet) -> Finding:
-    """A rule on a missing layer that cannot reach the site: decided outside, with the bound stated."""
-    missing = layers.missing[rule.zone.layer]
-    bounding = layers.layers[missing.bounded_by]
-    reach = missing.within_m + (rule.zone.distance_m or 0.0)
-    note = (f"图层“{missing.name}”缺失，但其要素均在“{bounding.name}”{missing.within_m:,.0f} 米以内（{missing.bound_note}）；"
-            f"场址距“{bounding.name}”超过 {reach:,.0f} 米，不在本条范围内")
-    return Finding(rule, Verdict.COMPLIANT, None, missing.name, rule.zone.describe(missing.name), False, None, None, False, note)
-
-
-def coverage_layers(layers: LayerSet) -> list[str]:
-    """Ids of the layers that declare a limited coverage (cached)."""
-    memo = prepared(layers).memo
-    if "coverage_layers" not in memo:
-        memo["coverage_layers"] = [layer_id for layer_id in layers.layers if has_coverage(layer_id, layers)]
-    return memo["coverage_layers"]
-
-
-def layer_name(layers: LayerSet, layer_id: str) -> str:
-    """The Chinese name of a loaded or a missing layer."""
-    known = layers.layers.get(layer_id) or layers.missing.get(layer_id)
-    return known.name if known is not None else layer_id
-
-
-def missing_reason(layers: LayerSet, layer_id: str) -> str:
-    missing = layers.missing[layer_id]
-    return f"缺少图层“{missing.name}”：{missing.reason}"
-
-
-def uncovered_reason(layers: LayerSet, layer_id: str) -> str:
-    layer = layers.layers[layer_id]
-    if layer.provenance.gaps:
-        gaps = "、".join(f"{name}（两侧 {width:,.0f} 米内）" for name, _, width in layer.provenance.gaps)
-        return f"图层“{layer.name}”缺{gaps}，场址在该段附近或图层覆盖范围外，须人工核查"
-    return f"图层“{layer.name}”只覆盖{_coverage_names(layer, layers)}，场址在覆盖范围外"
-
-
-def _coverage(layer_id: str | None, measure: _Measure, layers: LayerSet) -> str:
-    """Whether a layer speaks for the site: "inside" its declared coverage, "partial" or "outside"."""
-    if not has_coverage(layer_id, layers):
-        return "inside"
-    key = TargetKey(COVERAGE, layer_id)
-    if measure.point:  # a point the area covers is a point it intersects
-        return "inside" if measure.inside(key) else "outside"
-    area = measure.target(key).geometry
-    if shapely.covers(area, measure.site_gk):
-        return "inside"
-    return "partial" if measure.inside(key) else "outside"
-
-
-def _coverage_names(layer: Layer, layers: LayerSet) -> str:
-    memo = prepared(layers).memo
-    key = ("coverage_names", layer.id)
-    if key not in memo:
-        frame = layers.admin.frame
-        names = frame.loc[frame["code"].isin(layer.provenance.coverage), "name"]
-        memo[key] = "、".join(names) if len(names) <= 5 else f"{'、'.join(names[:5])}等{len(names)}个行政区"
-    return memo[key]
-
-
-def _partly_covered(finding: Finding, layer: Layer, layers: LayerSet) -> Finding:
-    """A site straddling the edge of what a layer covers: the uncovered part is unknown."""
-    note = join_notes([finding.note, f"场址部分在图层“{layer.name}”覆盖范围（{_coverage_names(layer, layers)}）以外，该部分未能判定"])
-    verdict = max(finding.verdict, Verdict.REVIEW, key=lambda v: v.severity) if finding.rule.action is not Action.ENCOURAGE else finding.verdict
-    return dataclasses.replace(finding, note=note, verdict=verdict, boundary_case=True)
-
-
-def _area_scope(code: str, measure: _Measure, accuracy: float) -> dict:
-    """Whether a site lies in an admin area (a plan's jurisdiction or a county a rule names),
-    and whether it is within the admin layer's accuracy of its edge, on either side."""
-    key = TargetKey.jurisdiction(code)
-    inside = measure.inside(key)
-    if measure.point:
-        to_edge = measure.edge(key)
-    else:
-        area = measure.target(key).geometry
-        to_edge = float(shapely.distance(area.boundary, measure.site_gk) if inside else shapely.distance(area, measure.site_gk))
-    applies, edge_case = plan_applies(inside, to_edge, accuracy)
-    return {"inside": bool(inside), "applies": bool(applies), "distance_to_edge_m": round(to_edge, 1),
-            "edge_case": bool(edge_case)}
-
-
-def _plan_record(plan: Plan, scope: dict) -> dict:
-    return {"id": plan.id, "title": plan.title, "jurisdiction": plan.jurisdiction,
-            "jurisdiction_name": plan.jurisdiction_name, **scope}
-
-
-def jurisdiction_codes(rules: list[Rule], zones: PreparedZones) -> list[str]:
-    """Every admin area a rule of the list reaches: plan jurisdictions and named counties (cached)."""
-    key = ("jurisdiction_codes", tuple(map(id, rules)))
-    if key not in zones.memo:
-        codes = [code for rule in rules for code in (rule.plan.jurisdiction, *rule.jurisdictions)]
-        zones.memo[key] = (tuple(rules), list(dict.fromkeys(codes)))
-    return zones.memo[key][1]
-
-
-def _with_deadline(finding: Finding, on: date) -> Finding:
-    """State a rule's deadline on a finding that reaches the site, and say when it has passed."""
-    deadline = finding.rule.deadline
-    if not deadline or finding.inside is False:
-        return finding
-    late = overdue(finding.rule, on)
-    text = f"期限 {deadline}" + ("，已逾期" if late else "")
-    return dataclasses.replace(finding, note=join_notes([finding.note, text]), overdue=late)
-
-
-def _edge_of_jurisdiction(finding: Finding, rule: Rule) -> Finding:
-    """A site within boundary accuracy of the edge of the area a rule reaches, on either side:
-    it may lie on the other side, so a rule hit becomes a review."""
-    area = rule.scope_name or rule.plan.jurisdiction_name
-    note = join_notes([finding.note, f"场址距{area}边界在行政边界精度以内，可能不在该条款适用范围内"])
-    verdict = min(finding.verdict, Verdict.REVIEW, key=lambda v: v.severity)
-    return dataclasses.replace(finding, boundary_case=True, note=note, verdict=verdict)
-
-
-def _evaluate(rule: Rule, match: IndustryMatch, measure: _Measure, layers: LayerSet) -> Finding:
-    zone = rule.zone
-    notes = [rule.note] if rule.note else []
-    if match is IndustryMatch.COARSER:
-        notes.append("所报行业类别比本条管控行业更宽，可能属于管控范围，请细化到小类。")
-
-    if zone.kind in (ZoneKind.UNDEFINED, ZoneKind.JURISDICTION):
-        verdict, inside = fixed_outcome(rule, match)
-        if zone.kind is ZoneKind.UNDEFINED:
-            notes.insert(0, zone.undefined or "规划未界定该区域范围。")
-            return Finding(rule, verdict, None, zone.name or "", zone.describe(""), None, None, None, False, join_notes(notes))
-        return Finding(rule, verdict, None, rule.plan.jurisdiction_name, zone.describe(""), inside, None, None, False,
-                       join_notes(notes))
-
-    layer = layers.layers[zone.layer]
-    accuracy = layer.provenance.accuracy_m
-    key = rule_target(rule, layers)
-    target = measure.target(key).geometry
-    site_gk = measure.site_gk
-    if zone.kind is ZoneKind.BUFFER:
-        if measure.point:
-            distance = 0.0 if measure.inside(key) else measure.edge(key)
-        else:
-            distance = float(shapely.distance(site_gk, target))
-        margin = zone.distance_m - distance
-        outward_band = accuracy + float(layer.provenance.bank_m(*measure.lonlat))
-    else:
-        if measure.point:
-            within, edge = measure.inside(key), measure.edge(key)
-            distance, margin = (0.0, edge) if within else (edge, -edge)
-        else:
-            inside_part = shapely.intersection(site_gk, target)
-            distance = float(shapely.distance(site_gk, target))
-            # How deep the site reaches into the zone: the farthest inside vertex from the edge.
-            depth = shapely.distance(shapely.points(shapely.get_coordinates(inside_part)), target.boundary)
-            margin = float(depth.max()) if not inside_part.is_empty else -distance
-        outward_band = accuracy
-
-    inside = margin >= 0
-    severity, boundary_flags = measured_outcome(rule.action, rule_verdict(rule, match).severity, np.array([inside]),
-                                                np.array([margin]), accuracy, outward_band)
-    verdict, boundary = VERDICTS[severity[0]], bool(boundary_flags[0])
-    if not inside and boundary and rule.action is not Action.ENCOURAGE:
-        notes.append(f"场址在管控范围外 {-margin:.0f} 米，但在图层位置精度（含河道中线至河岸距离）以内。")
-    if inside and boundary:
-        notes.append(f"场址在管控范围内 {margin:.0f} 米，接近边界（图层精度 ±{accuracy:g} 米）。")
-    drawing = _Drawing(site_gk, zone.kind, target, measure.target(TargetKey.jurisdiction(rule.plan.jurisdiction)).geometry,
-                       zone.distance_m, measure.zone.epsg)
-    return Finding(
-        rule=rule, verdict=verdict, layer=layer.id, layer_name=layer.name,
-        zone=zone.describe(layer.name), inside=inside, distance_m=distance, margin_m=margin,
-        boundary_case=boundary, note=join_notes(notes),
-        overlap=None if measure.point else _overlap(site_gk, drawing.zone_gk), drawing=drawing,
-    )
+    return dict(prepared(layers).layer_records.get(layer_id, lambda: layers.layers[layer_id].to_dict()))
 
 
 def _size(site_gk: BaseGeometry) -> dict | None:
@@ -731,14 +427,3 @@ def _overlap(site_gk: BaseGeometry, zone_gk: BaseGeometry) -> dict | None:
     if dimension == 2:
         return {"area_m2": round(inside.area, 1), "share": round(inside.area / site_gk.area, 4)}
     return {"length_m": round(inside.length, 1), "share": round(inside.length / site_gk.length, 4)}
-
-
-def join_notes(notes: list[str]) -> str:
-    """Notes as one Chinese sentence list: "a；b。", whatever punctuation each note ends with."""
-    parts = [note.strip().rstrip("。；") for note in notes if note and note.strip()]
-    return "；".join(parts) + "。" if parts else ""
-
-
-def _round(value: float | None) -> float | None:
-    """Metres to 0.1 m; no distance at all (a zone layer with no features) is null, never NaN."""
-    return None if value is None or not math.isfinite(value) else round(value, 1)

@@ -13,6 +13,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -20,19 +21,17 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from spatial.bd09 import bd09_to_wgs84
-from spatial.crs import transformer
-from spatial.errors import InputError
+from spatial.crs import BD09, CGCS2000, CHINA_BOUNDS, GCJ02, GK_LON_RANGE, SHANXI_BOUNDS, WGS84, transformer
+from spatial.errors import FieldKey, InputError
 from spatial.gcj02 import gcj02_to_wgs84
 from spatial.limits import MAX_COORDINATE_TEXT
 
-# Named systems a reviewer may give as the coordinate system (CLI --crs, API crs).
-GEOGRAPHIC_NAMES = {"wgs84": "WGS84", "cgcs2000": "CGCS2000", "gcj02": "GCJ-02", "bd09": "BD-09"}
+# Named systems a reviewer may give as the coordinate system, by name and as echoed.
+NAMED_SYSTEMS = {"wgs84": (WGS84, "WGS84"), "cgcs2000": (CGCS2000, "CGCS2000"), "gcj02": (GCJ02, "GCJ-02"), "bd09": (BD09, "BD-09")}
 UNNAMED_DEGREES_NOTE = (
     "经纬度未指明坐标系，按 WGS84/CGCS2000 处理（二者相差仅厘米级）；"
     "若取自高德/腾讯地图，请把坐标系指定为 gcj02；取自百度地图，请指定为 bd09。"
 )
-_CHINA_LON = (73.0, 136.0)
-_CHINA_LAT = (3.0, 54.0)
 _NORTHING = (1_000_000.0, 6_000_000.0)  # GK northings in China have seven digits
 
 _NUMBER = r"\d+(?:\.\d+)?"
@@ -75,8 +74,80 @@ class _Number:
     angular: bool  # written with degree/minute/second marks
 
 
-def _fail(text: str, fix_zh: str, fix_en: str, field: str = "--at") -> InputError:
-    return InputError(field, text, fix_zh, fix_en)
+def _fail(text: str, fix_zh: str, fix_en: str) -> InputError:
+    return InputError(FieldKey.AT, text, fix_zh, fix_en)
+
+
+class LonLatProblem(IntEnum):
+    """What is wrong with a pair of decimal degrees, in the order it is looked for."""
+
+    NONE = 0
+    LON_NOT_FINITE = 1
+    LAT_NOT_FINITE = 2
+    LON_RANGE = 3
+    LAT_RANGE = 4
+    LAT_LOOKS_LIKE_LON = 5  # 90 < |lat| <= 180 and |lon| <= 90 (or lon not known): the axes look swapped
+    OUTSIDE_CHINA = 6  # no CGCS2000 3-degree zone to measure in
+
+
+_WEST, _SOUTH, _EAST, _NORTH = SHANXI_BOUNDS
+_MIDDLE = ((_WEST + _EAST) / 2, (_SOUTH + _NORTH) / 2)
+_LON_RANGE_FIX = (f"经度应在 -180 到 180 之间（山西约 {_WEST}–{_EAST}）。",
+                  f"longitude must lie in -180..180 (Shanxi is about {_WEST}–{_EAST}).")
+_LAT_RANGE_FIX = (f"纬度应在 -90 到 90 之间（山西约 {_SOUTH}–{_NORTH}）。",
+                  f"latitude must lie in -90..90 (Shanxi is about {_SOUTH}–{_NORTH}).")
+_LONLAT_FIXES = {
+    LonLatProblem.LON_NOT_FINITE: (FieldKey.LON, "经度应为有限的十进制度数，例如 111.25。",
+                                   "the longitude must be a finite number of decimal degrees, e.g. 111.25."),
+    LonLatProblem.LAT_NOT_FINITE: (FieldKey.LAT, "纬度应为有限的十进制度数，例如 35.6。",
+                                   "the latitude must be a finite number of decimal degrees, e.g. 35.6."),
+    LonLatProblem.LON_RANGE: (FieldKey.LON, *_LON_RANGE_FIX),
+    LonLatProblem.LAT_RANGE: (FieldKey.LAT, *_LAT_RANGE_FIX),
+    LonLatProblem.LAT_LOOKS_LIKE_LON: (FieldKey.LAT, _LAT_RANGE_FIX[0] + "该值像经度：经度与纬度可能写反，请交换二者。",
+                                       _LAT_RANGE_FIX[1] + " It looks like a longitude: longitude and latitude may be swapped."),
+    LonLatProblem.OUTSIDE_CHINA: (
+        FieldKey.LON,
+        f"坐标不在中国境内（CGCS2000 3度带范围，经度约{GK_LON_RANGE[0]}–{GK_LON_RANGE[1]}），无法检查；"
+        "请核对经纬度是否写反或坐标系是否正确。",
+        f"the point lies outside China's CGCS2000 3-degree zones (lon {GK_LON_RANGE[0]}–{GK_LON_RANGE[1]}); "
+        "check for swapped axes or a wrong coordinate system.",
+    ),
+}
+
+
+def lonlat_problems(lon: ArrayLike | None, lat: ArrayLike | None) -> NDArray[np.int8]:
+    """The first :class:`LonLatProblem` of each pair of decimal degrees (finiteness, range, swapped axes,
+    China's GK zones), for scalars or arrays alike: the one validator of every channel and the batch.
+
+    ``None`` for one axis checks the other alone, as a form or an API checks a field when it arrives.
+    """
+    x, y = np.broadcast_arrays(np.asarray(_MIDDLE[0] if lon is None else lon, dtype=float),
+                               np.asarray(_MIDDLE[1] if lat is None else lat, dtype=float))
+    with np.errstate(invalid="ignore"):
+        usable = (x >= GK_LON_RANGE[0]) & (x < GK_LON_RANGE[1]) & (np.abs(y) <= 90)  # NaN is never usable
+    problems = np.zeros(x.shape, dtype=np.int8)
+    if not usable.all():  # name the problem of the few rows that have one
+        bad = ~usable
+        xb, yb = x[bad], y[bad]
+        lat_range = (np.abs(yb) > 180) | ((np.abs(yb) > 90) & (lon is not None) & (np.abs(xb) > 90))
+        cases = [~np.isfinite(xb), ~np.isfinite(yb), np.abs(xb) > 180, lat_range, np.abs(yb) > 90, np.ones(xb.shape, bool)]
+        problems[bad] = np.select(cases, list(LonLatProblem)[1:])  # cases in the enum's order
+    return problems
+
+
+def lonlat_refusal(problem: int, value: object, field: FieldKey | None = None) -> InputError:
+    """The bilingual refusal of one problem, naming ``lon`` or ``lat`` (or ``field``, e.g. the text it was read from)."""
+    axis, fix_zh, fix_en = _LONLAT_FIXES[LonLatProblem(problem)]
+    return InputError(field or axis, value, fix_zh, fix_en)
+
+
+def require_lonlat(lon: float, lat: float, text: str | None = None) -> None:
+    """Refuse one pair unless it is usable degrees; the error names ``lon``/``lat``, or ``at`` for a pair read from text."""
+    problem = int(lonlat_problems(lon, lat))
+    if problem != LonLatProblem.NONE:
+        axis = _LONLAT_FIXES[LonLatProblem(problem)][0]
+        value = text if text is not None else (lon if axis == FieldKey.LON else lat)
+        raise lonlat_refusal(problem, value, FieldKey.AT if text is not None else None)
 
 
 def _normalise(text: str) -> str:
@@ -146,7 +217,7 @@ def _order_degrees(text: str, numbers: list[_Number]) -> tuple[float, float, str
         return first.value, second.value, ""
 
     def fits(lon: float, lat: float) -> bool:
-        return _CHINA_LON[0] <= lon <= _CHINA_LON[1] and _CHINA_LAT[0] <= lat <= _CHINA_LAT[1]
+        return CHINA_BOUNDS[0] <= lon <= CHINA_BOUNDS[2] and CHINA_BOUNDS[1] <= lat <= CHINA_BOUNDS[3]
 
     if abs(first.value) > 90 and abs(second.value) > 90:
         raise _fail(text, "两个值都大于90°，纬度不可能超过±90°。", "both values exceed 90°; a latitude cannot.")
@@ -160,44 +231,61 @@ def _order_degrees(text: str, numbers: list[_Number]) -> tuple[float, float, str
     )
 
 
-def resolve_crs(name: str) -> str | CRS:
-    """A named geographic system ('wgs84', 'cgcs2000', 'gcj02', 'bd09') or a pyproj CRS."""
+def resolve_crs(name: str) -> CRS:
+    """The system a reviewer names: 'wgs84', 'cgcs2000', 'gcj02', 'bd09' (see spatial.crs) or anything pyproj reads."""
     key = name.strip().lower().replace("-", "").replace("_", "")
-    if key in GEOGRAPHIC_NAMES:
-        return GEOGRAPHIC_NAMES[key]
+    if key in NAMED_SYSTEMS:
+        return NAMED_SYSTEMS[key][0]
     try:
         return CRS.from_user_input(name.strip())
     except CRSError:
         raise InputError(
-            "--crs", name, "请给出 EPSG:NNNN，或 wgs84、cgcs2000、gcj02、bd09 之一。",
+            FieldKey.CRS, name, "请给出 EPSG:NNNN，或 wgs84、cgcs2000、gcj02、bd09 之一。",
             "give EPSG:NNNN or one of wgs84, cgcs2000, gcj02, bd09.",
         ) from None
 
 
+def describe_crs(system: CRS) -> str:
+    """How an answer echoes the system: its common name when it has one, else EPSG code and name."""
+    named = next((label for crs, label in NAMED_SYSTEMS.values() if _same(system, crs)), None)
+    return named or f"EPSG:{system.to_epsg()} {system.name}"
+
+
+def is_obfuscated(system: CRS) -> bool:
+    """GCJ-02 or BD-09: systems PROJ cannot transform, shifted vertex by vertex (:func:`geographic_to_wgs84`)."""
+    return _same(system, GCJ02) or _same(system, BD09)
+
+
+def _same(system: CRS, named: CRS) -> bool:
+    """pyproj equality ignores a CRS's name, and GCJ-02 and BD-09 differ only by theirs."""
+    return system.name == named.name and system == named
+
+
 def point_from_lonlat(lon: float, lat: float, crs: str | None = None, text: str | None = None,
                       notes: tuple[str, ...] = ()) -> ParsedPoint:
-    """Degrees in a geographic system → WGS84, with range checks."""
+    """Degrees in a geographic system → WGS84, through the one lon/lat validator.
+
+    The error names ``lon`` or ``lat`` for degrees given as two fields, ``at`` for degrees read from ``text``.
+    """
+    require_lonlat(lon, lat, text)
     text = text if text is not None else f"{lon}, {lat}"
-    if not (math.isfinite(lon) and math.isfinite(lat)) or abs(lat) > 90 or abs(lon) > 180:
-        raise _fail(text, "纬度应在 ±90°、经度应在 ±180° 以内。", "latitude must lie within ±90° and longitude within ±180°.")
     system = resolve_crs(crs) if crs else None
     if system is None:
         return ParsedPoint(lon, lat, text, "WGS84/CGCS2000", True, (*notes, UNNAMED_DEGREES_NOTE))
-    if isinstance(system, CRS) and not system.is_geographic:
-        raise _fail(text, f"{system.name} 是平面坐标系，但给出的是经纬度。", f"{system.name} is projected but degrees were given.",
-                    field="--crs")
+    if not system.is_geographic:
+        raise InputError(FieldKey.CRS, crs, f"{system.name} 是平面坐标系，但给出的是经纬度（{text}）。",
+                         f"{system.name} is projected but degrees were given ({text}).")
     wlon, wlat = geographic_to_wgs84(system, lon, lat)
-    described = system if isinstance(system, str) else f"EPSG:{system.to_epsg()} {system.name}"
-    return ParsedPoint(float(wlon), float(wlat), text, described, False, notes)
+    return ParsedPoint(float(wlon), float(wlat), text, describe_crs(system), False, notes)
 
 
-def geographic_to_wgs84(system: str | CRS, lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray, NDArray]:
-    """Degrees in a named system or a geographic CRS → WGS84 (vectorised)."""
-    if system == "GCJ-02":
+def geographic_to_wgs84(system: CRS, lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray, NDArray]:
+    """Degrees in a geographic CRS (GCJ-02 and BD-09 included) → WGS84 (vectorised)."""
+    if _same(system, GCJ02):
         return gcj02_to_wgs84(lon, lat)
-    if system == "BD-09":
+    if _same(system, BD09):
         return bd09_to_wgs84(lon, lat)
-    if isinstance(system, str):  # WGS84 or CGCS2000: equal within centimetres
+    if _same(system, WGS84) or _same(system, CGCS2000):  # equal within centimetres
         return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     out_lon, out_lat = transformer(system.to_wkt(), 4326).transform(np.asarray(lon), np.asarray(lat))
     return np.asarray(out_lon), np.asarray(out_lat)
@@ -225,10 +313,10 @@ def _projected(text: str, a: float, b: float, crs: str | None) -> ParsedPoint:
         raise _fail(text, "无法判断哪个是 X（北坐标，7位整数）、哪个是 Y（东坐标）。", "cannot tell the northing (7 digits) from the easting.")
     if crs:
         system = resolve_crs(crs)
-        if isinstance(system, str) or system.is_geographic:
-            raise _fail(text, "给出的是平面坐标（米），坐标系应为投影坐标系，如 EPSG:4546。",
-                        "metres were given; the coordinate system must be a projected CRS such as EPSG:4546.", field="--crs")
-        described, inferred, note = f"EPSG:{system.to_epsg()} {system.name}", False, ""
+        if system.is_geographic:
+            raise InputError(FieldKey.CRS, crs, f"给出的是平面坐标（米，{text}），坐标系应为投影坐标系，如 EPSG:4546。",
+                             f"metres were given ({text}); the coordinate system must be a projected CRS such as EPSG:4546.")
+        described, inferred, note = describe_crs(system), False, ""
     else:
         implied = gauss_kruger_crs(easting)
         if implied is None:
@@ -240,7 +328,7 @@ def _projected(text: str, a: float, b: float, crs: str | None) -> ParsedPoint:
                 "set the coordinate system to EPSG:4546 (CM 111E) or EPSG:4547 (CM 114E), or prefix the zone number.",
             )
         system, zone_text = implied
-        described, inferred = f"EPSG:{system.to_epsg()} {system.name}", True
+        described, inferred = describe_crs(system), True
         note = f"按 Y 值前的带号判断为 CGCS2000 高斯-克吕格{zone_text}。"
     lon, lat = transformer(system.to_wkt(), 4326).transform(easting, northing)
     if not (math.isfinite(lon) and math.isfinite(lat)):

@@ -32,21 +32,28 @@ import threading
 import weakref
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
+from spatial.cache import Cache
 from spatial.crs import STORAGE_EPSG, gk3_zone_for_longitude, transformer
-from spatial.layer import LayerSet, project
+from spatial.layer import LayerSet, Provenance, project
+
+if TYPE_CHECKING:
+    from spatial.decision import RuleBook
 
 _CHUNK_VERTICES = 32  # linework is cut into pieces of this many vertices for the nearest-edge tree
 _DIRECT_VERTICES = 2500  # below this many linework vertices one point is measured directly, not through the tree
 _GRID_DEG = 0.0025  # about 230 m east–west and 280 m north–south in Shanxi
 _GRID_PAD_DEG = 0.25
 _GRID_COLUMNS_STEP = 16  # the grid table grows by this many targets at a time
+_UNIONS_KEPT = 256  # layer unions, sections and coverages kept per layer set
+_LAYERS_KEPT = 256  # per-layer records kept per layer set (more than any catalog declares)
+_BOOKS_KEPT = 16  # rule lists kept per layer set (the catalog's, a test's subset, …)
 _M_PER_DEG_LAT_MIN = 110_570.0  # metres per degree of latitude, a lower bound anywhere on the ellipsoid
 _M_PER_DEG_LAT_MAX = 111_700.0
 _M_PER_DEG_LON_EQ = 111_320.0
@@ -183,7 +190,7 @@ class ZoneIndex:
         self._lock = threading.Lock()
 
     def geometry(self, key: TargetKey) -> BaseGeometry:
-        return target_geometry(self.layers, key, self.epsg)
+        return prepared(self.layers).geometry(key, self.epsg)
 
     def ensure(self, keys: set[TargetKey] | list[TargetKey]) -> None:
         """Prepare the targets not yet prepared, then rebuild the shared tree once."""
@@ -406,15 +413,24 @@ class _Grid:
 
 
 class PreparedZones:
-    """The prepared targets of one LayerSet, per GK zone, plus the bulk grid."""
+    """The prepared targets of one LayerSet, per GK zone, plus the bulk grid, and what is derived from
+    the layers once: each kind in a cache of its own (``spatial.cache``: typed, bounded, locked)."""
 
     def __init__(self, layers: LayerSet) -> None:
         self.layers = layers
         self._zones: dict[int, ZoneIndex] = {}
         self._grid: _Grid | None = None
         self._admin_tree: shapely.STRtree | None = None
-        self.memo: dict = {}  # derived data keyed by the callers (e.g. the targets of a rule list)
         self._lock = threading.RLock()
+        # Unions, sections and coverages in storage coordinates, by what they are made of (each once).
+        self._unions: Cache[tuple, BaseGeometry] = Cache(_UNIONS_KEPT)
+        self._features: Cache[str, tuple[NDArray, shapely.STRtree]] = Cache(_LAYERS_KEPT)  # prepared copies, by layer
+        #: What the checker and the screen derive from one rule list on these layers (``spatial.decision``).
+        self.books: Cache[tuple[int, ...], RuleBook] = Cache(_BOOKS_KEPT)
+        #: Per layer: its provenance record, its unit records (三线一单 layers), the names of the areas it covers.
+        self.layer_records: Cache[str, dict] = Cache(_LAYERS_KEPT)
+        self.unit_records: Cache[str, list[dict]] = Cache(_LAYERS_KEPT)
+        self.coverage_names: Cache[str, tuple[str, ...]] = Cache(_LAYERS_KEPT)
 
     def adopt_grid(self, names: list[tuple], table: NDArray) -> bool:
         """Take a grid classified earlier on these layers (see ``layers.io.grid_cache``) unless this one
@@ -460,14 +476,36 @@ class PreparedZones:
 
     def features_at(self, layer_id: str, site: BaseGeometry) -> NDArray:
         """Indices (ascending) of a layer's features a WGS84 site intersects, through a prepared tree."""
-        key = ("features", layer_id)
+        geometries, tree = self._features.get(layer_id, lambda: _indexed(self.layers.layers[layer_id].frame.geometry.values))
+        candidates = np.sort(tree.query(site))
         with self._lock:  # prepared geometries
-            if key not in self.memo:
-                geometries = _prepared_copies(self.layers.layers[layer_id].frame.geometry.values)
-                self.memo[key] = (geometries, shapely.STRtree(geometries))
-            geometries, tree = self.memo[key]
-            candidates = np.sort(tree.query(site))
             return candidates[shapely.intersects(geometries[candidates], site)]
+
+    def geometry(self, key: TargetKey, epsg: int) -> BaseGeometry:
+        """The geometry of a target in a CRS (EPSG:4326 included).
+
+        An area is what ``LayerSet.projected`` gives (the layer's union, clipped to the
+        section, projected) and a coverage the union of the admin areas a layer declares it
+        covers, less its gaps; each union is computed once, not once per section and zone.
+        """
+        layers = self.layers
+        if key.kind == COVERAGE:  # one union per distinct coverage
+            provenance = layers.layers[key.layer].provenance
+            frame = layers.admin.frame
+            codes = provenance.coverage or tuple(frame.loc[frame["level"] == "province", "code"])  # gaps alone: the province, less them
+            area = self._unions.get(("coverage", codes, provenance.gaps), lambda: _coverage_area(layers, codes, provenance))
+            return project(area, STORAGE_EPSG, epsg)
+        if key.kind == FEATURES:
+            collection = shapely.geometrycollections(np.asarray(layers.layers[key.layer].frame.geometry.values))
+            return collection if epsg == STORAGE_EPSG else project(collection, STORAGE_EPSG, epsg)
+        if key.layer == LayerSet.ADMIN and key.section is not None:  # a jurisdiction: its own feature, no union of nested areas
+            return project(layers.admin_area(key.section), STORAGE_EPSG, epsg)
+        geometry = self._unions.get(("union", key.layer), lambda: _union(layers.layers[key.layer].frame.geometry.values))
+        if key.section is not None:
+            whole = geometry
+            geometry = self._unions.get(("section", key.layer, key.section),
+                                        lambda: shapely.intersection(whole, layers.admin_area(key.section)))
+        return project(geometry, STORAGE_EPSG, epsg)
 
     @property
     def grid(self) -> _Grid:
@@ -496,7 +534,7 @@ class PreparedZones:
         if (key, horizon) not in grid.columns:
             with self._lock:
                 if (key, horizon) not in grid.columns:
-                    grid.add_column((key, horizon), grid.classify(target_geometry(self.layers, key, STORAGE_EPSG), horizon))
+                    grid.add_column((key, horizon), grid.classify(self.geometry(key, STORAGE_EPSG), horizon))
         return grid.columns[(key, horizon)]
 
     def near_column(self, key: TargetKey, distance: float) -> int:
@@ -507,7 +545,7 @@ class PreparedZones:
         if name not in grid.columns:
             with self._lock:
                 if name not in grid.columns:
-                    grid.add_column(name, grid.classify_near(target_geometry(self.layers, key, STORAGE_EPSG), distance))
+                    grid.add_column(name, grid.classify_near(self.geometry(key, STORAGE_EPSG), distance))
         return grid.columns[name]
 
     def grid_rows(self, cells: NDArray) -> NDArray:
@@ -544,35 +582,25 @@ def _interleave(values: NDArray) -> NDArray:
     return (v | (v << 1)) & 0x55555555
 
 
-def target_geometry(layers: LayerSet, key: TargetKey, epsg: int) -> BaseGeometry:
-    """The geometry of a target in a CRS (EPSG:4326 included).
+def drawn_zone(target: BaseGeometry, window: BaseGeometry, distance_m: float | None = None,
+               jurisdiction: BaseGeometry | None = None) -> BaseGeometry:
+    """The zone a rule draws on its target, as far as it reaches into ``window`` (one metric CRS).
 
-    An area is what ``LayerSet.projected`` gives (the layer's union, clipped to the
-    section, projected) and a coverage the union of the admin areas a layer declares it
-    covers, less its gaps; each union is computed once, not once per section and zone.
+    A polygon zone (``distance_m`` None) is the target itself; a buffer zone is the band of
+    ``distance_m`` round the part of the target within ``window``, inside the rule's
+    ``jurisdiction``. ``window`` must hold every point of the target within ``distance_m`` of
+    where the zone is wanted. Check maps and region maps both draw zones here.
     """
-    memo = prepared(layers).memo
-    if key.kind == COVERAGE:  # one union per distinct coverage
-        provenance = layers.layers[key.layer].provenance
-        frame = layers.admin.frame
-        codes = provenance.coverage or tuple(frame.loc[frame["level"] == "province", "code"])  # gaps alone: the province, less them
-        if ("coverage", codes, provenance.gaps) not in memo:
-            area = shapely.union_all([layers.admin_area(code) for code in codes])
-            memo[("coverage", codes, provenance.gaps)] = shapely.difference(area, provenance.gap_area()) if provenance.gaps else area
-        return project(memo[("coverage", codes, provenance.gaps)], STORAGE_EPSG, epsg)
-    if key.kind == FEATURES:
-        collection = shapely.geometrycollections(np.asarray(layers.layers[key.layer].frame.geometry.values))
-        return collection if epsg == STORAGE_EPSG else project(collection, STORAGE_EPSG, epsg)
-    if key.layer == LayerSet.ADMIN and key.section is not None:  # a jurisdiction: its own feature, no union of nested areas
-        return project(layers.admin_area(key.section), STORAGE_EPSG, epsg)
-    if ("union", key.layer) not in memo:
-        memo[("union", key.layer)] = _union(layers.layers[key.layer].frame.geometry.values)
-    geometry = memo[("union", key.layer)]
-    if key.section is not None:
-        if ("section", key.layer, key.section) not in memo:
-            memo[("section", key.layer, key.section)] = shapely.intersection(geometry, layers.admin_area(key.section))
-        geometry = memo[("section", key.layer, key.section)]
-    return project(geometry, STORAGE_EPSG, epsg)
+    nearby = shapely.intersection(target, window)
+    if distance_m is None:
+        return nearby
+    return shapely.intersection(shapely.buffer(nearby, distance_m), jurisdiction)
+
+
+def _coverage_area(layers: LayerSet, codes: tuple[str, ...], provenance: Provenance) -> BaseGeometry:
+    """The union of the admin areas a layer covers, less its declared gaps (storage coordinates)."""
+    area = shapely.union_all([layers.admin_area(code) for code in codes])
+    return shapely.difference(area, provenance.gap_area()) if provenance.gaps else area
 
 
 def _union(geometries: NDArray) -> BaseGeometry:
@@ -588,6 +616,12 @@ def _union(geometries: NDArray) -> BaseGeometry:
     if not len(parts) or not (shapely.get_type_id(parts) == 3).all():  # the disjoint-subset union takes polygons only
         return shapely.union_all(geometries)
     return shapely.multipolygons(shapely.get_parts(shapely.disjoint_subset_union_all(parts)))
+
+
+def _indexed(geometries: NDArray) -> tuple[NDArray, shapely.STRtree]:
+    """Prepared copies of a layer's geometries and a tree over them."""
+    copies = _prepared_copies(geometries)
+    return copies, shapely.STRtree(copies)
 
 
 def _prepared_copies(geometries: NDArray) -> NDArray:

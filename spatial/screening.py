@@ -2,10 +2,11 @@
 
 Sites are grouped by what decides every rule but the measured ones: their (industry,
 stage) group, which plans reach them (inside, or within boundary accuracy), which layer
-coverages and 三线一单 unit layers they fall in. Each such *situation* is worked out once
-per rule list and layer set, by the same decisions the single-site check makes
-(``spatial.semantics``), and shared by every chunk that meets it; buffer and polygon rules
-are then measured for all sites that need them in one array operation per rule.
+coverages and 三线一单 unit layers they fall in. Each such *situation* is decided once per
+rule list and layer set by ``spatial.decision`` (the single check's decisions too) and
+shared by every chunk that meets it; buffer and polygon rules are then measured for all
+sites that need them by ``spatial.measure`` (the single check's measure), one array
+operation per rule.
 
 Distances are exact within each zone's *horizon*: its widest band (buffer distance,
 layer accuracy, river mid-line to bank) plus ``report_m``. Beyond it a distance is
@@ -19,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -26,42 +28,62 @@ import shapely
 from numpy.typing import NDArray
 
 from spatial.answer import MissingLayerGroup, decisive, headline_of, missing_layer_groups
-from spatial.checker import Finding, NotEvaluated, layer_name, missing_reason, uncovered_reason
 from spatial.crs import transformer
-from spatial.engine import COVERAGE, DEEP, FAR, FEATURES, NEAR, PreparedZones, TargetKey, ZoneIndex, gk_epsg, grid_codes, prepared
+from spatial.decision import AreaScope, Coverage, RuleBook, RuleDecision, Situation, decide, demonstration_layers, rule_book
+from spatial.engine import DEEP, FAR, NEAR, PreparedZones, TargetKey, ZoneIndex, gk_epsg, grid_codes, prepared
+from spatial.findings import Finding, NotEvaluated
 from spatial.industry import Industry, IndustryMatch
 from spatial.layer import LayerSet
+from spatial.measure import measure
+from spatial.notes import Note
 from spatial.rules import Action, Rule, Stage, Verdict, ZoneKind
 from spatial.semantics import (
     COMPLIANT,
     NOT_APPLICABLE,
-    REVIEW,
     VERDICTS,
-    Disposition,
     applicable,
     bound,
-    bounds,
-    disposition,
-    edge_of_jurisdiction,
-    fixed_outcome,
-    has_coverage,
-    measured_outcome,
     overdue,
     plan_applies,
-    rule_scope,
     rule_target,
     rule_verdict,
 )
-from spatial.units import UnitClass
 
 DEFAULT_REPORT_M = 500.0
 SITUATIONS_KEPT = 1 << 16  # situations remembered per rule list: a province's register meets a few thousand
 Combo = tuple[Industry, Stage] | tuple[Industry, Stage, frozenset[str]]
 
 
+class PatternFinding(NamedTuple):
+    """A rule with the same answer for every site of a situation."""
+
+    rule: Rule
+    verdict: Verdict
+    inside: bool | None
+    boundary: bool
+
+
+class HeldRule(NamedTuple):
+    """A rule not evaluated: its layer is missing or does not speak for the sites, and why (a typed note)."""
+
+    rule: Rule
+    layer: str
+    why: Note
+    layer_name: str
+
+
+class MeasuredRule(NamedTuple):
+    """A rule measured per site."""
+
+    rule: Rule
+    match: IndustryMatch
+    at_edge: bool  # the sites lie within accuracy of the edge of the area the rule reaches
+
+
 @dataclass(eq=False)
 class Pattern:
-    """What every site of one situation gets from the rules that need no measurement.
+    """What every site of one situation gets from the rules that need no measurement: the
+    situation's decisions (``spatial.decision``) as the screen tables them.
 
     One object per situation and rule list, shared by every chunk and thread that meets the
     situation (its decisions never change once made; compared by identity).
@@ -69,10 +91,10 @@ class Pattern:
 
     industry: Industry
     stage: Stage
-    findings: list[tuple[Rule, Verdict, bool | None, bool]] = field(default_factory=list)  # rule, verdict, inside, boundary
-    not_evaluated: list[tuple[Rule, str, str, str]] = field(default_factory=list)  # rule, layer, reason, layer name
+    findings: list[PatternFinding] = field(default_factory=list)
+    not_evaluated: list[HeldRule] = field(default_factory=list)
     conditions: list[Rule] = field(default_factory=list)
-    measured: list[tuple[Rule, IndustryMatch, bool]] = field(default_factory=list)  # rule, match, site near the edge of its area
+    measured: list[MeasuredRule] = field(default_factory=list)
     information: list[Rule] = field(default_factory=list)  # measures on named enterprises the project is not
     demonstration: list[str] = field(default_factory=list)
     plans: list[str] = field(default_factory=list)  # ids of the plans that reach the sites
@@ -109,8 +131,8 @@ class Screening:
     def findings_of(self, site: int) -> list[dict]:
         """Every finding of one site, as (rule id, verdict, inside, boundary, distance, margin)."""
         pattern = self.patterns[self.pattern[site]]
-        rows = [{"rule": rule.id, "verdict": verdict, "inside": inside, "boundary_case": boundary,
-                 "distance_m": None, "margin_m": None} for rule, verdict, inside, boundary in pattern.findings]
+        rows = [{"rule": f.rule.id, "verdict": f.verdict, "inside": f.inside, "boundary_case": f.boundary,
+                 "distance_m": None, "margin_m": None} for f in pattern.findings]
         own = self.measured.loc[self.measured["site"] == site]
         for record in own.itertuples(index=False):
             rows.append({"rule": record.rule, "verdict": VERDICTS[record.severity], "inside": bool(record.inside),
@@ -159,7 +181,7 @@ def site_headlines(screening: Screening) -> NDArray:
                                                                      strict=True):
         rule = screening.rules[code]
         found[at].append(Finding(rule, VERDICTS[verdict], rule.zone.layer, names[code], zones[code],
-                                 inside, _or_none(distance), _or_none(margin), boundary, "",
+                                 inside, _or_none(distance), _or_none(margin), boundary, (),
                                  overdue=inside and overdue(rule, today)))
     leading = sites[starts]
     site_parts = [patterns[p].parts(today) for p in screening.pattern[leading].tolist()]
@@ -174,9 +196,9 @@ class _PatternParts:
     """What a pattern contributes to the headline of each of its sites, worked out once a day."""
 
     def __init__(self, pattern: Pattern, today: date) -> None:
-        self.fixed = [Finding(rule, verdict, None, "", rule.zone.describe(""), inside, None, None, boundary, "",
-                              overdue=inside is not False and overdue(rule, today))
-                      for rule, verdict, inside, boundary in pattern.findings]
+        self.fixed = [Finding(f.rule, f.verdict, None, "", f.rule.zone.describe(""), f.inside, None, None, f.boundary, (),
+                              overdue=f.inside is not False and overdue(f.rule, today))
+                      for f in pattern.findings]
         self.tally = Counter(f.verdict for f in self.fixed if f.verdict is not Verdict.COMPLIANT)
         self.by_verdict: dict[Verdict, list[Finding]] = {}
         for finding in self.fixed:
@@ -219,7 +241,7 @@ def horizons(rules: list[Rule] | tuple[Rule, ...], layers: LayerSet, report_m: f
 
 
 class _RuleList:
-    """What screening needs of one rule list on one layer set, worked out once.
+    """What screening needs of one rule list on one layer set (its ``RuleBook``), worked out once.
 
     The targets every site is measured against (jurisdictions, coverages, unit layers,
     the bounds of missing layers) fix the layout of a site's situation flags; the
@@ -229,21 +251,16 @@ class _RuleList:
     by one thread at a time, outside it, so that two chunks do not both decide the same ones.
     """
 
-    def __init__(self, rules: tuple[Rule, ...], layers: LayerSet) -> None:
-        self.rules, self.layers = rules, layers  # the rules are kept so their ids stay theirs
-        self.plans = list({rule.plan.id: rule.plan for rule in rules}.values())
-        self.codes = list(dict.fromkeys(code for rule in rules for code in (rule.plan.jurisdiction, *rule.jurisdictions)))
-        self.jurisdictions = [TargetKey.jurisdiction(code) for code in self.codes]
-        self.coverages = [TargetKey(COVERAGE, layer_id) for layer_id in layers.layers if has_coverage(layer_id, layers)]
-        self.units = [TargetKey(FEATURES, unit.layer) for unit in UnitClass if unit.layer in layers.layers]
-        self.reaches = bounds(rules, layers)
-        self.targets = [rule_target(rule, layers) for rule in rules]
-        self.position = {id(rule): i for i, rule in enumerate(rules)}
+    def __init__(self, book: RuleBook) -> None:
+        self.book = book
+        self.rules, self.layers, self.plans, self.codes = book.rules, book.layers, book.plans, book.codes
+        self.jurisdictions, self.coverages, self.units, self.reaches = book.jurisdictions, book.coverages, book.units, book.reaches
+        self.targets, self.position = book.targets, book.position
         self._limits: dict[float, dict[TargetKey, float]] = {}
         self.width = 3 * len(self.codes) + len(self.coverages) + len(self.units) + len(self.reaches)  # flag columns
         # Combinations met: numbered (a key then hashes an int, not an Industry), their relevant flag columns,
         # and the outcomes of their rules met so far (by id(rule), then by the value of the flags the rule reads).
-        self._combos: dict[tuple[Industry, Stage, frozenset[str]], tuple[int, NDArray, dict[int, dict[object, Outcome]]]] = {}
+        self._combos: dict[tuple[Industry, Stage, frozenset[str]], tuple[int, NDArray, dict[int, dict[object, RuleDecision | None]]]] = {}
         self._numbered = 0
         self._columns: dict[int, list[int]] = {}  # by id(rule): the flag columns its outcome reads
         self._missing_groups: dict[tuple, tuple[MissingLayerGroup | None, int]] = {}  # by the not-evaluated rules
@@ -252,11 +269,9 @@ class _RuleList:
         self._deciding = threading.Lock()  # held while deciding new situations (Python: nothing lost to the wait)
 
     @classmethod
-    def of(cls, zones: PreparedZones, rules: list[Rule], layers: LayerSet) -> _RuleList:
-        """The one _RuleList of a rule list, kept with the layer set's prepared zones."""
-        key = ("rule list", tuple(map(id, rules)))
-        found = zones.memo.get(key)
-        return found if found is not None else zones.memo.setdefault(key, cls(tuple(rules), layers))
+    def of(cls, rules: list[Rule], layers: LayerSet) -> _RuleList:
+        """The one _RuleList of a rule list, kept with its rule book."""
+        return rule_book(rules, layers).attached(cls, cls)
 
     def limits(self, report_m: float) -> dict[TargetKey, float]:
         if report_m not in self._limits:
@@ -342,21 +357,22 @@ class _RuleList:
         for k, row in enumerate(flags.tolist()):
             plans = [plan.id for plan, column in zip(self.plans, plan_column, strict=True) if row[column]]
             units = [key.layer for i, key in enumerate(self.units) if row[3 * c + v + i]]
-            pattern = _pattern(industry, stage, plans, units, [outcomes[k] for outcomes in per_rule], self.layers)
-            pattern.measured_rules = np.array([self.position[id(rule)] for rule, _, _ in pattern.measured], dtype=np.int32)
-            pattern.measured_hits = np.array([rule_verdict(rule, match).severity for rule, match, _ in pattern.measured], dtype=np.int8)
-            pattern.measured_at_edge = np.array([at_edge for _, _, at_edge in pattern.measured], dtype=bool)
-            pattern.missing = self._missing(pattern.not_evaluated)
+            situation = Situation.of(outcomes[k] for outcomes in per_rule)
+            pattern = _pattern(industry, stage, plans, units, situation, self.layers)
+            pattern.measured_rules = np.array([self.position[id(m.rule)] for m in pattern.measured], dtype=np.int32)
+            pattern.measured_hits = np.array([rule_verdict(m.rule, m.match).severity for m in pattern.measured], dtype=np.int8)
+            pattern.measured_at_edge = np.array([m.at_edge for m in pattern.measured], dtype=bool)
+            pattern.missing = self._missing(situation.not_evaluated)
             patterns.append(pattern)
         return patterns
 
-    def _missing(self, not_evaluated: list[tuple[Rule, str, str, str]]) -> tuple[MissingLayerGroup | None, int]:
+    def _missing(self, not_evaluated: tuple[RuleDecision, ...]) -> tuple[MissingLayerGroup | None, int]:
         """The first missing-layer group and the count of rules held back, once per list of not-evaluated
         rules (most situations of a combination share theirs; rule ids are unique in a rule list)."""
-        key = tuple((rule.id, layer, reason, name) for rule, layer, reason, name in not_evaluated)
+        key = tuple((held.rule.id, held.reason, held.layer_name) for held in not_evaluated)
         found = self._missing_groups.get(key)
         if found is None:
-            items = [NotEvaluated(rule, layer, reason, name) for rule, layer, reason, name in not_evaluated]
+            items = [NotEvaluated(held.rule, held.rule.zone.layer, held.reason, held.layer_name) for held in not_evaluated]
             groups = missing_layer_groups(items)
             found = (groups[0] if groups else None, sum(1 for item in items if item.rule.action is not Action.ENCOURAGE))
             with self._lock:
@@ -377,14 +393,15 @@ class _RuleList:
             self._columns[id(rule)] = list(dict.fromkeys(columns))
         return self._columns[id(rule)]
 
-    def _outcome(self, rule: Rule, match: IndustryMatch, named: frozenset[str], row: NDArray) -> Outcome:
-        """A rule's outcome for a row of flags, from the checker's scopes of what it reads."""
+    def _outcome(self, rule: Rule, match: IndustryMatch, named: frozenset[str], row: NDArray) -> RuleDecision | None:
+        """A rule's decision (``spatial.decision.decide``) for a row of flags: the scopes, coverage and bound it reads."""
         c, v, u = len(self.codes), len(self.coverages), len(self.units)
         index = {code: self.codes.index(code) for code in rule.jurisdictions}
-        areas = {code: {"applies": bool(row[i]), "inside": bool(row[c + i]), "edge_case": bool(row[2 * c + i])} for code, i in index.items()}
-        covered = {key.layer: bool(row[3 * c + i]) for i, key in enumerate(self.coverages) if key.layer == rule.zone.layer}
-        beyond = {reach: bool(row[3 * c + v + u + i]) for i, reach in enumerate(self.reaches)}
-        return _outcome(rule, match, self.layers, areas, covered, beyond, named)
+        scopes = {code: AreaScope(inside=bool(row[c + i]), applies=bool(row[i]), edge_case=bool(row[2 * c + i])) for code, i in index.items()}
+        covered = all(row[3 * c + i] for i, key in enumerate(self.coverages) if key.layer == rule.zone.layer)
+        reach = bound(rule, self.layers)
+        beyond = reach is not None and bool(row[3 * c + v + u + self.reaches.index(reach)])
+        return decide(rule, match, self.layers, scopes, Coverage.INSIDE if covered else Coverage.OUTSIDE, beyond, rule.id in named)
 
 
 def screen(lon: NDArray, lat: NDArray, group: NDArray, combos: list[Combo], rules: list[Rule],
@@ -400,7 +417,7 @@ def screen(lon: NDArray, lat: NDArray, group: NDArray, combos: list[Combo], rule
         empty = pd.DataFrame({name: np.empty(0, dtype=kind) for name, kind in _MEASURED_COLUMNS.items()})
         empty["rule"] = pd.Categorical.from_codes(empty["rule"], categories=["-"])
         return Screening(np.empty(0, np.int8), np.empty(0, np.int32), np.empty(0, np.int32), [], empty)
-    known = _RuleList.of(zones, list(rules), layers)
+    known = _RuleList.of(list(rules), layers)
     accuracy = layers.admin.provenance.accuracy_m
     locality = zones.locality_order(zones.cells(lon, lat))
     lon, lat, group = lon[locality], lat[locality], group[locality]
@@ -594,56 +611,18 @@ def combo(entry: Combo) -> tuple[Industry, Stage, frozenset[str]]:
     return (entry[0], entry[1], entry[2]) if len(entry) > 2 else (entry[0], entry[1], frozenset())
 
 
-Outcome = tuple[str, object, str | None] | None  # (the pattern's list, its item, the layer it uses); None: the rule does not speak
-
-
-def _outcome(rule: Rule, match: IndustryMatch, layers: LayerSet, areas: dict[str, dict], covered: dict[str, bool],
-             beyond: dict[tuple[TargetKey, float], bool], named: frozenset[str]) -> Outcome:
-    """Where one rule for the industry and stage goes in a situation's pattern (mirrors spatial.checker.check)."""
-    applies, _, at_edge = rule_scope(rule, areas)
-    if not applies:
-        return None
-    if rule.enterprises and rule.id not in named:
-        return "information", rule, None
-    layer = rule.zone.layer
-    reach = bound(rule, layers)
-    handling = disposition(rule, layers, covered=covered.get(layer, True), beyond=reach is not None and beyond[reach])
-    if handling is Disposition.BEYOND:
-        return "findings", (rule, Verdict.COMPLIANT, False, False), None
-    if handling is Disposition.MISSING:
-        return "not_evaluated", (rule, layer, missing_reason(layers, layer), layer_name(layers, layer)), None
-    if handling is Disposition.UNCOVERED:
-        return "not_evaluated", (rule, layer, uncovered_reason(layers, layer), layer_name(layers, layer)), None
-    if handling is Disposition.CONDITION:
-        return "conditions", rule, layer
-    if handling is Disposition.MEASURED:
-        return "measured", (rule, match, at_edge), layer
-    verdict, hit = fixed_outcome(rule, match)
-    if at_edge:
-        verdict = VERDICTS[int(edge_of_jurisdiction(np.array([verdict.severity]), np.array([True]))[0])]
-    return "findings", (rule, verdict, hit, at_edge), layer
-
-
-def _pattern(industry: Industry, stage: Stage, plans: list[str], units: list[str], outcomes: list[Outcome], layers: LayerSet) -> Pattern:
-    """A situation's pattern from the outcomes of its rules (in rule order), the plans that reach it and
-    the unit layers it lies in (mirrors spatial.checker.check)."""
-    pattern = Pattern(industry, stage, plans=plans)
-    used = {LayerSet.ADMIN, *units}
-    for outcome in outcomes:
-        if outcome is not None:
-            kind, item, layer = outcome
-            getattr(pattern, kind).append(item)
-            if layer is not None:
-                used.add(layer)
-    pattern.demonstration = [layers.layers[i].name for i in sorted(used) if layers.layers[i].provenance.demonstration]
-    if not pattern.plans:
-        pattern.severity = NOT_APPLICABLE
-        return pattern
-    severities = [verdict.severity for _, verdict, _, _ in pattern.findings]
-    if pattern.demonstration or any(rule.action is not Action.ENCOURAGE for rule, _, _, _ in pattern.not_evaluated):
-        severities.append(REVIEW)
-    pattern.severity = max(severities, default=COMPLIANT)
-    return pattern
+def _pattern(industry: Industry, stage: Stage, plans: list[str], units: list[str], situation: Situation, layers: LayerSet) -> Pattern:
+    """A situation's pattern: its decisions, the plans that reach it and the unit layers it lies in."""
+    demonstration = demonstration_layers(layers, situation.layers | set(units))
+    return Pattern(
+        industry, stage,
+        findings=[PatternFinding(d.rule, d.verdict, d.inside, d.boundary) for d in situation.findings],
+        not_evaluated=[HeldRule(d.rule, d.rule.zone.layer, d.reason, d.layer_name) for d in situation.not_evaluated],
+        conditions=[d.rule for d in situation.conditions],
+        measured=[MeasuredRule(d.rule, d.match, d.at_edge) for d in situation.measured],
+        information=[d.rule for d in situation.information],
+        demonstration=demonstration, plans=plans, severity=situation.severity(bool(plans), bool(demonstration)),
+    )
 
 
 _MEASURED_COLUMNS = {"site": np.int64, "rule": np.int16, "severity": np.int8, "inside": bool, "boundary": bool,
@@ -653,24 +632,11 @@ _MEASURED_COLUMNS = {"site": np.int64, "rule": np.int16, "severity": np.int8, "i
 def _measure_rule(rule: Rule, rows: NDArray, hit: NDArray, at_edge: NDArray, membership: _Membership,
                   layers: LayerSet, limits: dict[TargetKey, float]) -> dict[str, NDArray]:
     key = rule_target(rule, layers)
-    provenance = layers.layers[key.layer].provenance
     within = membership.inside[key][rows]
     edge = membership.edge[key][rows]
-    distance = np.where(within, 0.0, edge)
-    if rule.zone.kind is ZoneKind.BUFFER:
-        margin = rule.zone.distance_m - distance
-        with np.errstate(invalid="ignore"):
-            inside = margin >= 0
-        band = provenance.accuracy_m + provenance.bank_m(membership.lon[rows], membership.lat[rows])
-    else:
-        margin = np.where(within, edge, -edge)
-        inside = within
-        band = provenance.accuracy_m
-    severity, boundary = measured_outcome(rule.action, hit, inside, margin, provenance.accuracy_m, band)
-    severity = edge_of_jurisdiction(severity, at_edge)
-    boundary = boundary | at_edge
-    return {"site": rows, "severity": severity, "inside": inside, "boundary": boundary, "distance_m": distance, "margin_m": margin,
-            "horizon_m": np.full(len(rows), limits[key])}
+    found = measure(rule, layers, hit, within, np.where(within, 0.0, edge), edge, membership.lon[rows], membership.lat[rows], at_edge)
+    return {"site": rows, "severity": found.severity, "inside": found.inside, "boundary": found.boundary, "distance_m": found.distance_m,
+            "margin_m": found.margin_m, "horizon_m": np.full(len(rows), limits[key])}
 
 
 def _or_none(value: float) -> float | None:

@@ -8,14 +8,14 @@ jurisdiction edge or a layer's coverage does to it. Verdicts travel as severitie
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from datetime import date
 from enum import Enum
 
 import numpy as np
 from numpy.typing import NDArray
 
-from spatial.engine import AREA, COVERAGE, TargetKey, prepared
+from spatial.cache import Cache
+from spatial.engine import AREA, TargetKey
 from spatial.industry import Industry, IndustryMatch
 from spatial.layer import LayerSet
 from spatial.rules import Action, Rule, Stage, Verdict, ZoneKind
@@ -24,6 +24,7 @@ VERDICTS = list(Verdict)
 REVIEW = Verdict.REVIEW.severity
 COMPLIANT = Verdict.COMPLIANT.severity
 NOT_APPLICABLE = Verdict.NOT_APPLICABLE.severity
+MEASURED_KINDS = (ZoneKind.BUFFER, ZoneKind.WITHIN)  # zones a rule is measured on (a layer's buffer or polygons)
 
 
 class Disposition(Enum):
@@ -35,29 +36,24 @@ class Disposition(Enum):
     CONDITION = "condition"  # a general condition: listed, never a verdict
     FIXED = "fixed"  # undefined extent or whole jurisdiction: the same answer anywhere in scope
     MEASURED = "measured"  # buffer or polygon zone: measured on the layer
+    INFORMATION = "information"  # a measure on a named enterprise the project is not: listed for information
 
 
-_APPLICABLE: OrderedDict[tuple, tuple[tuple[Rule, ...], list[tuple[Rule, IndustryMatch]]]] = OrderedDict()
-_APPLICABLE_SIZE = 256
+_APPLICABLE: Cache[tuple, tuple[tuple[Rule, ...], list[tuple[Rule, IndustryMatch]]]] = Cache(256)
 
 
 def applicable(rules: list[Rule] | tuple[Rule, ...], industry: Industry, stage: Stage) -> list[tuple[Rule, IndustryMatch]]:
     """The rules for this industry and stage, with how the industry matches each (cached)."""
-    key = (tuple(map(id, rules)), industry.codes, industry.term, stage)
-    if key in _APPLICABLE:
-        _APPLICABLE.move_to_end(key)
-        return _APPLICABLE[key][1]
-    chosen = []
-    for rule in rules:
-        if stage not in rule.stages:
-            continue
-        match = industry.match(rule.industry_codes, rule.excepted_codes, rule.finer_codes, rule.industry_terms)
-        if match is not IndustryMatch.NONE:
-            chosen.append((rule, match))
-    _APPLICABLE[key] = (tuple(rules), chosen)  # the rules are kept so their ids stay theirs
-    if len(_APPLICABLE) > _APPLICABLE_SIZE:
-        _APPLICABLE.popitem(last=False)
-    return chosen
+    def make() -> tuple[tuple[Rule, ...], list[tuple[Rule, IndustryMatch]]]:
+        chosen = []
+        for rule in rules:
+            if stage not in rule.stages:
+                continue
+            match = industry.match(rule.industry_codes, rule.excepted_codes, rule.finer_codes, rule.industry_terms)
+            if match is not IndustryMatch.NONE:
+                chosen.append((rule, match))
+        return tuple(rules), chosen  # the rules are kept so their ids stay theirs
+    return _APPLICABLE.get((tuple(map(id, rules)), industry.codes, industry.term, stage), make)[1]
 
 
 def disposition(rule: Rule, layers: LayerSet, covered: bool, beyond: bool = False) -> Disposition:
@@ -70,7 +66,7 @@ def disposition(rule: Rule, layers: LayerSet, covered: bool, beyond: bool = Fals
         return Disposition.UNCOVERED
     if rule.general:
         return Disposition.CONDITION
-    if rule.zone.kind in (ZoneKind.BUFFER, ZoneKind.WITHIN):
+    if rule.zone.kind in MEASURED_KINDS:
         return Disposition.MEASURED
     return Disposition.FIXED
 
@@ -148,13 +144,10 @@ def edge_of_jurisdiction(severity: NDArray, edge_case: NDArray) -> NDArray:
     return np.where(edge_case, np.minimum(severity, REVIEW), severity).astype(np.int8)
 
 
-def rule_scope(rule: Rule, scopes: dict[str, dict]) -> tuple[bool, bool, bool]:
-    """(applies, inside, edge_case) of a rule from the scopes of the admin areas it reaches."""
-    areas = [scopes[code] for code in rule.jurisdictions]
-    applies = any(area["applies"] for area in areas)
-    inside = any(area["inside"] for area in areas)
-    edge = any(area["edge_case"] for area in areas) and not any(area["inside"] and not area["edge_case"] for area in areas)
-    return applies, inside, edge
+def partly_covered(severity: NDArray, action: Action, partial: bool) -> NDArray:
+    """A site straddling the edge of what a layer covers: the uncovered part is unknown, so a
+    non-encouraging rule asks at least for review."""
+    return np.maximum(severity, REVIEW).astype(np.int8) if partial and action is not Action.ENCOURAGE else severity
 
 
 def plan_applies(inside: NDArray | bool, to_edge: NDArray | float, accuracy: float) -> tuple[NDArray | bool, NDArray | bool]:
@@ -173,14 +166,3 @@ def rule_target(rule: Rule, layers: LayerSet) -> TargetKey | None:
     if zone.kind is ZoneKind.WITHIN:
         return TargetKey(AREA, zone.layer)
     return None
-
-
-def scope_keys(rules: list[Rule] | tuple[Rule, ...], layers: LayerSet) -> set[TargetKey]:
-    """The targets that decide which rules reach a site: plan jurisdictions and layer coverages (cached)."""
-    memo = prepared(layers).memo
-    key = ("scopes", tuple(map(id, rules)))
-    if key not in memo:
-        keys = {TargetKey.jurisdiction(code) for rule in rules for code in (rule.plan.jurisdiction, *rule.jurisdictions)}
-        keys |= {TargetKey(COVERAGE, layer_id) for layer_id in layers.layers if has_coverage(layer_id, layers)}
-        memo[key] = (tuple(rules), keys)
-    return memo[key][1]

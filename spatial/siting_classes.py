@@ -6,8 +6,9 @@ side of the zone's edge (outwards also the river's mid-line-to-bank allowance); 
 of the jurisdiction it reaches; where its layer is missing or does not speak. So the classes
 are exact polygons: the area where a severity is reached, minus where a stronger one is.
 
-The decisions are the checker's own (``spatial.semantics``: which rules apply, their
-disposition, ``rule_verdict``, ``fixed_outcome``, boundary bands); the geometry is the zone
+The decisions are the checker's own (``spatial.decision.decide`` over the part of a rule's
+reach away from its areas' edges and over their edge bands; ``rule_verdict`` and the
+boundary bands of ``spatial.measure`` drawn as areas); the geometry is the zone
 targets the engine materialises, each part of the region measured in its own Gauss–Krüger
 zone as a check of a point there is. Buffers use arcs within ``ARC_TOLERANCE_M`` of a circle.
 """
@@ -22,11 +23,12 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
-from spatial.checker import layer_name, missing_reason, plans_of, uncovered_reason
 from spatial.crs import STORAGE_EPSG, gk3_zone_for_longitude
+from spatial.decision import AreaScope, Coverage, RuleDecision, decide, layer_name, rule_book
 from spatial.engine import AREA, COVERAGE, TargetKey, prepared
-from spatial.industry import Industry
+from spatial.industry import Industry, IndustryMatch
 from spatial.layer import LayerSet, project
+from spatial.notes import Note, render
 from spatial.rules import Action, Rule, Stage, Verdict, ZoneKind
 from spatial.semantics import (
     COMPLIANT,
@@ -34,8 +36,6 @@ from spatial.semantics import (
     Disposition,
     applicable,
     bound,
-    disposition,
-    fixed_outcome,
     has_coverage,
     rule_target,
     rule_verdict,
@@ -93,9 +93,13 @@ class NotEvaluatedArea:
 
     layer: str
     layer_name: str
-    reason: str
+    why: Note
     rules: list[str]
     geometry: BaseGeometry  # GK of the region
+
+    @property
+    def reason(self) -> str:
+        return render(self.why)
 
 
 @dataclass
@@ -413,7 +417,17 @@ class _Scopes:
 class _PartResult:
     classes: dict[Verdict, BaseGeometry]
     contributions: list[Contribution]
-    not_evaluated: dict[str, tuple[str, list[str], list[BaseGeometry]]]  # layer → (reason, rules, areas)
+    not_evaluated: dict[str, tuple[Note, list[str], list[BaseGeometry]]]  # layer → (reason, rules, areas)
+
+
+FIRM_SCOPE = AreaScope(inside=True, applies=True, edge_case=False)  # a rule's areas, away from their edges
+EDGE_SCOPE = AreaScope(inside=False, applies=True, edge_case=True)  # within the admin layer's accuracy of their edges
+
+
+def _decided(rule: Rule, match: IndustryMatch, layers: LayerSet, scope: AreaScope, coverage: Coverage) -> RuleDecision | None:
+    """A rule's decision over part of its reach (no enterprise named: a map is for any project);
+    None never, as both scopes passed here apply."""
+    return decide(rule, match, layers, dict.fromkeys(rule.jurisdictions, scope), coverage, beyond=False, named=False)
 
 
 class RegionClassifier:
@@ -463,7 +477,7 @@ class RegionClassifier:
             area.rules = sorted(s for s in sources if not s.startswith("demo:"))
             area.plans = sorted({by_id[s].plan.title for s in area.rules})
             area.demonstration = sorted(self.layers.layers[s[5:]].name for s in sources if s.startswith("demo:"))
-        missing: dict[str, tuple[str, set[str], list[BaseGeometry]]] = {}
+        missing: dict[str, tuple[Note, set[str], list[BaseGeometry]]] = {}
         for result, part in zip(results, self.parts, strict=True):
             for layer, (reason, rule_ids, geometries) in result.not_evaluated.items():
                 entry = missing.setdefault(layer, (reason, set(), []))
@@ -482,28 +496,31 @@ class RegionClassifier:
     def _classify_part(self, part: _Part, scopes: _Scopes, industry: Industry, stage: Stage) -> _PartResult:
         layers = self.layers
         window = part.window
-        plans = plans_of(self.rules, prepared(layers))
+        plans = rule_book(self.rules, layers).plans
         reached = _union([g for plan in plans for g in scopes.area(plan.jurisdiction)])
         applies = _polygonal(shapely.intersection(reached, window))
         contributions: list[Contribution] = []
         not_evaluated: dict[str, tuple[str, list[str], list[BaseGeometry]]] = {}
         used: dict[str, list[BaseGeometry]] = {LayerSet.ADMIN: [window]}
         for rule, match in applicable(self.rules, industry, stage):
-            if rule.enterprises:  # binds only a project that names the enterprise: information, never a class
-                continue
             firm, edge, scope = scopes.reach(rule.jurisdictions)
             if scope.is_empty or not shapely.intersects(scope, window):
                 continue
+            # The rule's decision (``spatial.decision.decide``, as a check makes it) where the rule reaches
+            # away from its areas' edges, inside its layer's coverage and within its bound's reach.
+            decided = _decided(rule, match, layers, FIRM_SCOPE, Coverage.INSIDE)
+            if decided is None or decided.disposition is Disposition.INFORMATION:  # binds only a project that names the enterprise
+                continue
             layer = rule.zone.layer
             held = rule.action is not Action.ENCOURAGE
-            if layer is not None and layer in layers.missing:
+            if decided.disposition is Disposition.MISSING:
                 reach = bound(rule, layers)
                 # Farther from the bounding layer than the rule reaches, it is decided outside (Disposition.BEYOND).
                 if reach is not None and ("bound", reach, rule.jurisdictions) not in part.memo:
                     part.memo[("bound", reach, rule.jurisdictions)] = _clip(part.near(*reach), scope)
                 here = scope if reach is None else part.memo[("bound", reach, rule.jurisdictions)]
                 if not here.is_empty:
-                    self._not_evaluated(not_evaluated, layer, missing_reason(layers, layer), rule, here)
+                    self._not_evaluated(not_evaluated, layer, decided.reason, rule, here)
                     if held:
                         contributions.append(Contribution(rule.id, REVIEW, here))
                 continue
@@ -511,18 +528,18 @@ class RegionClassifier:
             if has_coverage(layer, layers):
                 firm, edge, covered, outside = scopes.covered(rule.jurisdictions, layer)
                 if not outside.is_empty and shapely.area(outside) > 0:
-                    self._not_evaluated(not_evaluated, layer, uncovered_reason(layers, layer), rule, outside)
+                    uncovered = _decided(rule, match, layers, FIRM_SCOPE, Coverage.OUTSIDE)
+                    self._not_evaluated(not_evaluated, layer, uncovered.reason, rule, outside)
                     if held:
                         contributions.append(Contribution(rule.id, REVIEW, outside))
             if layer is not None:
                 used.setdefault(layer, []).append(covered)
-            handling = disposition(rule, layers, covered=True)
-            if handling is Disposition.CONDITION:
+            if decided.disposition is Disposition.CONDITION:
                 continue
-            if handling is Disposition.FIXED:
-                verdict, _ = fixed_outcome(rule, match)
-                contributions.append(Contribution(rule.id, verdict.severity, firm))
-                contributions.append(Contribution(rule.id, min(verdict.severity, REVIEW), edge))
+            if decided.disposition is Disposition.FIXED:
+                at_edge = _decided(rule, match, layers, EDGE_SCOPE, Coverage.INSIDE)
+                contributions.append(Contribution(rule.id, decided.verdict.severity, firm))
+                contributions.append(Contribution(rule.id, at_edge.verdict.severity, edge))
                 continue
             hit = rule_verdict(rule, match).severity
             core, band = self._measured_zone(rule, part)
@@ -577,7 +594,7 @@ class RegionClassifier:
                 Contribution(rule.id, min(hit, REVIEW), edge_core), Contribution(rule.id, min(hit, near), edge_band)]
 
     @staticmethod
-    def _not_evaluated(found: dict, layer: str, reason: str, rule: Rule, area: BaseGeometry) -> None:
+    def _not_evaluated(found: dict, layer: str, reason: Note, rule: Rule, area: BaseGeometry) -> None:
         entry = found.setdefault(layer, (reason, [], []))
         entry[1].append(rule.id)
         entry[2].append(area)

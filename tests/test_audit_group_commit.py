@@ -5,15 +5,19 @@ log stays one unbroken chain with nothing lost. The same tests for SQLite and Po
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 
 import pytest
+import shapely
 
-from siting.audit.audited_check import run_check
-from siting.audit.log import Actor, AuditLog, CheckRecord, open_audit_log
+from siting.audit.audited_check import CheckInput, prepare, run_check
+from siting.audit.log import Actor, AuditLog, CheckRecord, JsonText, open_audit_log
 from siting.audit.verify import verify_log
+from siting.web.workers import Unrecorded
 from tests.audit_backends import audit_database  # noqa: F401  (the fixture)
 
 _APPENDER = """
@@ -115,3 +119,52 @@ def test_a_checkpoint_that_cannot_be_written_refuses_records_until_it_can(layers
     found = verify_log(audit.database, audit.checkpoints_path, audit.key.public)
     assert found.intact and found.records == 3 and not found.notes, found.to_dict()
     assert _checkpoints(audit)[-1]["checks"] == {"size": 3, "head": after.digest}
+
+
+def test_a_record_sealed_in_a_check_worker_is_stored_and_answered_exactly_as_made(layers, audit, mill_site):
+    """A web check worker seals its record (row values and digest input, the result encoded once) and the server's
+    writer only links and signs it: the row read back, its digest, the chain and the answer's bytes must be those
+    of the record as made, for a point, a polygon and a line, with plain appends interleaved."""
+    line = shapely.LineString([mill_site.coords[0], (mill_site.x + 0.02, mill_site.y + 0.01)])
+    made = [prepare(CheckInput.parse(site, {}, industry, "new", project="封存"), layers, "api", actor=Actor("李四", "reviewer", "一科"))[1]
+            for site, industry in ((mill_site, "造纸"), (mill_site.buffer(0.004), "焦化"), (line, "软件开发"))]
+    start = threading.Barrier(len(made) + 1)
+    stored: dict[str, object] = {}
+
+    def seal_and_store(record: CheckRecord) -> None:
+        pending = pickle.loads(pickle.dumps(Unrecorded.check(record, str(audit.database))))  # as it crosses the pipe
+        start.wait()
+        stored[record.id] = (pending, audit.submit_sealed(list(pending.records)).result()[0])
+
+    threads = [threading.Thread(target=seal_and_store, args=(record,)) for record in made]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    plain = audit.append(replace(made[0], id=f"{made[0].id}-plain"))
+    for thread in threads:
+        thread.join()
+    with audit.store.connect() as connection:
+        texts = {row["id"]: row["result"] for row in connection.execute("SELECT id, result FROM checks").fetchall()}
+    for record in made:
+        pending, linked = stored[record.id]
+        back = audit.get(record.id)
+        assert back.digest == linked.digest and back.signature == linked.signature
+        assert (back.result, back.inputs, back.site_wkb, back.layer_versions) == (record.result, record.inputs, record.site_wkb,
+                                                                                  record.layer_versions)
+        assert (back.user, back.role, back.unit, back.project) == ("李四", "reviewer", "一科", "封存")
+        assert texts[record.id] == record.result.text == json.dumps(json.loads(record.result.text), ensure_ascii=False,
+                                                                    sort_keys=True), "the stored text is canonical"
+        assert json.loads(pending.answer()) == {**record.result, "audit": record.echo()}
+    assert audit.get(plain.id).digest == plain.digest
+    found = verify_log(audit.database, audit.checkpoints_path, audit.key.public)
+    assert found.intact and found.records == len(made) + 1, found.problems
+
+
+def test_an_answer_built_from_the_stored_text_is_always_valid_json(layers, mill_site):
+    """JSON has no NaN: a result holding one is refused (the worker reports an error) rather than answered as
+    ``NaN``, as the encoder used for answers did; the word in a text value is answered as usual."""
+    record = prepare(CheckInput.parse(mill_site, {}, "造纸", "new"), layers, "api")[1]
+    worded = replace(record, result=JsonText.of({**record.result, "note": "NaN Infinity"}))
+    assert json.loads(Unrecorded.check(worded, None).answer())["note"] == "NaN Infinity"
+    with pytest.raises(ValueError, match="JSON compliant"):
+        Unrecorded.check(replace(record, result=JsonText.of({**record.result, "distance_m": float("nan")})), None)

@@ -6,7 +6,10 @@ malformed, names with quotes, commas and line breaks); the input columns are lef
 stored summary and compared with the register itself. One change is intended: a name holding a
 control character (here a line break) now marks its row as not checked, naming the 名称 column
 (siting.text_fields.clean_text), so those rows, their findings and the situations only they
-met are compared for that instead."""
+met are compared for that instead. And a longitude outside China (10.5) is now refused by the one
+lon/lat validator (spatial.coordinates) as it is typed, naming its two columns (经度/纬度 = '10.5, …'),
+where the old reason named 经纬度 and the number as converted: for those rows the reason is checked
+for the row, the columns, the value and the refusal, not word for word."""
 
 from __future__ import annotations
 
@@ -53,7 +56,14 @@ def test_every_level_equals_the_row_at_a_time_result(result, level, stored):
             assert got.at[row, "审查状态"] == "未检查" and got.at[row, "verdict"] == ""
             assert got.at[row, "原因"].endswith("remove it (this field is one line of visible text).")
             assert f"第{row + 1}行 名称" in got.at[row, "原因"] and "U+000A" in got.at[row, "原因"]
-        got, expected = got[~bad_name], expected[~bad_name]
+        got, expected = got[~bad_name].reset_index(drop=True), expected[~bad_name].reset_index(drop=True)
+        far = np.flatnonzero(register["经度"].to_numpy()[~bad_name] == "10.5")
+        assert len(far) > 100
+        for at in far:
+            reason = got.at[at, "原因"]
+            assert reason.startswith(f"输入错误：第{got.at[at, '行号']}行 经度/纬度 = '10.5, ") and "坐标不在中国境内" in reason, reason
+            assert got.at[at, "审查状态"] == "未检查"
+        got.loc[far, "原因"] = expected.loc[far, "原因"]  # the wording checked above; every other cell as stored
     elif level == DETAILS:
         expected = expected[~expected["行号"].astype(int).isin(np.flatnonzero(bad_name) + 1)]
     else:

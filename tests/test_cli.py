@@ -55,15 +55,17 @@ def test_map_shows_site_zone_river_and_citation(mill_site, tmp_path):
         (["--lon", "abc", "--lat", "35.5", "--industry", "造纸"], "--lon", "十进制度数"),
         (["--lon", "111.2", "--lat", "91", "--industry", "造纸"], "--lat", "-90"),
         (["--lon", "35.5", "--lat", "111.2", "--industry", "造纸"], "--lat", "写反"),
-        (["--lon", "111.2", "--lat", "35.5", "--industry", "造只厂"], "industry", "相近的名称"),
-        (["--lon", "111.2", "--lat", "35.5", "--industry", "9999"], "industry", "行业代码"),
-        (["--lon", "111.2", "--lat", "35.5", "--industry", "造纸", "--stage", "later"], "stage", "新建"),
+        (["--lon", "111.2", "--lat", "35.5", "--industry", "造只厂"], "--industry", "相近的名称"),
+        (["--lon", "111.2", "--lat", "35.5", "--industry", "9999"], "--industry", "行业代码"),
+        (["--lon", "111.2", "--lat", "35.5", "--industry", "造纸", "--stage", "later"], "--stage", "新建"),
+        (["--lon", "200", "--lat", "35.5", "--industry", "造纸"], "--lon", "-180 到 180"),
+        (["--lon", "10", "--lat", "35.5", "--industry", "造纸"], "--lon", "不在中国境内"),
     ],
 )
 def test_bad_input_names_the_field_and_the_fix_without_a_traceback(args, field, hint, layers):
     done = siting("check", *args)
     assert done.returncode == 2
-    assert field in done.stderr and hint in done.stderr
+    assert f"输入错误：{field} = " in done.stderr and hint in done.stderr
     assert "Traceback" not in done.stderr
 
 

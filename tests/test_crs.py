@@ -1,7 +1,8 @@
 import pytest
 from pyproj import CRS, Transformer
 
-from spatial.crs import gk3_zone_for_longitude, transformer
+from spatial.coordinates import LonLatProblem, lonlat_problems
+from spatial.crs import GK_LON_RANGE, gk3_zone_for_longitude, transformer
 
 
 @pytest.mark.parametrize("lon, cm", [(110.3, 111), (111.0, 111), (112.49, 111), (112.51, 114), (114.5, 114)])
@@ -15,6 +16,18 @@ def test_zone_is_the_nearest_central_meridian(lon, cm):
 def test_longitude_outside_china_zones_is_refused():
     with pytest.raises(ValueError):
         gk3_zone_for_longitude(10.0)
+
+
+def test_the_validator_refuses_exactly_the_longitudes_no_zone_measures():
+    west, east = GK_LON_RANGE
+    inside = [west, west + 1e-9, 111.0, east - 1e-9]
+    outside = [west - 1e-9, east, east + 1e-9]
+    assert [gk3_zone_for_longitude(lon).central_meridian for lon in (inside[0], inside[-1])] == [75, 135]
+    for lon in outside:
+        with pytest.raises(ValueError):
+            gk3_zone_for_longitude(lon)
+    assert lonlat_problems(inside, 35.6).tolist() == [LonLatProblem.NONE] * len(inside)
+    assert lonlat_problems(outside, 35.6).tolist() == [LonLatProblem.OUTSIDE_CHINA] * len(outside)
 
 
 @pytest.mark.parametrize("source, target, xy", [

@@ -93,7 +93,7 @@ def _compare(layers, rules, sites, report_m):
                     assert mine[name] == pytest.approx(value, abs=0.01)
                     compared += 1
         pattern = bulk.patterns[bulk.pattern[i]]
-        assert sorted(r.id for r, *_ in pattern.not_evaluated) == sorted(n.rule.id for n in single.not_evaluated)
+        assert sorted(held.rule.id for held in pattern.not_evaluated) == sorted(n.rule.id for n in single.not_evaluated)
         assert sorted(r.id for r in pattern.information) == sorted(f.rule.id for f in single.information)
         assert headlines[i] == single.headline()[0], i
         assert sorted(r.id for r in pattern.conditions) == sorted(c.rule.id for c in single.conditions)

@@ -58,7 +58,7 @@ def test_an_ordinary_check_runs_within_the_limits(user_dir: Path, tmp_path: Path
 
 @pytest.mark.parametrize("lon", ["-111.2", "0", "180"])
 def test_a_longitude_outside_chinas_zones_is_exit_2(user_dir: Path, lon: str):
-    assert_refused(siting("check", "--lon", lon, "--lat", "35.6", "--industry", "造纸"), "lon", "3度带")
+    assert_refused(siting("check", "--lon", lon, "--lat", "35.6", "--industry", "造纸"), "--lon", "3度带")
 
 
 @pytest.mark.parametrize("project", ["a\x0bb", "a\x1b[31mb", "a\uffffb", "一号\u007f地块"])

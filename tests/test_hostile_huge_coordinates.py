@@ -46,5 +46,5 @@ def test_a_boundary_table_past_the_row_cap_is_refused(tmp_path):
 def test_a_huge_coordinate_text_is_refused_at_once(text):
     with pytest.raises(InputError) as caught:
         parse_point(text)
-    assert caught.value.field == "--at" and f"上限 {MAX_COORDINATE_TEXT}" in caught.value.message
+    assert caught.value.field == "at" and f"上限 {MAX_COORDINATE_TEXT}" in caught.value.message
     assert len(caught.value.message) < 1000  # the message quotes the start, not megabytes

@@ -13,7 +13,7 @@ import shapely
 from layers import catalog
 from layers.io.site_files import read_site
 from spatial.checker import check
-from spatial.errors import InputError
+from spatial.errors import FieldKey, InputError
 from spatial.layer import project
 from spatial.rules import Stage, Verdict
 from tests.sites import site_near
@@ -91,7 +91,7 @@ def test_zipped_shapefile_without_prj_needs_or_infers_its_crs(tmp_path, parcel):
             bundle.write(member, member.name)
     with pytest.raises(InputError) as error:
         read_site(archive)  # easting without zone number: zone 37 or 38?
-    assert "带号" in error.value.fix_zh and error.value.field == "--site"
+    assert "带号" in error.value.fix_zh and error.value.field == FieldKey.SITE_FILE
     site = read_site(archive, "EPSG:4546")
     assert shapely.equals_exact(shapely.normalize(site.geometry), shapely.normalize(parcel), tolerance=1e-8)
     assert shp.exists()

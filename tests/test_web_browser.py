@@ -128,7 +128,7 @@ def test_bad_coordinates_are_shown_in_chinese_and_english(session, app_url):
     page.click("#submit")
     page.wait_for_selector("[data-field=at] .field-error")
     message = page.inner_text("[data-field=at] .field-error")
-    assert "输入错误：at" in message and "Input error: at" in message and "纬度" in message
+    assert "输入错误：坐标" in message and "Input error: at" in message and "纬度" in message
     assert page.get_attribute("#at", "aria-invalid") == "true"
     assert page.is_hidden("#result")
     assert session.failed_requests == [] and session.blocked_requests == []

@@ -21,18 +21,18 @@ from xml.sax.handler import ContentHandler
 import defusedxml.sax
 from defusedxml import DefusedXmlException
 
-from spatial.errors import InputError
+from spatial.errors import FieldKey, InputError
 from spatial.limits import FileLimits, MiB
 
 _CHUNK = MiB
 _XML_MEMBERS = (".kml", ".xml", ".rels")  # KMZ documents; the parts of an XLSX
 
 
-def _refuse(field: str, path: Path, fix_zh: str, fix_en: str) -> InputError:
+def _refuse(field: FieldKey, path: Path, fix_zh: str, fix_en: str) -> InputError:
     return InputError(field, path.name, fix_zh, fix_en)
 
 
-def check_size(path: Path, field: str, limits: FileLimits) -> None:
+def check_size(path: Path, field: FieldKey, limits: FileLimits) -> None:
     """Refuse a file (or a .gdb folder) larger than the limit before reading any of it."""
     size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
     if size > limits.max_file_bytes:
@@ -41,7 +41,7 @@ def check_size(path: Path, field: str, limits: FileLimits) -> None:
                       f"the file is too large ({size / MiB:.0f} MB, limit {cap} MB); submit only the area needed.")
 
 
-def check_archive(path: Path, field: str, limits: FileLimits) -> list[str]:
+def check_archive(path: Path, field: FieldKey, limits: FileLimits) -> list[str]:
     """The member names of a zip/KMZ, after refusing bombs, unsafe names, links and KML with a DTD."""
     try:
         with zipfile.ZipFile(path) as archive:
@@ -72,7 +72,7 @@ def check_archive(path: Path, field: str, limits: FileLimits) -> list[str]:
                       f"the archive is damaged or unreadable ({error}); zip it again.") from None
 
 
-def _check_member_name(member: zipfile.ZipInfo, path: Path, field: str) -> None:
+def _check_member_name(member: zipfile.ZipInfo, path: Path, field: FieldKey) -> None:
     name = member.filename
     parts = PurePosixPath(name.replace("\\", "/")).parts
     if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]) or "\x00" in name:
@@ -90,7 +90,7 @@ class _Stop(ContentHandler):
 class _KmlCheck:
     """Incremental defusedxml parse of one KML document: refuses DTDs, entities and oversize."""
 
-    def __init__(self, path: Path, field: str, member: str) -> None:
+    def __init__(self, path: Path, field: FieldKey, member: str) -> None:
         self.path, self.field, self.member = path, field, member
         self.parser = defusedxml.sax.make_parser()
         self.parser.setFeature("http://xml.org/sax/features/external-general-entities", False)
@@ -125,7 +125,7 @@ class _KmlCheck:
                           f"the document {self.member} is not well-formed XML ({error}); export it again.") from None
 
 
-def check_kml(path: Path, field: str, limits: FileLimits) -> None:
+def check_kml(path: Path, field: FieldKey, limits: FileLimits) -> None:
     """A loose .kml parsed by the hardened parser, in chunks."""
     parser = _KmlCheck(path, field, path.name)
     with path.open("rb") as handle:
@@ -134,7 +134,7 @@ def check_kml(path: Path, field: str, limits: FileLimits) -> None:
     parser.close()
 
 
-def check_shapefile(path: Path, field: str, sizes: dict[str, int], headers: dict[str, bytes]) -> None:
+def check_shapefile(path: Path, field: FieldKey, sizes: dict[str, int], headers: dict[str, bytes]) -> None:
     """Refuse a .shp/.shx/.dbf shorter than its header says (a truncated copy or upload).
 
     ``sizes`` and ``headers`` are keyed by lower-case suffix (".shp", ".shx", ".dbf"):
@@ -161,12 +161,12 @@ def check_shapefile(path: Path, field: str, sizes: dict[str, int], headers: dict
                        f"its header declares {records} records in {declared} bytes but it has {sizes['.dbf']}")
 
 
-def _truncated(path: Path, field: str, suffix: str, why_zh: str, why_en: str) -> None:
+def _truncated(path: Path, field: FieldKey, suffix: str, why_zh: str, why_en: str) -> None:
     raise _refuse(field, path, f"Shapefile 的 {suffix} 文件不完整（{why_zh}），可能复制或上传时被截断；请重新导出或重新拷贝完整文件。",
                   f"the shapefile's {suffix} file is truncated ({why_en}); export or copy the complete files again.")
 
 
-def loose_shapefile(path: Path, field: str) -> None:
+def loose_shapefile(path: Path, field: FieldKey) -> None:
     """check_shapefile on a .shp and its sidecars on disk."""
     sizes, headers = {}, {}
     for suffix in (".shp", ".shx", ".dbf"):
@@ -178,7 +178,7 @@ def loose_shapefile(path: Path, field: str) -> None:
     check_shapefile(path, field, sizes, headers)
 
 
-def zipped_shapefile(path: Path, field: str, shp_member: str) -> None:
+def zipped_shapefile(path: Path, field: FieldKey, shp_member: str) -> None:
     """check_shapefile on a .shp inside a zip and its sidecars there."""
     stem = shp_member[:-4].lower()
     sizes, headers = {}, {}

@@ -22,14 +22,14 @@ from shapely.geometry.base import BaseGeometry
 
 from layers.io.file_guards import check_archive, check_size
 from layers.io.vector_files import dataset_path, file_error, read_frame, shift_geographic
-from spatial.coordinates import UNNAMED_DEGREES_NOTE, parse_point, resolve_crs
-from spatial.errors import InputError
+from spatial.coordinates import UNNAMED_DEGREES_NOTE, describe_crs, is_obfuscated, parse_point, resolve_crs
+from spatial.crs import CHINA_BOUNDS, STORAGE_CRS
+from spatial.errors import FieldKey, InputError, mention
 from spatial.limits import MIN_SITE_AREA_M2, SITE_FILE_LIMITS
 
 VECTOR_SUFFIXES = {".kml", ".kmz", ".shp", ".zip", ".geojson", ".json", ".gpkg", ".dxf"}
 TABLE_SUFFIXES = {".csv", ".xlsx"}
-FIELD = "--site"
-CHINA_BOUNDS = (73.0, 3.0, 136.0, 54.0)  # lon/lat: where a site of this product can lie
+FIELD = FieldKey.SITE_FILE
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def read_site(path: Path, crs: str | None = None) -> SiteFile:
     if frame.empty or (frame.geometry.isna() | frame.geometry.is_empty).all():
         raise _error(path, "文件中没有任何几何要素。", "the file holds no geometry.")
     frame, crs_text = _with_crs(path, frame, crs, notes)
-    wgs84 = frame.to_crs(4326).geometry.values
+    wgs84 = frame.to_crs(STORAGE_CRS).geometry.values
     _in_china(path, wgs84, crs_text)
     geometry, repair = _repair(path, shapely.force_2d(shapely.union_all(_one_dimension(wgs84, notes))))
     return SiteFile(geometry, path.name, len(frame), crs_text, tuple(notes + repair))
@@ -93,26 +93,26 @@ def _in_china(path: Path, geometries, crs_text: str) -> None:
     raise _error(
         path,
         f"按 {crs_text} 读取后，场址落在经度 {x0:.3f}–{x1:.3f}、纬度 {y0:.3f}–{y1:.3f}，不在中国境内：文件声明的坐标系与坐标值不符"
-        "（如经纬度写在高斯坐标系文件里，或高斯坐标标成了经纬度）。请核对 .prj，或指明实际坐标系。",
+        f"（如经纬度写在高斯坐标系文件里，或高斯坐标标成了经纬度）。请核对 .prj，或用 {mention(FieldKey.CRS)} 指明实际坐标系。",
         f"read as {crs_text}, the site lies at longitude {x0:.3f}..{x1:.3f}, latitude {y0:.3f}..{y1:.3f}, outside China: the "
         "declared CRS does not match the coordinates (degrees in a Gauss–Krüger file, or metres declared as degrees). "
-        "Check the .prj or name the real coordinate system.",
+        f"Check the .prj or name the real coordinate system with {mention(FieldKey.CRS)}.",
     )
 
 
 def _with_crs(path: Path, frame: gpd.GeoDataFrame, crs: str | None, notes: list[str]) -> tuple[gpd.GeoDataFrame, str]:
     if crs:
         system = resolve_crs(crs)
-        if isinstance(system, str):
-            return shift_geographic(path, frame, system, FIELD), system
+        if is_obfuscated(system):
+            return shift_geographic(path, frame, system, FIELD), describe_crs(system)
         frame = frame.set_crs(system, allow_override=True)
-        return frame, f"EPSG:{system.to_epsg()} {system.name}（指定）"
+        return frame, f"{describe_crs(system)}（指定）"
     if frame.crs is not None:
         return frame, f"{frame.crs.name}（文件自带）"
     x0, y0, x1, y1 = frame.total_bounds
     if -180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90:
         notes.append("文件未带坐标系，坐标为经纬度。" + UNNAMED_DEGREES_NOTE)
-        return frame.set_crs(4326), "WGS84/CGCS2000（推断）"
+        return frame.set_crs(STORAGE_CRS), "WGS84/CGCS2000（推断）"
     try:
         sample = parse_point(f"{y0} {x0}")  # refuses an easting without a zone number
     except InputError as error:

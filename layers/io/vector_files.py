@@ -17,18 +17,20 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
+from pyproj import CRS
 
 from layers.io.file_guards import check_archive, check_kml, check_size, loose_shapefile, zipped_shapefile
-from spatial.coordinates import geographic_to_wgs84
-from spatial.errors import InputError
+from spatial.coordinates import describe_crs, geographic_to_wgs84
+from spatial.crs import STORAGE_CRS
+from spatial.errors import FieldKey, InputError, mention
 from spatial.limits import FileLimits
 
 
-def file_error(field: str, path: Path, fix_zh: str, fix_en: str) -> InputError:
+def file_error(field: FieldKey, path: Path, fix_zh: str, fix_en: str) -> InputError:
     return InputError(field, path.name, fix_zh, fix_en)
 
 
-def dataset_path(path: Path, field: str, limits: FileLimits, member: str | None = None) -> tuple[str, list[str]]:
+def dataset_path(path: Path, field: FieldKey, limits: FileLimits, member: str | None = None) -> tuple[str, list[str]]:
     """The GDAL dataset name of a file that passed the guards: a zip is opened in place through /vsizip/."""
     check_size(path, field, limits)
     suffix = path.suffix.lower()
@@ -80,7 +82,7 @@ def dbf_encoding(path: Path, dataset: str) -> str | None:
         return "gbk"
 
 
-def read_frame(path: Path, dataset: str, field: str, limits: FileLimits, layer: str | None = None) -> gpd.GeoDataFrame:
+def read_frame(path: Path, dataset: str, field: FieldKey, limits: FileLimits, layer: str | None = None) -> gpd.GeoDataFrame:
     """Every layer of a dataset (or the named one) as one frame in the first layer's CRS, within the limits."""
     encoding = dbf_encoding(path, dataset)
     try:
@@ -113,7 +115,7 @@ def read_frame(path: Path, dataset: str, field: str, limits: FileLimits, layer: 
     return gpd.GeoDataFrame(pd.concat([f.to_crs(crs) if f.crs and crs else f for f in frames], ignore_index=True), crs=crs)
 
 
-def _check_feature_count(path: Path, dataset: str, layer_names: list[str], field: str, limits: FileLimits) -> None:
+def _check_feature_count(path: Path, dataset: str, layer_names: list[str], field: FieldKey, limits: FileLimits) -> None:
     """Refuse before reading when the layers declare more features than the limit."""
     count = sum(max(pyogrio.read_info(dataset, layer=name)["features"], 0) for name in layer_names)
     if count > limits.max_features:
@@ -121,13 +123,14 @@ def _check_feature_count(path: Path, dataset: str, layer_names: list[str], field
                          f"the file has too many features ({count}, limit {limits.max_features}); submit only the area needed.")
 
 
-def shift_geographic(path: Path, frame: gpd.GeoDataFrame, system: str, field: str) -> gpd.GeoDataFrame:
-    """Apply a named geographic system (GCJ-02, BD-09, WGS84, CGCS2000) to every vertex at once."""
+def shift_geographic(path: Path, frame: gpd.GeoDataFrame, system: CRS, field: FieldKey) -> gpd.GeoDataFrame:
+    """Apply a geographic system given for the file (GCJ-02, BD-09, WGS84, CGCS2000, …) to every vertex at once."""
     x0, _, x1, _ = frame.total_bounds
     if not -180 <= x0 <= x1 <= 180:
-        raise file_error(field, path, f"--crs {system} 是经纬度坐标系，但文件坐标是平面坐标（米）。",
-                         f"--crs {system} is geographic but the file is in metres.")
+        crs = mention(FieldKey.CRS)
+        raise file_error(field, path, f"{crs} {describe_crs(system)} 是经纬度坐标系，但文件坐标是平面坐标（米）；请改为文件实际的投影坐标系。",
+                         f"{crs} {describe_crs(system)} is geographic but the file is in metres; give the file's projected CRS.")
     shifted = shapely.transform(
         frame.geometry.values, lambda xy: np.column_stack(geographic_to_wgs84(system, xy[:, 0], xy[:, 1]))
     )
-    return gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=shifted, crs=4326)
+    return gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=shifted, crs=STORAGE_CRS)

@@ -6,6 +6,8 @@ unknown account still spends one hash computation, so the answer time does not s
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -14,7 +16,12 @@ __all__ = ["MIN_PASSWORD_CHARS", "hash_password", "needs_rehash", "password_prob
 MIN_PASSWORD_CHARS = 10
 MAX_PASSWORD_CHARS = 1024
 _HASHER = PasswordHasher()  # argon2id, t=3, m=64 MiB, p=4 (argon2-cffi's default profile)
-_UNKNOWN_ACCOUNT = _HASHER.hash("no account has this password")
+
+
+@cache
+def _unknown_account() -> str:
+    """A hash no password matches, made on first use: hashing costs 64 MiB and every CLI start-up imports this."""
+    return _HASHER.hash("no account has this password")
 
 
 def password_problem(password: str) -> tuple[str, str] | None:
@@ -35,7 +42,7 @@ def hash_password(password: str) -> str:
 def verify_password(encoded: str | None, password: str) -> bool:
     """Whether ``password`` matches ``encoded``; ``None`` (no such account) costs the same time and is False."""
     try:
-        return _HASHER.verify(encoded or _UNKNOWN_ACCOUNT, password) and encoded is not None
+        return _HASHER.verify(encoded or _unknown_account(), password) and encoded is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -8,12 +8,12 @@ only), who may do everything, as before accounts existed.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 __all__ = ["ROLE_NAMES", "Permission", "Role", "parse_role", "permits", "roles_for"]
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     REVIEWER = "reviewer"
     DATA_ADMIN = "data-admin"
     AUDITOR = "auditor"
@@ -28,7 +28,7 @@ ROLE_NAMES = {Role.REVIEWER: "审查人员", Role.DATA_ADMIN: "数据管理员",
 ACCOUNT_ROLES = (Role.REVIEWER, Role.DATA_ADMIN, Role.AUDITOR)
 
 
-class Permission(str, Enum):
+class Permission(StrEnum):
     READ_REFERENCE = "read-reference"  # rules, layers, industries, places, maps: what every role looks at
     CHECK = "check"  # run checks, record decisions, read and download one's own checks
     READ_ALL_HISTORY = "read-all-history"  # every check of every user

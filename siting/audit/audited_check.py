@@ -1,4 +1,8 @@
-"""The check as every adapter (CLI, API, page) runs it: resolve the inputs, check, record.
+"""The check as every adapter (CLI, API, page) runs it: parse the inputs once, check, record.
+
+A channel turns what it received into one :class:`CheckInput` (the site in WGS84 and its echo,
+the resolved industry and stage, the project, the date), refusing bad input before any layer is
+read; :func:`prepare` and :func:`record_check` take it from there.
 
 Replay runs a stored record again on the current rules and layers with the stored
 date, so a reviewer can show that the same data and rule versions give the same
@@ -10,7 +14,6 @@ to the log, never edited in: :func:`record_decision`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -27,6 +30,7 @@ from siting.audit.log import (
     AuditLog,
     CheckRecord,
     DecisionRecord,
+    JsonText,
     catalog_version,
     layer_versions,
     new_check_id,
@@ -34,44 +38,78 @@ from siting.audit.log import (
     review_date,
 )
 from siting.text_fields import clean_text
-from spatial.checker import CheckResult, check
+from spatial.checker import check
 from spatial.errors import InputError
+from spatial.findings import CheckResult
+from spatial.industry import Industry
 from spatial.layer import LayerSet
 from spatial.rules import Stage
 
 
-def result_json(result: CheckResult) -> dict:
-    """The result as its JSON contract reads back (tuples become lists, keys strings)."""
-    return json.loads(json.dumps(result.to_dict(), ensure_ascii=False))
+def result_json(result: CheckResult) -> JsonText:
+    """The result as its JSON contract reads back (tuples become lists), with the text it is stored as:
+    encoded once, for the record, its digest and the web answer."""
+    return JsonText.of(result.to_dict())
+
+
+@dataclass(frozen=True)
+class CheckInput:
+    """One check's inputs, parsed once by the channel that received them.
+
+    ``industry_text`` and ``stage_text`` are kept as given: the audit record stores what the reviewer wrote.
+    ``on`` is the review date (None: today in the review time zone).
+    """
+
+    site: BaseGeometry  # WGS84
+    given: dict  # the site as given: text or file, the system it was read in, notes
+    industry: Industry
+    stage: Stage
+    industry_text: str
+    stage_text: str
+    project: str = ""
+    on: date | None = None
+
+    @classmethod
+    def parse(cls, site: BaseGeometry, given: dict, industry: str, stage: str, project: str = "",
+              on: date | None = None) -> CheckInput:
+        """Resolve the industry and the stage; raises InputError naming ``industry`` or ``stage``."""
+        return cls(site, given, catalog.taxonomy().resolve(industry), Stage.parse(stage), industry, stage, project, on)
+
+
+def _decide(inputs: CheckInput, layers: LayerSet, on: date) -> CheckResult:
+    return check(inputs.site, inputs.industry, inputs.stage, list(catalog.rules()), layers, given=inputs.given, on=on,
+                 project=inputs.project)
+
+
+def prepare(inputs: CheckInput, layers: LayerSet, channel: str, actor: Actor = LOCAL_ACTOR) -> tuple[CheckResult, CheckRecord]:
+    """The check and its audit record, not yet stored: a web check worker computes it, the server's
+    audit writer stores it (with the records of concurrent checks, one commit) before answering."""
+    now = now_utc()
+    on = inputs.on or review_date(now)
+    result = _decide(inputs, layers, on)
+    record = CheckRecord(
+        id=new_check_id(now), created_at=now.isoformat(timespec="seconds"), checked_on=on.isoformat(),
+        channel=channel, project=inputs.project.strip(),
+        inputs={"industry": inputs.industry_text, "stage": inputs.stage_text, "site": inputs.given},
+        site_wkb=shapely.to_wkb(inputs.site), overall=result.overall.value, result=result_json(result),
+        catalog_version=catalog_version(), layer_versions=layer_versions(layers),
+        user=actor.user, role=actor.role, unit=actor.unit,
+    )
+    return result, record
+
+
+def record_check(inputs: CheckInput, layers: LayerSet, audit: AuditLog, channel: str,
+                 actor: Actor = LOCAL_ACTOR) -> tuple[CheckResult, CheckRecord]:
+    """Check the parsed inputs and store the audit record."""
+    result, record = prepare(inputs, layers, channel, actor)
+    return result, audit.append(record)
 
 
 def run_check(site: BaseGeometry, given: dict, industry: str, stage: str, layers: LayerSet, audit: AuditLog,
               channel: str, project: str = "", on: date | None = None,
               actor: Actor = LOCAL_ACTOR) -> tuple[CheckResult, CheckRecord]:
-    """Check a WGS84 site and store the audit record; raises InputError for a bad industry or stage."""
-    result, record = prepare_check(site, given, industry, stage, layers, channel, project, on, actor)
-    return result, audit.append(record)
-
-
-def prepare_check(site: BaseGeometry, given: dict, industry: str, stage: str, layers: LayerSet, channel: str,
-                  project: str = "", on: date | None = None,
-                  actor: Actor = LOCAL_ACTOR) -> tuple[CheckResult, CheckRecord]:
-    """The check and its audit record, not yet stored: a web check worker computes it, the server's
-    audit writer stores it (with the records of concurrent checks, one commit) before answering."""
-    resolved = catalog.taxonomy().resolve(industry)
-    parsed_stage = Stage.parse(stage)
-    now = now_utc()
-    on = on or review_date(now)
-    result = check(site, resolved, parsed_stage, list(catalog.rules()), layers, given=given, on=on, project=project)
-    record = CheckRecord(
-        id=new_check_id(now), created_at=now.isoformat(timespec="seconds"), checked_on=on.isoformat(),
-        channel=channel, project=project.strip(),
-        inputs={"industry": industry, "stage": stage, "site": given},
-        site_wkb=shapely.to_wkb(site), overall=result.overall.value, result=result_json(result),
-        catalog_version=catalog_version(), layer_versions=layer_versions(layers),
-        user=actor.user, role=actor.role, unit=actor.unit,
-    )
-    return result, record
+    """:func:`record_check` from unparsed text (scripts and tests); raises InputError for a bad industry or stage."""
+    return record_check(CheckInput.parse(site, given, industry, stage, project, on), layers, audit, channel, actor)
 
 
 @dataclass(frozen=True)
@@ -114,11 +152,10 @@ class Replay:
 
 def replay(record: CheckRecord, layers: LayerSet) -> Replay:
     """Run a stored check again, on the stored date, with the current catalog and layers."""
-    result = check(
-        shapely.from_wkb(record.site_wkb), catalog.taxonomy().resolve(record.inputs["industry"]),
-        Stage(record.result["stage"]), list(catalog.rules()), layers, given=record.inputs.get("site"), on=record.on,
-        project=record.project,
-    )
+    inputs = CheckInput(shapely.from_wkb(record.site_wkb), record.inputs.get("site"),
+                        catalog.taxonomy().resolve(record.inputs["industry"]), Stage(record.result["stage"]),
+                        record.inputs["industry"], record.inputs.get("stage", record.result["stage"]), record.project, record.on)
+    result = _decide(inputs, layers, record.on)
     return Replay(record, result, result_json(result), catalog_version(), layer_versions(layers))
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import fiona
 import shapely
-from fiona.crs import CRS
 
 from siting.audit.log import CheckRecord, shown_time
+from spatial.crs import STORAGE_EPSG
 from spatial.errors import InputError
 
 DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".fgb": "FlatGeobuf"}
@@ -71,7 +71,7 @@ def export_checks(records: Iterable[CheckRecord], path: Path) -> int:
     staging.unlink(missing_ok=True)
     written = 0
     options = {"layer": "checks"} if driver == "GPKG" else {}
-    with fiona.open(staging, "w", driver=driver, schema=SCHEMA, crs=CRS.from_epsg(4326), encoding="utf-8",
+    with fiona.open(staging, "w", driver=driver, schema=SCHEMA, crs=f"EPSG:{STORAGE_EPSG}", encoding="utf-8",
                     **options) as sink:
         for batch in _batches(records):
             sink.writerecords(batch)

@@ -31,7 +31,7 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
 from contextlib import suppress
 from dataclasses import asdict, dataclass, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
@@ -52,6 +52,7 @@ _ACTOR_FIELDS = ACTOR_COLUMNS
 _FIELDS = ("id", "created_at", "checked_on", "channel", "project", "inputs", "site_wkb", "overall", "result",
            "catalog_version", "layer_versions", "prev_digest", "digest")
 _COLUMNS = (*_FIELDS, "signature", *_ACTOR_FIELDS)
+RESULT_COLUMN = _COLUMNS.index("result")
 _DECISION_FIELDS = ("id", "check_id", "check_digest", "recorded_at", "decision", "note", "rule_id", "prev_digest", "digest")
 _DECISION_COLUMNS = (*_DECISION_FIELDS, "signature", *_ACTOR_FIELDS)
 _LAYER_CHANGE_FIELDS = ("id", "recorded_at", *_ACTOR_FIELDS, "action", "layer_id", "detail", "prev_digest", "digest")
@@ -79,12 +80,43 @@ def _quoted(columns: tuple[str, ...]) -> str:
     return ", ".join(f'"{name}"' for name in columns)
 
 
-def _digest_of(prev_digest: str, values: list[tuple[str, object]]) -> str:
-    digest = hashlib.sha256(prev_digest.encode())
+def _digest_input(values: list[tuple[str, object]]) -> tuple[bytes, dict[str, tuple[int, int]]]:
+    """What a row's digest hashes after the previous digest (each field's name and value), and where in it
+    each value lies."""
+    parts, spans, at = [], {}, 0
     for name, value in values:
-        digest.update(f"\0{name}\0".encode())
-        digest.update(value if isinstance(value, bytes) else str(value).encode())
-    return digest.hexdigest()
+        label = f"\0{name}\0".encode()
+        data = value if isinstance(value, bytes) else str(value).encode()
+        parts += [label, data]
+        at += len(label)
+        spans[name] = (at, at + len(data))
+        at += len(data)
+    return b"".join(parts), spans
+
+
+def _digest_of(prev_digest: str, values: list[tuple[str, object]]) -> str:
+    return hashlib.sha256(prev_digest.encode() + _digest_input(values)[0]).hexdigest()
+
+
+class JsonText(dict):
+    """A JSON object that keeps its canonical text (sorted keys, as a row stores it), read back from that text.
+
+    A check's result (~20 kB) is then serialised once where it is computed: the row, its digest and the
+    HTTP answer reuse the text instead of encoding the object again. Only for objects whose keys are all
+    strings (the result's JSON contract); other keys would sort differently once read back as strings."""
+
+    __slots__ = ("text",)
+
+    @classmethod
+    def of(cls, value: dict) -> JsonText:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, check_circular=False)  # a tree: same text, less work
+        made = cls(json.loads(text))
+        made.text = text
+        return made
+
+
+def _stored_json(value: dict) -> str:
+    return value.text if isinstance(value, JsonText) else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def default_path() -> Path:
@@ -92,7 +124,7 @@ def default_path() -> Path:
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def shown_time(stored: str) -> str:
@@ -217,16 +249,67 @@ class CheckRecord:
         return values | {"decisions": [d.to_dict() for d in self.decisions]}
 
     def _columns(self) -> tuple:
-        return tuple(
-            json.dumps(value, ensure_ascii=False, sort_keys=True) if isinstance(value, dict) else value
-            for value in (getattr(self, name) for name in _COLUMNS)
-        )
+        return tuple(_stored_json(value) if isinstance(value, dict) else value for value in (getattr(self, name) for name in _COLUMNS))
+
+    def _digested(self, columns: tuple) -> list[tuple[str, object]]:
+        values = dict(zip(_COLUMNS, columns, strict=True))
+        names = [*_FIELDS[:-2], *(_ACTOR_FIELDS if self.user or self.role or self.unit else ())]
+        return [(name, values[name]) for name in names]
 
     def compute_digest(self, prev_digest: str, columns: tuple | None = None) -> str:
         """The digest chained onto ``prev_digest``; ``columns`` (this record's ``_columns()``) spares serialising twice."""
-        values = dict(zip(_COLUMNS, columns or self._columns(), strict=True))
-        names = [*_FIELDS[:-2], *(_ACTOR_FIELDS if self.user or self.role or self.unit else ())]
-        return _digest_of(prev_digest, [(name, values[name]) for name in names])
+        return _digest_of(prev_digest, self._digested(columns or self._columns()))
+
+    def sealed(self) -> SealedRecord:
+        """This check as the writer stores it, serialised here: a check worker seals its record so that the
+        server's writer only links and signs it (:class:`SealedRecord`)."""
+        clean = stored_form(self)
+        columns = clean._columns()
+        tail, spans = _digest_input(clean._digested(columns))
+        layout = tuple(("bytes" if isinstance(value, bytes) else "text", *spans[name])
+                       if name in spans and isinstance(value, bytes | str) else ("value", value)
+                       for name, value in zip(_COLUMNS, columns, strict=True))
+        return SealedRecord("checks", clean.id, tail, layout)
+
+
+def stored_form(record: CheckRecord) -> CheckRecord:
+    """A check as stored: without what is filled in when read; one without a role is the local user's
+    (callers from before accounts existed)."""
+    clean = replace(record, decisions=(), public_key="")
+    if not clean.role:
+        clean = replace(clean, user=LOCAL_ACTOR.user, role=LOCAL_ACTOR.role, unit=LOCAL_ACTOR.unit)
+    return clean
+
+
+@dataclass(frozen=True)
+class SealedRecord:
+    """A row serialised where its record was made, waiting for its place in the chain.
+
+    ``tail`` is what the digest hashes after the previous digest, so the writer, which must run in one place
+    for the whole chain, does per record only what needs the chain: one SHA-256 over the previous digest and
+    ``tail``, and the signature. The row's values are read out of ``tail`` (``layout``: per column ``("text",
+    start, end)``, ``("bytes", start, end)`` or ``("value", value)`` for one outside the digest), so a 20 kB
+    result crosses from the worker once, not once for the row and again for the digest."""
+
+    table: str
+    id: str
+    tail: bytes
+    layout: tuple[tuple, ...]
+    prev_digest: str = ""
+    digest: str = ""
+    signature: str = ""
+
+    def value(self, index: int) -> bytes:
+        """The stored bytes of column ``index`` (UTF-8 for text)."""
+        _, start, end = self.layout[index]
+        return self.tail[start:end]
+
+    def _columns(self) -> tuple:
+        return tuple(self.tail[entry[1]:entry[2]].decode() if entry[0] == "text" else
+                     self.tail[entry[1]:entry[2]] if entry[0] == "bytes" else entry[1] for entry in self.layout)
+
+    def compute_digest(self, prev_digest: str, columns: tuple | None = None) -> str:
+        return hashlib.sha256(prev_digest.encode() + self.tail).hexdigest()
 
 
 def _tagged(value: object) -> bytes:
@@ -402,18 +485,14 @@ class AuditLog:
             with suppress(Exception):
                 connection.close()
 
-    @staticmethod
-    def _clean(record: CheckRecord) -> tuple[str, CheckRecord]:
-        """A check as stored: without what is filled in when read; one without a role is the local user's
-        (callers from before accounts existed)."""
-        clean = replace(record, decisions=(), public_key="")
-        if not clean.role:
-            clean = replace(clean, user=LOCAL_ACTOR.user, role=LOCAL_ACTOR.role, unit=LOCAL_ACTOR.unit)
-        return "checks", clean
-
     def submit(self, records: list[CheckRecord]) -> Future:
         """Queue checks for the next group commit; the future gives them as stored once durable."""
-        return self._writer.submit([self._clean(record) for record in records])
+        return self._writer.submit([("checks", stored_form(record)) for record in records])
+
+    def submit_sealed(self, records: list[SealedRecord]) -> Future:
+        """Queue records sealed elsewhere (a check worker) for the next group commit; the future gives them
+        linked and signed once durable."""
+        return self._writer.submit([(record.table, record) for record in records])
 
     def stored(self, records: list[CheckRecord]) -> list[CheckRecord]:
         """Checks as the writer returned them, with the public key a report prints."""

@@ -18,7 +18,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -130,7 +130,7 @@ def checkpoints_path(database: Path) -> Path:
 
 def signed_checkpoint(key: SigningKey, heads: dict, number: int) -> dict:
     """A checkpoint: its number, the UTC time, each chain's size (last seq) and head digest, signed."""
-    body = {"n": number, "time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "key": key.public.fingerprint,
+    body = {"n": number, "time": datetime.now(UTC).isoformat(timespec="seconds"), "key": key.public.fingerprint,
             **heads}
     return body | {"signature": key.sign(canonical(body))}
 

@@ -120,7 +120,7 @@ def _in_input_order(results: list[ChunkResult], chunk_rows: int) -> Iterator[Chu
     summary = summary.take(pc.sort_indices(summary, [(ROW, "ascending")]))
     details = pa.concat_tables([r.details for r in results])
     details = details.take(pc.sort_indices(details, [(ROW, "ascending"), ("条款", "ascending")]))
-    situations = {key: table for r in results for key, table in r.situations.items()}
+    situations = {key: situation for r in results for key, situation in r.situations.items()}
     detail_rows = details.column(ROW).to_numpy()
     row_numbers = summary.column(ROW).to_numpy()
     for start in range(0, summary.num_rows, chunk_rows):

@@ -46,7 +46,7 @@ import shapely
 from numpy.typing import NDArray
 
 from layers.io.file_guards import check_archive, check_size
-from siting.batch.rows import ChunkResult, situation_table
+from siting.batch.rows import SITUATION_COLUMNS, STATUS, ChunkResult, situation_table
 from spatial.errors import InputError
 from spatial.limits import LAYER_FILE_LIMITS
 
@@ -56,6 +56,10 @@ _BLOCK = 1 << 20
 _READ_BLOCK = 1 << 22  # bytes per pyarrow read block: parsed on every core, few held at once
 _FORMULA_BYTES = np.frombuffer(b"=+-@\t\r", dtype=np.uint8)  # OWASP: the first characters of a cell a spreadsheet may run as a formula
 _WGS84_LON_LAT = ("经度_WGS84", "纬度_WGS84")
+# Result columns that repeat a few values (verdicts, situations, rule lists): dictionary pages in GeoParquet, the rest
+# plain (a dictionary of names or coordinates costs time and is larger once compressed).
+_REPEATED = {STATUS, "结论", "verdict", "理由", "禁止条款", "退出条款", "限制条款", "需复核条款", "示意数据", "规划情形",
+             "条款", "说明", *SITUATION_COLUMNS}
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
@@ -331,7 +335,7 @@ class ResultWriter:
     def write(self, result: ChunkResult) -> None:
         self._level(SUMMARY, result.summary)
         self._level(DETAILS, result.details)
-        new = {key: records for key, records in result.situations.items() if key not in self._situation_keys}
+        new = {key: situation for key, situation in result.situations.items() if key not in self._situation_keys}
         if new:
             self._situation_keys.update(new)
             self._situation_parts.append(situation_table(new))
@@ -394,7 +398,8 @@ class ResultWriter:
             table = table.append_column(pa.field("geometry", pa.binary()), _wkb_points(table))
         if level not in self._writers:
             schema = table.schema.with_metadata({b"geo": json.dumps(_geo_metadata()).encode()}) if level == SUMMARY else table.schema
-            self._writers[level] = pq.ParquetWriter(self._staging / level_path(self.out, level).name, schema, compression="zstd")
+            self._writers[level] = pq.ParquetWriter(self._staging / level_path(self.out, level).name, schema, compression="zstd",
+                                                    use_dictionary=[name for name in schema.names if name in _REPEATED])
             self._schemas[level] = schema
         self._writers[level].write_table(table.cast(self._schemas[level]))
 

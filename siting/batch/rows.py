@@ -26,12 +26,13 @@ from pyproj import CRS
 
 from layers import catalog
 from siting.text_fields import clean_text
-from spatial.coordinates import geographic_to_wgs84, parse_point, resolve_crs
-from spatial.crs import transformer
+from spatial.coordinates import LonLatProblem, geographic_to_wgs84, lonlat_problems, lonlat_refusal, parse_point, resolve_crs
+from spatial.crs import WGS84, transformer
 from spatial.errors import InputError
 from spatial.industry import Industry
 from spatial.layer import LayerSet
-from spatial.rules import Rule, Stage, Verdict
+from spatial.notes import render
+from spatial.rules import Action, Rule, Stage, Verdict
 from spatial.screening import DEFAULT_REPORT_M, Pattern, Screening, screen, site_headlines
 from spatial.semantics import VERDICTS
 
@@ -56,6 +57,12 @@ _REGEX_SPECIAL = r"[\\.+*?()|\[\]{}^$]"  # escaped to read a text as a literal i
 NAME_MAX_CHARS = 200  # as a project name in siting check
 _LABELS = [v.label for v in VERDICTS]
 _CODES = [v.value for v in VERDICTS]
+_LISTED = (Verdict.PROHIBITED, Verdict.EXIT, Verdict.RESTRICTED, Verdict.REVIEW)  # the 汇总 columns of rule ids, in order
+_LISTED_LABELS = [v.label for v in _LISTED]  # as the 规划情形 records name them (labels are unique)
+_VERDICT_LABELS = {v: v.label for v in Verdict}
+_NOT_EVALUATED_LABELS = {action: (Verdict.COMPLIANT if action is Action.ENCOURAGE else Verdict.REVIEW).label for action in Action}
+_OUTSIDE_NOTE = "场址在规划管辖范围外，但在行政边界精度以内"
+_EDGE_NOTE = "场址距条款适用范围边界在行政边界精度以内"
 
 
 @dataclass(frozen=True)
@@ -82,7 +89,7 @@ class Options:
 class ChunkResult:
     summary: pa.Table  # the input columns, then SUMMARY_COLUMNS
     details: pa.Table  # DETAIL_COLUMNS, one row per measured finding
-    situations: dict[str, list[tuple]] = field(default_factory=dict)  # situation key → SITUATION_COLUMNS rows
+    situations: dict[str, Situation] = field(default_factory=dict)  # by key: every situation the chunk met
 
     def verdict_counts(self) -> dict[str, int]:
         """Rows per verdict code, and ``unchecked`` for the rows that could not be checked."""
@@ -132,10 +139,13 @@ class _Reasons:
         return failed
 
     def column(self) -> pa.Array:
-        text = np.full(len(self.rows), "", dtype=object)
-        for i, found in self.by_index.items():
-            text[i] = "\n".join(found)
-        return pa.array(text, pa.string())
+        if not self.by_index:
+            return _empty_texts(len(self.rows))
+        at = np.fromiter(self.by_index, dtype=np.int64, count=len(self.by_index))
+        mask = np.zeros(len(self.rows), dtype=bool)
+        mask[at] = True
+        texts = pa.array(["\n".join(self.by_index[i]) for i in np.sort(at).tolist()], pa.string())
+        return pc.replace_with_mask(_empty_texts(len(self.rows)), pa.array(mask), texts)
 
 
 def screen_chunk(table: pa.Table | pd.DataFrame, rows: NDArray, columns: Columns, options: Options, rules: list[Rule],
@@ -216,23 +226,22 @@ def _coordinates(table: pa.Table, columns: Columns, options: Options, xy: NDArra
         if projected:
             lon[good], lat[good] = transformer(system.to_wkt(), 4326).transform(x[good], y[good])
         else:
-            lon[good], lat[good] = geographic_to_wgs84(system or "WGS84", x[good], y[good])
+            lon[good], lat[good] = geographic_to_wgs84(system or WGS84, x[good], y[good])
     else:
         lon_text, lat_text = _text(table, columns.lon), _text(table, columns.lat)
         lon_num, lat_num = _to_float(lon_text), _to_float(lat_text)
         finite = np.isfinite(lon_num) & np.isfinite(lat_num)
-        plain = finite & (np.abs(lon_num) <= 180) & (np.abs(lat_num) <= 90)
+        problems = lonlat_problems(lon_num, lat_num)
+        plain = problems == LonLatProblem.NONE
         if projected:
             plain[:] = False  # metres: read each row so northing and easting are told apart
         if plain.any():
-            lon[plain], lat[plain] = geographic_to_wgs84(system or "WGS84", lon_num[plain], lat_num[plain])
+            lon[plain], lat[plain] = geographic_to_wgs84(system or WGS84, lon_num[plain], lat_num[plain])
         field_name = f"{columns.lon}/{columns.lat}"
         if not projected:
-            for i in np.flatnonzero(finite & ~plain):  # numbers out of range: as siting check --lon/--lat, never guessed
-                swapped = abs(lat_num[i]) <= 180 and abs(lon_num[i]) <= 90
-                reasons.add(i, field_name, f"{lon_text[i].as_py()}, {lat_text[i].as_py()}",
-                            "经度应在 ±180°、纬度应在 ±90° 以内" + ("；该行经纬度像是写反了，请交换两列的值。" if swapped else "。"),
-                            "longitude must lie within ±180° and latitude within ±90°" + ("; the two look swapped." if swapped else "."))
+            for i in np.flatnonzero(finite & ~plain):  # numbers the one lon/lat validator refuses (as siting check), never guessed
+                refusal = lonlat_refusal(problems[i], f"{lon_text[i].as_py()}, {lat_text[i].as_py()}")
+                reasons.add(i, field_name, refusal.value, refusal.fix_zh, refusal.fix_en)
             plain |= finite
         for i in np.flatnonzero(~plain):
             text_lon, text_lat = lon_text[i].as_py(), lat_text[i].as_py()
@@ -244,12 +253,10 @@ def _coordinates(table: pa.Table, columns: Columns, options: Options, xy: NDArra
                 lon[i], lat[i] = point.lon, point.lat
             except InputError as error:
                 reasons.add(i, field_name, error.value, error.fix_zh, error.fix_en)
-    with np.errstate(invalid="ignore"):
-        outside = np.isfinite(lon) & ~((lon >= 73.5) & (lon < 136.5) & (np.abs(lat) <= 90))
-    for i in np.flatnonzero(outside):
-        reasons.add(i, "经纬度", f"{lon[i]:.6f}, {lat[i]:.6f}",
-                    "坐标不在中国境内（CGCS2000 3度带范围，经度约73.5–136.5），无法检查；请核对经纬度是否写反或坐标系是否正确。",
-                    "the point lies outside China's CGCS2000 3-degree zones (lon 73.5–136.5); check for swapped axes or a wrong --crs.")
+    converted = lonlat_problems(lon, lat)  # geometry, metres and text, once read as WGS84
+    for i in np.flatnonzero(np.isfinite(lon) & (converted != LonLatProblem.NONE)):
+        refusal = lonlat_refusal(converted[i], f"{lon[i]:.6f}, {lat[i]:.6f}")
+        reasons.add(i, "经纬度", refusal.value, refusal.fix_zh, refusal.fix_en)
     return lon, lat
 
 
@@ -355,18 +362,14 @@ def _tables(table: pa.Table, rows: NDArray, valid: NDArray, lon: NDArray, lat: N
         return pa.array([*values, ""], pa.string()).take(pattern_index)
 
     ids = {}
-    for verdict in (Verdict.PROHIBITED, Verdict.EXIT, Verdict.RESTRICTED, Verdict.REVIEW):
-        column = per_pattern([situation.rules[verdict] for situation in described])
+    for k, verdict in enumerate(_LISTED):
         hit = found == verdict.severity
-        if hit.any():
-            extra = _joined(site_row[hit], rule.filter(pa.array(hit)), n)
-            column = pc.if_else(pc.equal(extra, ""), column,
-                                pc.if_else(pc.equal(column, ""), extra, pc.binary_join_element_wise(column, extra, "; ")))
-        ids[verdict] = column
+        ids[verdict] = _appended(per_pattern([situation.rules[k] for situation in described]), site_row[hit], rule.filter(pa.array(hit)))
 
     stated = np.isfinite(distance)
     metres = pa.array([f"{value:.1f}" for value in distance[stated].tolist()], pa.string())
-    distances = _joined(site_row[stated], pc.binary_join_element_wise(rule.filter(pa.array(stated)), metres, "="), n)
+    distances = _appended(_empty_texts(n), site_row[stated],
+                          pc.binary_join_element_wise(rule.filter(pa.array(stated)), metres, "="))
 
     headlines = np.full(n, "", dtype=object)
     headlines[valid] = site_headlines(screening)
@@ -401,7 +404,7 @@ def _tables(table: pa.Table, rows: NDArray, valid: NDArray, lon: NDArray, lat: N
     # The rest are compliant and farther than the report horizon (规划情形 lists what was measured).
     keep = stated | (found != Verdict.COMPLIANT.severity)
     kept_rows = site_row[keep]  # already in (row, rule) order
-    name_text = _text(table, columns.name, strip=False) if columns.name else pa.array([""] * n, pa.string())
+    name_text = _text(table, columns.name, strip=False) if columns.name else _empty_texts(n)
     distance, margin, found = distance[keep], margin[keep], found[keep].astype(np.int8)
     horizons, which = np.unique(horizon[keep], return_inverse=True)  # a few: one per measured target
     notes = pa.array([f"距离超过 {h:.0f} 米（报告范围以外）" for h in horizons.tolist()]
@@ -415,16 +418,27 @@ def _tables(table: pa.Table, rows: NDArray, valid: NDArray, lon: NDArray, lat: N
         "距离_米": pa.array(np.round(distance, 2), pa.float64(), from_pandas=True),
         "余量_米": pa.array(np.round(margin, 2), pa.float64(), from_pandas=True), "说明": notes.take(pa.array(note.ravel())),
     })
-    return ChunkResult(summary, details, {situation.key: situation.records for situation in described})
+    return ChunkResult(summary, details, {situation.key: situation for situation in described})
 
 
-def _joined(rows: NDArray, texts: pa.Array, n: int) -> pa.Array:
-    """For each of n rows, the texts given for it joined with "; " ("" for none): ``rows`` ascending, one per text."""
-    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else np.empty(0, dtype=np.int64)
-    lists = pa.ListArray.from_arrays(pa.array(np.r_[starts, len(rows)].astype(np.int32)), texts)
-    at = np.full(n, -1, dtype=np.int64)
-    at[rows[starts]] = np.arange(len(starts))
-    return pc.fill_null(pc.binary_join(lists, "; ").take(pa.array(at, mask=at < 0)), "")
+def _appended(base: pa.Array, rows: NDArray, texts: pa.Array) -> pa.Array:
+    """``base`` with, on each row of ``rows``, the texts given for it joined with "; " (after the base text,
+    if any): ``rows`` ascending, one per text. Only the rows with texts are touched."""
+    if not len(rows):
+        return base
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    extra = pc.binary_join(pa.ListArray.from_arrays(pa.array(np.r_[starts, len(rows)].astype(np.int32)), texts), "; ")
+    at = rows[starts]
+    before = base.take(pa.array(at))
+    joined = pc.if_else(pc.equal(before, ""), extra, pc.binary_join_element_wise(before, extra, "; "))
+    mask = np.zeros(len(base), dtype=bool)
+    mask[at] = True
+    return pc.replace_with_mask(base, pa.array(mask), joined)
+
+
+def _empty_texts(n: int) -> pa.Array:
+    """n empty strings, made from their offsets (no Python string per row)."""
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(np.zeros(n + 1, dtype=np.int32)), pa.py_buffer(b"")])
 
 
 def _dictionary(indices: NDArray, labels: list[str]) -> pa.DictionaryArray:
@@ -432,13 +446,14 @@ def _dictionary(indices: NDArray, labels: list[str]) -> pa.DictionaryArray:
 
 
 @dataclass(frozen=True)
-class _Situation:
+class Situation:
     """What the result tables say about one situation: its stable key (the same on every engine
     and chunk), its rows of the 规划情形 level, and the columns of 汇总 its sites share."""
 
     key: str
-    records: list[tuple]  # SITUATION_COLUMNS
-    rules: dict[Verdict, str]  # ids of the rules with each verdict that need no measuring, joined
+    heading: tuple[str, str, str]  # 行业, 阶段, 适用规划 (the first columns of its 规划情形 rows, after the key)
+    records: list[tuple[str, str, str, str]]  # 类别, 条款, 结论, 说明: one 规划情形 row each
+    rules: tuple[str, ...]  # per verdict of _LISTED: the ids of its rules that need no measuring, joined
     demonstration: str
     not_evaluated: int
 
@@ -446,12 +461,14 @@ class _Situation:
 # Worked out once per pattern: patterns are shared by every chunk that meets their situation
 # (spatial.screening), so an entry lives exactly as long as its pattern. Chunks are tabled on
 # threads at once: the table is read and written under the lock.
-_SITUATIONS: weakref.WeakKeyDictionary[Pattern, _Situation] = weakref.WeakKeyDictionary()
+_SITUATIONS: weakref.WeakKeyDictionary[Pattern, Situation] = weakref.WeakKeyDictionary()
 _SITUATIONS_LOCK = threading.Lock()
 _DESCRIBING = threading.Lock()  # held while describing new situations (Python: nothing lost to the wait)
+_KEYS: dict[tuple, str] = {}  # situation content → key, written under _DESCRIBING
+_KEYS_KEPT = 1 << 16  # as many as spatial.screening keeps situations: a long-lived process forgets, never grows
 
 
-def _described(patterns: list[Pattern]) -> list[_Situation]:
+def _described(patterns: list[Pattern]) -> list[Situation]:
     with _SITUATIONS_LOCK:
         found = [_SITUATIONS.get(pattern) for pattern in patterns]
     if all(situation is not None for situation in found):
@@ -466,25 +483,48 @@ def _described(patterns: list[Pattern]) -> list[_Situation]:
     return found
 
 
-def _situation(pattern: Pattern) -> _Situation:
-    records = [("结论", rule.id, verdict.label, "场址在规划管辖范围外，但在行政边界精度以内" if boundary else rule.zone.describe(""))
-               for rule, verdict, _, boundary in sorted(pattern.findings, key=lambda f: f[0].id)]
-    records += [("未评估", rule.id, Verdict.REVIEW.label if rule.action.value != "鼓励" else Verdict.COMPLIANT.label, reason)
-                for rule, _, reason, _ in sorted(pattern.not_evaluated, key=lambda f: f[0].id)]
-    records += [("一般条件", rule.id, "", rule.zone.describe("")) for rule in sorted(pattern.conditions, key=lambda r: r.id)]
-    records += [("量测", rule.id, "见量测明细", "场址距条款适用范围边界在行政边界精度以内" if at_edge else "")
-                for rule, _, at_edge in sorted(pattern.measured, key=lambda m: m[0].id)]
+def _situation(pattern: Pattern) -> Situation:
+    """What the tables say about a pattern's sites; its key is a hash of its 规划情形 rows, so every engine,
+    chunking and run names the same situation alike."""
+    records = [("结论", f.rule.id, _VERDICT_LABELS[f.verdict], _OUTSIDE_NOTE if f.boundary else f.rule.zone.describe(""))
+               for f in sorted(pattern.findings, key=_first_id)]
+    records += [("未评估", held.rule.id, _NOT_EVALUATED_LABELS[held.rule.action], render(held.why))
+                for held in sorted(pattern.not_evaluated, key=_first_id)]
+    records += [("一般条件", rule.id, "", rule.zone.describe("")) for rule in sorted(pattern.conditions, key=_id)]
+    records += [("量测", m.rule.id, "见量测明细", _EDGE_NOTE if m.at_edge else "") for m in sorted(pattern.measured, key=_first_id)]
     records += [("点名企业", rule.id, "仅供参考", f"本条针对点名企业（{'、'.join(rule.enterprises)}）")
-                for rule in sorted(pattern.information, key=lambda r: r.id)]
+                for rule in sorted(pattern.information, key=_id)]
     plans = "、".join(pattern.plans)
-    fingerprint = repr((pattern.industry.label, pattern.stage.value, plans, records, pattern.demonstration))
-    key = "S" + hashlib.sha1(fingerprint.encode()).hexdigest()[:10]
-    rules = {verdict: "; ".join(sorted(rule.id for rule, found, _, _ in pattern.findings if found is verdict)) for verdict in Verdict}
-    return _Situation(key, [(key, pattern.industry.label, pattern.stage.value, plans, *record) for record in records], rules,
-                      "、".join(pattern.demonstration), len(pattern.not_evaluated))
+    content = (pattern.industry.label, pattern.stage.value, plans, tuple(records), tuple(pattern.demonstration))
+    key = _KEYS.get(content)
+    if key is None:  # patterns of different flags often read the same: their key is hashed once
+        fingerprint = repr((pattern.industry.label, pattern.stage.value, plans, records, pattern.demonstration))
+        key = "S" + hashlib.sha1(fingerprint.encode()).hexdigest()[:10]
+        if len(_KEYS) >= _KEYS_KEPT:
+            _KEYS.clear()
+        _KEYS[content] = key
+    listed: dict[str, list[str]] = {label: [] for label in _LISTED_LABELS}
+    for _, rule_id, label, _ in records[:len(pattern.findings)]:  # the findings' records, in rule id order
+        if label in listed:
+            listed[label].append(rule_id)
+    return Situation(key, (pattern.industry.label, pattern.stage.value, plans), records,
+                     tuple("; ".join(ids) for ids in listed.values()), "、".join(pattern.demonstration), len(pattern.not_evaluated))
 
 
-def situation_table(situations: dict[str, list[tuple]]) -> pa.Table:
-    """The 规划情形 level: every situation met, in key order."""
-    records = [record for key in sorted(situations) for record in situations[key]]
-    return pa.table({name: pa.array([r[k] for r in records], pa.string()) for k, name in enumerate(SITUATION_COLUMNS)})
+def _id(rule: Rule) -> str:
+    return rule.id
+
+
+def _first_id(item: tuple) -> str:
+    return item[0].id
+
+
+def situation_table(situations: dict[str, Situation]) -> pa.Table:
+    """The 规划情形 level: every situation met, in key order (a situation's own columns converted once, then repeated)."""
+    ordered = [situations[key] for key in sorted(situations)]
+    records = [record for situation in ordered for record in situation.records]
+    repeat = pa.array(np.repeat(np.arange(len(ordered), dtype=np.int64), [len(s.records) for s in ordered]), pa.int64())
+    heads = [[s.key for s in ordered], *([s.heading[k] for s in ordered] for k in range(3))]
+    tails = list(zip(*records, strict=True)) if records else [()] * 4
+    return pa.table([*(pa.array(column, pa.string()).take(repeat) for column in heads), *(pa.array(column, pa.string()) for column in tails)],
+                    names=SITUATION_COLUMNS)

@@ -8,7 +8,7 @@ chunks from a bounded queue, so memory stays flat in the number of rows. Every i
 appears in the output, in input order; a row that could not be checked says why. The bulk
 grid's classified columns are kept beside the layer cache, so that only a run meeting new
 targets classifies them.
-``--engine dask`` runs the same chunk check on a dask cluster (see batch_dask).
+``--engine dask`` runs the same chunk check on a dask cluster (see siting.batch.dask_engine).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from layers.build import data_dir, load_layers
 from layers.io.grid_cache import GridCache
 from siting.batch.files import ResultWriter, SiteTable
 from siting.batch.rows import FIELDS, ChunkResult, Columns, Options, resolve_columns, screen_chunk
-from siting.memory import freeze_long_lived
+from siting.memory import arrow_pool_returning_memory, freeze_long_lived
 from spatial.engine import prepared
 from spatial.errors import InputError
 from spatial.rules import Verdict
@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--threads", args.threads, "应为正整数。", "must be a positive integer.")
     if not args.report_m >= 0:
         raise InputError("--report-m", args.report_m, "应为非负的米数（inf 表示全部精确）。", "must be a non-negative number of metres (inf: every distance).")
+    arrow_pool_returning_memory()
     table = SiteTable(args.input, args.chunk_rows, args.layer)
     overrides = {role: getattr(args, f"{role}_col") for role in FIELDS}
     columns = resolve_columns(table.headers, overrides, table.has_geometry)
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
         resolve_crs(options.crs)  # a bad --crs is one error for the file, not one per row
     counts: Counter = Counter()
-    # OUT appears, all at once, only when every row is written (see batch_io.ResultWriter).
+    # OUT appears, all at once, only when every row is written (see siting.batch.files.ResultWriter).
     with ResultWriter(args.out) as writer:
         layers = load_layers(log=lambda m: print(m, file=sys.stderr))  # verifies every pinned source, once
         rules = list(catalog.rules())

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from layers.build import data_dir, load_layers
 from siting.audit.audited_check import as_issued, record_decision, replay
-from siting.audit.export import export_checks, export_suffix
 from siting.audit.log import DECISIONS, TIME_NOTE, AuditError, AuditLog, CheckRecord, DecisionRecord, open_audit_log, shown_time
 from siting.audit.signing import PublicKey, SigningKey, key_path
 from siting.audit.store import SqliteStore, store_for
@@ -129,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
     if args.decide is not None:
         return _decide(args, audit)
     if args.export is not None:
+        from siting.audit.export import export_checks, export_suffix  # fiona: only for an export
+
         export_suffix(args.export)
         written = export_checks(audit.records(), args.export)
         print(f"已导出 {written} 条审查记录：{args.export}（WGS84，图层 checks）", file=sys.stderr)

@@ -13,6 +13,7 @@ from layers import catalog, user_catalog
 from layers.build import build_layers, data_dir, load_layers
 from layers.imports import (
     ImportedLayers,
+    LayerKind,
     coverage_codes,
     field_options,
     file_hashes,
@@ -159,7 +160,7 @@ def _import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _store(imported: ImportedLayers, accuracy_given: float | None, kind: dict, **record: object) -> None:
+def _store(imported: ImportedLayers, accuracy_given: float | None, kind: LayerKind, **record: object) -> None:
     """Record an import in the user's catalog and report it."""
     _report_import(user_catalog.add_import(data_dir(), imported, accuracy_given, kind, **record), imported.frames)
 
@@ -191,7 +192,9 @@ def _import_osm(args: argparse.Namespace) -> int:
     epsg = gk3_zone_for_longitude(province.centroid.x).epsg
     window = project(shapely.buffer(project(province, 4326, epsg), _OSM_WINDOW_M), epsg, 4326)
     imported = read_osm_rivers(args.file, wanted, clip=window)
-    _store(imported, args.accuracy, rivers, coverage=infer_coverage(imported.frames, layers.admin.frame),
+    kind = LayerKind(name="OpenStreetMap 河流", geometry="LineString", accuracy_m=float(rivers["accuracy_m"]),
+                     accuracy_note=rivers["accuracy_note"], fields={}, layers=tuple(wanted.values()))
+    _store(imported, args.accuracy, kind, coverage=infer_coverage(imported.frames, layers.admin.frame),
            source=f"OpenStreetMap 贡献者（ODbL），摘录 {args.file.name}", version=None, authoritative=False)
     return EXIT_OK
 

@@ -29,38 +29,40 @@ from layers import catalog
 from layers.build import load_layers
 from layers.io.site_files import read_site
 from layers.sources import SourceError
-from siting.audit.audited_check import run_check
+from siting.audit.audited_check import CheckInput, record_check
 from siting.audit.log import AuditError, AuditLog
 from siting.cli import batch_command, history_command, layers_command, map_command, serve_command, users_command
 from siting.report import report_suffix, write_report
 from siting.report.text_report import render
 from siting.text_fields import clean_text
 from spatial.coordinates import parse_point, point_from_lonlat
-from spatial.errors import InputError
+from spatial.errors import FieldKey, InputError, mention
 from spatial.rules import Stage
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_DATA_ERROR = 3
 
+# The command line's words for the engine's field keys (spatial.errors.FieldKey): its options.
+CLI_LABELS = {
+    FieldKey.AT: "--at", FieldKey.LON: "--lon", FieldKey.LAT: "--lat", FieldKey.CRS: "--crs", FieldKey.SITE_FILE: "--site",
+    FieldKey.INDUSTRY: "--industry", FieldKey.STAGE: "--stage", FieldKey.PROJECT: "--project", FieldKey.LAYER_FILE: "FILE",
+    FieldKey.KIND: "--kind", FieldKey.FIELD_MAP: "--field", FieldKey.ACCESS_LIST: "--access-list",
+    FieldKey.COVERAGE: "--coverage", FieldKey.RIVER: "--river",
+}
 
-def _coordinate(name: str, limit: float, fix_zh: str, fix_en: str):
-    """An argparse type for decimal degrees within ±limit, with a hint for swapped axes."""
+
+def _degrees(axis: FieldKey):
+    """An argparse type for a number of degrees; the pair is judged together by the one lon/lat validator
+    (spatial.coordinates.lonlat_problems, through point_from_lonlat): --lon 35.5 --lat 111.2 is swapped, not abroad."""
 
     def parse(text: str) -> float:
         try:
-            value = float(text)
+            return float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(
-                InputError(name, text, "应为十进制度数，例如 111.0。", "must be decimal degrees, e.g. 111.0.").message
+                cli_message(InputError(axis, text, "应为十进制度数，例如 111.0。", "must be decimal degrees, e.g. 111.0."))
             ) from None
-        if not math.isfinite(value) or abs(value) > limit:
-            if name == "--lat" and math.isfinite(value) and abs(value) <= 180:
-                fix_zh_swapped = fix_zh + "该值像经度：经纬度可能写反，请交换 --lon 与 --lat。"
-                fix_en_swapped = fix_en + " It looks like a longitude: --lon and --lat may be swapped."
-                raise argparse.ArgumentTypeError(InputError(name, text, fix_zh_swapped, fix_en_swapped).message)
-            raise argparse.ArgumentTypeError(InputError(name, text, fix_zh, fix_en).message)
-        return value
 
     return parse
 
@@ -79,12 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     where = check_cmd.add_argument_group("场址（三选一）")
     where.add_argument("--at", metavar="TEXT", help="任意写法的坐标：111.25,35.6 / 东经111°15′ 北纬35°36′ / X=3938552 Y=37514297")
     where.add_argument("--site", type=Path, metavar="FILE", help="用地红线或线路文件：KML/KMZ、Shapefile(.shp/.zip)、GeoJSON、GPKG、DXF、界址点 CSV/XLSX")
-    where.add_argument("--lon", type=_coordinate(
-        "--lon", 180, "经度应在 -180 到 180 之间（山西约 110–115）。",
-        "longitude must lie in -180..180 (Shanxi is about 110–115)."))
-    where.add_argument("--lat", type=_coordinate(
-        "--lat", 90, "纬度应在 -90 到 90 之间（山西约 34.5–40.8）。",
-        "latitude must lie in -90..90 (Shanxi is about 34.5–40.8)."))
+    where.add_argument("--lon", type=_degrees(FieldKey.LON))
+    where.add_argument("--lat", type=_degrees(FieldKey.LAT))
     check_cmd.add_argument("--crs", help="输入坐标系：EPSG:NNNN，或 wgs84、cgcs2000、gcj02、bd09")
     check_cmd.add_argument("--industry", required=True, help="行业名称或国民经济行业代码，如 造纸、2221")
     check_cmd.add_argument("--stage", default="new", help="new|rebuild|expand|existing 或 新建|改建|扩建|现有")
@@ -123,10 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cli_message(error: InputError) -> str:
-    """An engine error in the command line's words: the engine names the coordinate system, this channel its option."""
-    if "坐标系" not in error.fix_zh or error.field == "--crs":
-        return error.message
-    return (f"{error.message}\n命令行：用 --crs 指明坐标系，如 --crs EPSG:4546、--crs gcj02。"
+    """An error in the command line's words: a field key as its option (``lon`` → ``--lon``), and a fix that asks
+    for the coordinate system without naming the field, with the option that gives it."""
+    message = error.rendered(CLI_LABELS).message
+    if "坐标系" not in error.fix_zh or error.field == FieldKey.CRS or mention(FieldKey.CRS) in error.fix_zh:
+        return message
+    return (f"{message}\n命令行：用 --crs 指明坐标系，如 --crs EPSG:4546、--crs gcj02。"
             "\nOn the command line: name it with --crs, e.g. --crs EPSG:4546 or --crs gcj02.")
 
 
@@ -271,18 +271,17 @@ def _check_now(args: argparse.Namespace) -> int:
 
 
 def _check_body(args: argparse.Namespace) -> int:
-    args.project = clean_text(args.project, "--project", max_len=200)
-    args.industry = clean_text(args.industry, "--industry", max_len=200)
+    project = clean_text(args.project, FieldKey.PROJECT, max_len=200)
+    industry = clean_text(args.industry, FieldKey.INDUSTRY, max_len=200)
     if args.at is not None:
-        args.at = clean_text(args.at, "--at", max_len=500)
+        args.at = clean_text(args.at, FieldKey.AT, max_len=500)
     site, given = read_site_argument(args)
-    catalog.taxonomy().resolve(args.industry)  # a bad industry, stage or report name fails before layers load
-    Stage.parse(args.stage)
+    inputs = CheckInput.parse(site, given, industry, args.stage, project)  # bad input fails before layers load
     outputs = map_command.MapOutputs.from_args(args, "--map")
     if args.report:
         report_suffix(args.report)
     layers = load_layers(log=lambda m: print(m, file=sys.stderr))
-    result, record = run_check(site, given, args.industry, args.stage, layers, AuditLog(), "cli", project=args.project)
+    result, record = record_check(inputs, layers, AuditLog(), "cli")
     if args.format == "json":
         print(json.dumps(result.to_dict(args.show_all) | {"audit": record.echo()}, ensure_ascii=False, indent=2))
     else:

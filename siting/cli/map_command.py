@@ -11,8 +11,8 @@ from pathlib import Path
 from layers import catalog
 from layers.build import load_layers
 from maps.basemap import Basemap, parse_basemap
-from spatial.checker import CheckResult
 from spatial.errors import InputError
+from spatial.findings import CheckResult
 from spatial.industry import Industry
 from spatial.layer import LayerSet
 from spatial.rules import Stage

@@ -3,7 +3,9 @@
 PDF is rendered by WeasyPrint from the same HTML, so the two can never disagree; it lays
 out CJK text through Pango/HarfBuzz with the system's fontconfig (Debian fonts-noto-cjk),
 needs no browser or office suite, and installs from PyPI. The renderers are imported
-only when a report is written, so a plain ``siting check`` starts fast.
+only when a report is written, so a plain ``siting check`` starts fast. ``text_report`` is the plain-text
+answer for a memo; ``class_exports`` the GeoPackage, GeoTIFF and tables of an industry siting map.
+May import ``siting.audit`` and every room below; never ``siting.cli`` or ``siting.web``.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import tempfile
 from pathlib import Path
 
 from siting.audit.log import CheckRecord
-from spatial.checker import CheckResult
 from spatial.errors import InputError
+from spatial.findings import CheckResult
 from spatial.layer import LayerSet
+
+__all__ = ["REPORT_FORMATS", "report_suffix", "write_report"]
 
 REPORT_FORMATS = {".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                   ".pdf": "application/pdf", ".html": "text/html; charset=utf-8"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from spatial.checker import CheckResult
+from spatial.findings import CheckResult
 from spatial.layer import LayerSet
 
 # matplotlib's pyplot state is global: the web app renders figures from worker threads one at a time.

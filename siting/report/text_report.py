@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from spatial.answer import FOLD_M, folded
-from spatial.checker import CheckResult, Finding
+from spatial.findings import CheckResult, Finding
 from spatial.rules import Verdict
 
 

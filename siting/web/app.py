@@ -1,6 +1,6 @@
 """The reviewer web app and JSON API (FastAPI): a thin adapter over the engine and the audit log.
 
-Every check, from the page or the API, goes through :func:`siting.audit.audited_check.run_check`
+Every check, from the page or the API, goes through :func:`siting.audit.audited_check.prepare`
 and is recorded before it is answered. Checks run in worker processes (``siting.web.workers``),
 ``Limits.check_threads`` of them, killed and replaced when a check overruns the deadline (504)
 or its memory cap (413); bad input is always a 422 naming the field in Chinese and English,
@@ -59,6 +59,7 @@ from siting.web.schemas import (
     CheckRequest,
     ErrorAnswer,
     StageName,
+    api_error,
     unparseable,
     validation_errors,
 )
@@ -209,7 +210,7 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
 
     @app.exception_handler(InputError)
     async def input_error(_: Request, error: InputError) -> JSONResponse:
-        return JSONResponse(error_body(error), status_code=error.status if isinstance(error, RefusedError) else 422)
+        return JSONResponse(error_body(api_error(error)), status_code=error.status if isinstance(error, RefusedError) else 422)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -519,7 +520,7 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
             with tempfile.TemporaryDirectory(prefix="siting-layer-") as work:
                 path = Path(work) / _upload_name(file.filename, "file", LAYER_SUFFIXES)
                 path.write_bytes(data)
-                imported = read_layer_file(path, kind, crs or None, field_options(field or [], "field"), layer or None)
+                imported = read_layer_file(path, kind, crs or None, field_options(field or []), layer or None)
                 access_files: list[dict] = []
                 if extra is not None and access_list is not None:
                     sheet = Path(work) / _upload_name(access_list.filename, "access_list", ACCESS_LIST_SUFFIXES)
@@ -528,7 +529,7 @@ def create_app(limits: Limits | None = None, audit: AuditLog | None = None,
                     access_files = file_hashes(sheet)
                 before = set(user_catalog.read_index(data_dir())["layers"])
                 record = user_catalog.add_import(data_dir(), imported, accuracy, defaults,
-                                                 coverage=coverage_codes(coverage, current.admin.frame, imported.frames, "coverage"),
+                                                 coverage=coverage_codes(coverage, current.admin.frame, imported.frames),
                                        source=source or None, version=version or None, authoritative=authoritative,
                                        access_list=access_files)
             detail = {key: record[key] for key in ("id", "kind", "files", "access_list", "crs", "features", "coverage", "accuracy_m")}

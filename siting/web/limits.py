@@ -156,8 +156,9 @@ class RequestTimeout:
             return
         tracked = _TrackedSend(send)
         try:
-            await asyncio.wait_for(self.app(scope, receive, tracked), self.seconds)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(self.seconds):  # a timer on this request's task, not a task of its own
+                await self.app(scope, receive, tracked)
+        except TimeoutError:
             if not tracked.started:
                 await _send_json(send, 504, error_body(timeout_error(self.seconds, scope.get("path", ""))))
 

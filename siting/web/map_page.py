@@ -20,8 +20,8 @@ from maps.leaflet import DrawTools, PlaceLabel, StaticLayer, base_map
 from maps.offline import RawHtml, render_offline
 from maps.places import seats
 from maps.style import ADMIN_COLOUR
-from spatial.checker import CheckResult
 from spatial.crs import SHANXI_BOUNDS
+from spatial.findings import CheckResult
 from spatial.layer import LayerSet
 
 _OUTLINE_TOLERANCE_DEG = 0.003  # about 300 m: an outline to click on, never used to measure

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any, Literal
 
 import shapely
@@ -11,12 +10,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from shapely.geometry.base import BaseGeometry
 
 from siting.text_fields import clean_text
-from spatial.coordinates import parse_point, point_from_lonlat
-from spatial.errors import InputError
+from spatial.coordinates import lonlat_problems, lonlat_refusal, parse_point, point_from_lonlat
+from spatial.errors import FieldKey, InputError
 
-_API_FIELDS = {"--at": "at", "--crs": "crs", "--lon": "lon", "--lat": "lat", "--site": "file"}
-# What the page and the API call the options the engine's CLI-facing texts still name.
-_API_WORDS = {"--crs": "坐标系（crs）", "--at": "坐标文本（at）", "--site": "场址文件（file）"}
+# The API's words for the engine's field keys: the JSON field an error names (a key not listed is its own
+# name: lon, lat, at, crs, industry …), and how a fix text mentions a field (the page turns these into its labels).
+API_FIELDS = {FieldKey.SITE_FILE: "file", FieldKey.LAYER_FILE: "file", FieldKey.FIELD_MAP: "field"}
+API_MENTIONS = {
+    FieldKey.AT: "坐标文本（at）", FieldKey.LON: "经度（lon）", FieldKey.LAT: "纬度（lat）", FieldKey.CRS: "坐标系（crs）",
+    FieldKey.SITE_FILE: "场址文件（file）", FieldKey.INDUSTRY: "行业（industry）", FieldKey.STAGE: "阶段（stage）",
+    FieldKey.PROJECT: "项目名称（project）", FieldKey.LAYER_FILE: "图层文件（file）", FieldKey.KIND: "图层类型（kind）",
+    FieldKey.FIELD_MAP: "字段映射（field）", FieldKey.ACCESS_LIST: "准入清单（access_list）", FieldKey.COVERAGE: "覆盖范围（coverage）",
+}
 _REQUEST_FIELDS = "lon、lat、at、crs、industry、stage、project"
 # pydantic error type → (fix_zh, fix_en)
 _FIXES = {
@@ -39,20 +44,10 @@ _FIXES = {
 }
 
 
-def _api_words(text: str) -> str:
-    for option, label in _API_WORDS.items():
-        text = text.replace(option, label)
-    return text
-
-
 def api_error(error: InputError) -> InputError:
-    """An engine or parser error with the CLI's option names turned into the API's field names and labels:
-    a web user is told to set 「坐标系」 (the ``crs`` field), never to add ``--crs``."""
-    field = _API_FIELDS.get(error.field, error.field)
-    fix_zh, fix_en = _api_words(error.fix_zh), _api_words(error.fix_en)
-    if (field, fix_zh, fix_en) == (error.field, error.fix_zh, error.fix_en):
-        return error
-    return InputError(field, error.value, fix_zh, fix_en)
+    """An engine or reader error in the API's words: its field key as the JSON field (``lon``, ``file``), and the
+    fields its fix mentions as 「坐标系（crs）」; a web user is never told to add a command-line option."""
+    return error.rendered(API_FIELDS, API_MENTIONS)
 
 
 def validation_errors(errors: list[dict], prefix: tuple = ()) -> list[InputError]:
@@ -73,31 +68,20 @@ def validation_errors(errors: list[dict], prefix: tuple = ()) -> list[InputError
         if error["type"] == "literal_error":
             expected = error.get("ctx", {}).get("expected", "")
             fix_zh, fix_en = f"应为以下之一：{expected}。", f"must be one of {expected}."
-        if error["type"] in _BOUND_ERRORS and where and where[-1] in _DEGREE_LIMITS and isinstance(value, int | float):
-            try:
-                _degrees(str(where[-1]), float(value), _DEGREE_LIMITS[where[-1]])
-            except InputError as bounds:
+        if error["type"] in _BOUND_ERRORS and where and where[-1] in (FieldKey.LON, FieldKey.LAT) and isinstance(value, int | float):
+            axis = where[-1]
+            problem = int(lonlat_problems(value if axis == FieldKey.LON else None, value if axis == FieldKey.LAT else None))
+            if problem:
+                bounds = lonlat_refusal(problem, value)
                 fix_zh, fix_en = bounds.fix_zh, bounds.fix_en
         translated.append(InputError(".".join(location) or "body", value if not isinstance(value, dict | list) else "…", fix_zh, fix_en))
     return translated
 
 
-_DEGREE_LIMITS = {"lon": 180.0, "lat": 90.0}
 _BOUND_ERRORS = {"greater_than_equal", "less_than_equal", "finite_number"}
 STAGES = ("new", "rebuild", "expand", "existing", "新建", "改建", "扩建", "现有")
 StageName = Literal["new", "rebuild", "expand", "existing", "新建", "改建", "扩建", "现有"]
 MAX_BATCH_ROWS = 100
-
-
-def _degrees(field: str, value: float, limit: float) -> None:
-    if math.isfinite(value) and abs(value) <= limit:
-        return
-    if field == "lat" and math.isfinite(value) and abs(value) <= 180:
-        raise InputError("lat", value, "纬度应在 -90 到 90 之间（山西约 34.5–40.8）；该值像经度：lon 与 lat 可能写反。",
-                         "latitude must lie in -90..90 (Shanxi is about 34.5–40.8); it looks like a longitude: lon and lat may be swapped.")
-    if field == "lat":
-        raise InputError("lat", value, "纬度应在 -90 到 90 之间（山西约 34.5–40.8）。", "latitude must lie in -90..90 (Shanxi is about 34.5–40.8).")
-    raise InputError("lon", value, "经度应在 -180 到 180 之间（山西约 110–115）。", "longitude must lie in -180..180 (Shanxi is about 110–115).")
 
 
 # Exactly one way to give the site: ``at`` text, or ``lon`` with ``lat`` (enforced by CheckRequest.site).
@@ -146,11 +130,9 @@ class CheckRequest(BaseModel):
             if self.at is not None:
                 point = parse_point(self.at, self.crs)
             else:
-                for field, value in (("lon", self.lon), ("lat", self.lat)):
+                for field, value in ((FieldKey.LON, self.lon), (FieldKey.LAT, self.lat)):
                     if value is None:
                         raise InputError(field, None, "经纬度须同时给出 lon 与 lat。", "give both lon and lat.")
-                _degrees("lon", self.lon, 180)
-                _degrees("lat", self.lat, 90)
                 point = point_from_lonlat(self.lon, self.lat, self.crs)
         except InputError as error:
             raise api_error(error) from None

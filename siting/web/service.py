@@ -3,7 +3,7 @@
 The :class:`Service` holds the layers (reloaded when an import replaces them), the audit log and
 recently computed results; the ``*_job`` functions run inside a check worker
 (:mod:`siting.web.workers`) and call the one decision path,
-:func:`siting.audit.audited_check.prepare_check`. A job returns its answer with the records it needs
+:func:`siting.audit.audited_check.prepare`. A job returns its answer with the records it needs
 stored (:class:`Unrecorded`); the server process stores them through its group-commit writer
 (:mod:`siting.audit.writer`), with the records of every concurrent request, and only then answers.
 """
@@ -23,15 +23,16 @@ import anyio
 
 from layers import catalog
 from layers.build import data_dir, load_layers
-from siting.audit.audited_check import as_issued, prepare_check, replay
+from siting.audit.audited_check import CheckInput, as_issued, prepare, replay
 from siting.audit.log import LOCAL_ACTOR, Actor, AuditLog, CheckRecord, open_audit_log
 from siting.memory import freeze_long_lived
 from siting.web.limits import Limits, error_body
 from siting.web.schemas import CheckRequest, api_error, parse_row
 from siting.web.uploads import read_upload
 from siting.web.workers import Unrecorded
-from spatial.checker import CheckResult, check
+from spatial.checker import check
 from spatial.errors import InputError
+from spatial.findings import CheckResult
 from spatial.industry import Industry
 from spatial.layer import LayerSet
 from spatial.rules import Stage
@@ -101,8 +102,8 @@ class Service:
         """The one decision path, run inside a check worker (``siting.web.workers``): the result and its
         record, which the server stores before it answers (:class:`Unrecorded`)."""
         try:
-            return prepare_check(site, given, request.industry, request.stage, self.layers, channel,
-                                 project=request.project, actor=actor)
+            inputs = CheckInput.parse(site, given, request.industry, request.stage, request.project)
+            return prepare(inputs, self.layers, channel, actor=actor)
         except InputError as error:
             raise api_error(error) from None
 
@@ -148,7 +149,7 @@ def point_job(service: Service, request: CheckRequest, actor: Actor = LOCAL_ACTO
     """POST /api/check, in a worker."""
     site, given = request.site()
     record = service.check(request, site, given, "api", actor)[1]
-    return Unrecorded.of(_answer(record), (record,), service.database)
+    return Unrecorded.check(record, service.database)
 
 
 def file_job(service: Service, filename: str | None, data: bytes, request: CheckRequest,
@@ -156,7 +157,7 @@ def file_job(service: Service, filename: str | None, data: bytes, request: Check
     """POST /api/check/file, in a worker: the upload is read (file guards, GDAL) under the worker's caps too."""
     site, given = read_upload(filename, data, request.crs, service.limits)
     record = service.check(request, site, given, "api-file", actor)[1]
-    return Unrecorded.of(_answer(record), (record,), service.database)
+    return Unrecorded.check(record, service.database)
 
 
 def batch_job(service: Service, raw_rows: list, actor: Actor = LOCAL_ACTOR) -> Unrecorded:

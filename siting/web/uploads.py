@@ -18,7 +18,7 @@ from shapely.geometry.base import BaseGeometry
 from layers.io.site_files import read_site
 from siting.web.limits import Limits
 from siting.web.schemas import api_error
-from spatial.errors import InputError
+from spatial.errors import FieldKey, InputError
 
 ACCEPTED_SUFFIXES = (".kml", ".kmz", ".zip", ".geojson", ".json", ".gpkg", ".dxf", ".csv", ".xlsx")
 FIELD = "file"
@@ -52,9 +52,9 @@ def read_upload(filename: str | None, data: bytes, crs: str | None, limits: Limi
         try:
             site = read_site(path, crs)
         except InputError as error:
-            field = "crs" if error.field == "--crs" else FIELD
-            worded = api_error(error)  # the page's words (「坐标系」), not the CLI's --crs
-            raise InputError(field, crs if field == "crs" else name, worded.fix_zh, worded.fix_en) from None
+            worded = api_error(error)  # the API's words (「坐标系（crs）」), for the page to turn into its labels
+            bad_crs = error.field == FieldKey.CRS
+            raise InputError(worded.field if bad_crs else FIELD, crs if bad_crs else name, worded.fix_zh, worded.fix_en) from None
         except Exception as error:  # an untrusted file must never become a 500; the reader's gap is logged
             _LOG.exception("site file reader failed on an upload")
             raise _refuse(name, f"无法读取该文件（{type(error).__name__}）；请检查文件是否完整、格式是否正确。",

@@ -12,7 +12,7 @@ that runs out of memory is refused (413) and its worker replaced. The server pro
 never runs a check, so its memory does not grow with hostile files, and ``/api/health``
 never waits behind one.
 
-Every check job calls the one decision path (``siting.audit.audited_check.prepare_check`` through
+Every check job calls the one decision path (``siting.audit.audited_check.prepare`` through
 ``Service.check``) and returns :class:`Unrecorded`: its answer and its audit records. The pool stores
 the records through this process's group-commit writer (``siting.audit.writer``), so the records
 of concurrent requests share one transaction, and returns the answer only once they are durable.
@@ -40,7 +40,7 @@ from typing import Any
 from shapely.errors import GEOSException
 from starlette.responses import Response
 
-from siting.audit.log import AuditError, AuditLog, CheckRecord, open_audit_log
+from siting.audit.log import RESULT_COLUMN, AuditError, AuditLog, CheckRecord, JsonText, SealedRecord, open_audit_log
 from siting.web.limits import Limits, timeout_error
 from spatial.errors import InputError
 
@@ -157,17 +157,37 @@ def _address_space() -> int | None:
 class Unrecorded:
     """A job's JSON answer, not to be sent before ``records`` are stored in the log ``database`` names.
 
-    The answer crosses the pipe as the bytes of the HTTP body, encoded once in the worker (as FastAPI's
-    JSONResponse writes it): the server neither re-encodes nor re-validates a 15 kB result per check."""
+    Made in the worker: the records sealed (serialised, their digest input ready: :meth:`CheckRecord.sealed`)
+    and the answer as the bytes of the HTTP body, so that the server neither encodes nor decodes a 20 kB
+    result per check and its writer only links and signs. A single check's answer is its result and the
+    audit echo: then ``body`` holds only the echo, and the result is taken from the sealed record's stored
+    text, so the result crosses the pipe once."""
 
     body: bytes
-    records: tuple[CheckRecord, ...]
+    records: tuple[SealedRecord, ...]
     database: str | None
+    echo_only: bool = False
 
     @classmethod
     def of(cls, answer: dict, records: tuple[CheckRecord, ...], database: str | None) -> Unrecorded:
         body = json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
-        return cls(body, records, database)
+        return cls(body, tuple(record.sealed() for record in records), database)
+
+    @classmethod
+    def check(cls, record: CheckRecord, database: str | None) -> Unrecorded:
+        """One check's answer, its result and the audit echo (``{..., "audit": {...}}``)."""
+        result = record.result
+        if (not isinstance(result, JsonText) or not result or "audit" in result
+                or "NaN" in result.text or "Infinity" in result.text):  # JSON has no NaN: ``of`` refuses one, as before
+            return cls.of(result | {"audit": record.echo()}, (record,), database)
+        echo = json.dumps(record.echo(), ensure_ascii=False, separators=(",", ":")).encode()
+        return cls(echo, (record.sealed(),), database, echo_only=True)
+
+    def answer(self) -> bytes:
+        """The HTTP body."""
+        if not self.echo_only:
+            return self.body
+        return self.records[0].value(RESULT_COLUMN)[:-1] + b', "audit": ' + self.body + b"}"
 
 
 @dataclass(eq=False)  # each worker is itself: hashed and compared by identity
@@ -343,14 +363,15 @@ class WorkerPool:
         seconds = self.limits.request_timeout_s
         deadline = (started or time.monotonic()) + seconds
         try:
-            if heavy:
-                await asyncio.wait_for(self._heavy.acquire(), max(0.0, deadline - time.monotonic()))
-            try:
-                worker = await asyncio.wait_for(self._idle.get(), max(0.0, deadline - time.monotonic()))
-                result = await self._on(worker, job, args, deadline)
-            finally:
+            # One timer over the waits (a worker, its answer), not a task per wait as ``wait_for`` makes.
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                 if heavy:
-                    self._heavy.release()
+                    await self._heavy.acquire()
+                try:
+                    result = await self._on(await self._idle.get(), job, args)
+                finally:
+                    if heavy:
+                        self._heavy.release()
         except TimeoutError:
             raise RefusedError(504, *_timeout_fields(seconds, path)) from None
         return await self._recorded(result) if isinstance(result, Unrecorded) else result
@@ -363,10 +384,10 @@ class WorkerPool:
         if log is None:
             log = self._logs[pending.database] = await asyncio.to_thread(open_audit_log, pending.database)
         if pending.records:
-            await asyncio.shield(asyncio.wrap_future(log.submit(list(pending.records))))
-        return Response(pending.body, media_type="application/json")
+            await asyncio.shield(asyncio.wrap_future(log.submit_sealed(list(pending.records))))
+        return Response(pending.answer(), media_type="application/json")
 
-    async def _on(self, worker: _Worker, job: Callable, args: tuple, deadline: float) -> Any:
+    async def _on(self, worker: _Worker, job: Callable, args: tuple) -> Any:
         healthy = False
         try:
             message = reduction.ForkingPickler.dumps((job, args))
@@ -374,10 +395,8 @@ class WorkerPool:
                 worker.connection.send_bytes(message)
             else:  # an uploaded file: sent from a thread
                 await asyncio.to_thread(worker.connection.send_bytes, message)
-            kind, payload = await asyncio.wait_for(_received(worker.connection), max(0.0, deadline - time.monotonic()))
+            kind, payload = await _received(worker.connection)
             healthy = kind != "memory"
-        except TimeoutError:
-            raise  # (a subclass of OSError) the deadline: answered 504 by ``run``
         except (EOFError, OSError):
             raise _worker_lost() from None
         finally:

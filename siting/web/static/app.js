@@ -7,8 +7,10 @@
 const VERDICT_LABELS = { prohibited: "禁止", exit: "退出", restricted: "限制", review: "需复核", compliant: "符合", not_applicable: "不适用" };
 const STAGE_LABELS = { new: "新建", rebuild: "改建", expand: "扩建", existing: "现有" };
 const GROUP_ORDER = { site: 0, area: 1, undetermined: 2 };
-// error.field from the API → the part of the form it names ([data-field] in index.html).
+// error.field from the API → the part of the form it names ([data-field] in index.html), and the label
+// that part carries on this page: the API names a field as JSON does (lon), the page as its form does (经度).
 const FIELD_PLACES = { at: "at", lon: "at", lat: "at", crs: "crs", industry: "industry", stage: "stage", project: "project", file: "file" };
+const FIELD_LABELS = { at: "坐标", lon: "经度", lat: "纬度", crs: "坐标系", industry: "行业", stage: "建设阶段", project: "项目名称", file: "场址文件" };
 const OVERVIEW_MAP = "/api/overview-map";
 const DRAWN_FILE = "地图绘制场址.geojson";
 const $ = (selector) => document.querySelector(selector);
@@ -30,16 +32,23 @@ function post(url, body) {
   return fetch(url, { method: "POST", headers, body: json ? JSON.stringify(body) : body });
 }
 
-// Server text written for every channel, in the words of this page's own controls.
+// Server text in the words of this page's own controls: the API mentions a field as 「坐标系（crs）」.
 const PAGE_WORDS = [
-  [/(?:请?加|用) ?--crs ?gcj02/g, "在“坐标系”中选择“GCJ-02（高德、腾讯地图）”"],
-  [/(?:请?加|用) ?--crs ?bd09/g, "在“坐标系”中选择“BD-09（百度地图）”"],
   [/指定为 ?gcj02/g, "选择“GCJ-02（高德、腾讯地图）”"],
   [/指定为 ?bd09/g, "选择“BD-09（百度地图）”"],
-  [/--crs/g, "“坐标系”"], [/--at/g, "“输入坐标”"], [/--site/g, "“上传文件”"],
+  [/坐标系（crs）/g, "“坐标系”"], [/坐标文本（at）/g, "“输入坐标”"], [/场址文件（file）/g, "“上传文件”"],
+  [/经度（lon）/g, "经度"], [/纬度（lat）/g, "纬度"], [/行业（industry）/g, "“行业”"], [/阶段（stage）/g, "“建设阶段”"],
+  [/项目名称（project）/g, "“项目名称”"],
 ];
 function pageWords(text) {
   return PAGE_WORDS.reduce((value, [pattern, words]) => value.replace(pattern, words), String(text));
+}
+
+// The Chinese message naming the field by its form label: 「输入错误：经度 = 200」, not 「lon = 200」.
+function pageMessage(error) {
+  const text = pageWords(error.message_zh || "请求失败。");
+  const label = FIELD_LABELS[error.field];
+  return label ? text.replace(`输入错误：${error.field} =`, `输入错误：${label} =`) : text;
 }
 
 function element(tag, text, className) {
@@ -101,7 +110,7 @@ function showError(body) {
   const holder = place && document.querySelector(`#check-form [data-field="${place}"]`);
   const box = holder ? element("div", null, "field-error") : $("#error");
   box.setAttribute("role", "alert");
-  box.appendChild(element("p", pageWords(error.message_zh || "请求失败。"), "zh"));
+  box.appendChild(element("p", pageMessage(error), "zh"));
   if (error.message_en) box.appendChild(element("p", error.message_en, "en"));
   if (error.field) box.dataset.field = error.field;
   if (holder) {
