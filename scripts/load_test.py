@@ -22,8 +22,9 @@ With ``--baseline DIR`` (a read-only checkout of earlier code, e.g. ``git worktr
 the same runs are made against that code first, on the same machine in the same run, and the figures
 are printed as ratios (``--baseline-data-from``: a data directory whose default layers that code built, when
 its layer cache differs from today's); the baseline runs without the speed-ups uvicorn would pick up by itself (httptools,
-uvloop) unless its own setup.cfg declares them, as it ran before. Exit status 1 if errors > 0, lost > 0 or the chain is broken. Run:
-``python scripts/load_test.py [--clients 50] [--seconds 60] [--baseline /tmp/baseline] [--json]``.
+uvloop) unless its own setup.cfg declares them, as it ran before. With ``--token`` the server has a reviewer account
+and the clients sign in with its API token, so every request also passes the account gate. Exit status 1 if errors > 0, lost > 0 or the chain is broken. Run:
+``python scripts/load_test.py [--clients 50] [--seconds 60] [--baseline /tmp/baseline] [--token] [--json]``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import os
 import random
 import re
 import resource
+import secrets
 import shutil
 import signal
 import socket
@@ -171,17 +173,19 @@ def request_body(lon: float, lat: float, rng: random.Random) -> tuple[dict, str 
     return body, None
 
 
-def encoded_requests(base: str, sites: np.ndarray, seed: int, count: int = REQUESTS_PER_CLIENT) -> list[tuple[bytes, str | None]]:
+def encoded_requests(base: str, sites: np.ndarray, seed: int, count: int = REQUESTS_PER_CLIENT,
+                     token: str | None = None) -> list[tuple[bytes, str | None]]:
     """``count`` complete HTTP/1.1 requests (keep-alive) for one client, encoded before the clock starts, each
-    with the field its 422 must name (None: a valid check)."""
+    with the field its 422 must name (None: a valid check); with ``token``, each signed in as its API token."""
     rng = random.Random(seed)
     host = base.split("://", 1)[1]
+    authorization = f"Authorization: Bearer {token}\r\n" if token else ""
     requests = []
     for _ in range(count):
         lon, lat = sites[rng.randrange(len(sites))]
         body, expected_field = request_body(float(lon), float(lat), rng)
         payload = json.dumps(body, ensure_ascii=False).encode()
-        head = (f"POST /api/check HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        head = (f"POST /api/check HTTP/1.1\r\nHost: {host}\r\n{authorization}Content-Type: application/json\r\n"
                 f"Content-Length: {len(payload)}\r\n\r\n").encode()
         requests.append((head + payload, expected_field))
     return requests
@@ -341,11 +345,11 @@ def cpu_seconds(pid: int) -> dict[str, float]:
 
 
 def _client_process(base: str, sites: np.ndarray, start: float, seconds: float, seeds: list[int],
-                    results: multiprocessing.Queue) -> None:
+                    results: multiprocessing.Queue, token: str | None) -> None:
     """One client process: a connection per seed on one event loop (uvloop when installed), posting from ``start``
     for ``seconds``; its tally and the CPU time it used meanwhile."""
     tally = Tally()
-    work = [encoded_requests(base, sites, seed) for seed in seeds]
+    work = [encoded_requests(base, sites, seed, token=token) for seed in seeds]
     time.sleep(max(0.0, start - time.monotonic()))
     deadline = start + seconds
     begun = resource.getrusage(resource.RUSAGE_SELF)
@@ -366,13 +370,14 @@ def _client_process(base: str, sites: np.ndarray, start: float, seconds: float, 
                  "cpu_s": cpu})
 
 
-def _load(base: str, sites: np.ndarray, clients: int, seconds: float, seed: int, processes: int) -> tuple[Tally, float]:
+def _load(base: str, sites: np.ndarray, clients: int, seconds: float, seed: int, processes: int,
+          token: str | None = None) -> tuple[Tally, float]:
     """``clients`` client connections spread over ``processes`` processes; their tallies merged."""
     context = multiprocessing.get_context("fork")
     results = context.Queue()
     started = time.monotonic() + REQUEST_ENCODING_S  # the clients encode their requests first
     groups = [list(range(seed + k, seed + clients, processes)) for k in range(min(processes, clients))]
-    workers = [context.Process(target=_client_process, args=(base, sites, started, seconds, group, results)) for group in groups]
+    workers = [context.Process(target=_client_process, args=(base, sites, started, seconds, group, results, token)) for group in groups]
     for worker in workers:
         worker.start()
     merged = Tally()
@@ -428,23 +433,39 @@ def _served(root: Path, code: Path, options: tuple[str, ...], base_load) -> tupl
     return tally, wall, memory, {"recorded": recorded, "chain": chain, "verify_exit": verify.returncode, "cpu": cpu}
 
 
+def api_token(root: Path, code: Path) -> str:
+    """A reviewer account and an API token for it in the data directory ``root``, made by ``code``'s CLI:
+    the server then runs with accounts, and every request passes the account gate (the token's lookup)."""
+    environment = os.environ | {"SITING_DATA_DIR": str(root)}
+    subprocess.run([sys.executable, "-m", "siting", "users", "add", "load-test", "--role", "reviewer", "--password-stdin"],
+                   input=secrets.token_urlsafe(24) + "\n", text=True, cwd=code, env=environment, check=True, capture_output=True)
+    made = subprocess.run([sys.executable, "-m", "siting", "users", "token", "load-test", "--label", "负载测试"], text=True,
+                          cwd=code, env=environment, check=True, capture_output=True)
+    found = re.search(r"siting_[A-Za-z0-9_-]+", made.stdout + made.stderr)
+    if found is None:
+        raise RuntimeError(f"siting users token printed no token:\n{made.stdout}{made.stderr}")
+    return found.group(0)
+
+
 def run(clients: int, seconds: float, source: Path, seed: int, code: Path = REPO, options: tuple[str, ...] = (),
-        processes: int = 4, single_seconds: float = 15.0, layers_from: Path | None = None) -> dict:
+        processes: int = 4, single_seconds: float = 15.0, layers_from: Path | None = None, token: bool = False) -> dict:
     """Load a server of the code in ``code`` with ``clients`` clients and check its log; then, on a fresh
     server, one client alone. The sites come from the layers in ``source``; the server reads the layers built in
-    ``layers_from`` (default ``source``): earlier code may build its cache differently and rebuild one it does not know."""
+    ``layers_from`` (default ``source``): earlier code may build its cache differently and rebuild one it does not know.
+    ``token``: the server has a reviewer account, and the clients sign in with its API token."""
     province = load_layers(source).admin_area(SHANXI)  # built (or verified) here: the server starts from a ready cache
     sites = sites_in_shanxi(province, 2000, seed)
     layers_from = layers_from or source
     root = private_data_dir(layers_from)
     try:
+        secret = api_token(root, code) if token else None
         tally, wall, memory, log = _served(root, code, options,
-                                           lambda base: _load(base, sites, clients, seconds, seed, processes))
+                                           lambda base: _load(base, sites, clients, seconds, seed, processes, secret))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     answered = set(tally.answered)
     summary = {
-        "code": str(code), "options": list(options), "clients": clients, "seconds": round(wall, 1),
+        "code": str(code), "options": list(options), "token": token, "clients": clients, "seconds": round(wall, 1),
         "requests": len(tally.latencies_ms) + tally.unanswered,
         "checks_answered": len(tally.answered), "expected_rejections": tally.rejected, "errors": len(tally.errors),
         "error_samples": tally.errors[:5], "requests_per_s": round(len(tally.latencies_ms) / wall, 1),
@@ -460,7 +481,9 @@ def run(clients: int, seconds: float, source: Path, seed: int, code: Path = REPO
     if single_seconds > 0:
         root = private_data_dir(layers_from)
         try:
-            single, _, _, alone = _served(root, code, options, lambda base: _load(base, sites, 1, single_seconds, seed + 10_000, 1))
+            secret = api_token(root, code) if token else None
+            single, _, _, alone = _served(root, code, options,
+                                          lambda base: _load(base, sites, 1, single_seconds, seed + 10_000, 1, secret))
         finally:
             shutil.rmtree(root, ignore_errors=True)
         summary |= {"one_client_check_ms": {f"p{q}": round(percentile(single.check_latencies_ms, q), 2) for q in (50, 99)},
@@ -528,6 +551,8 @@ def main() -> int:
                         help="data directory with the default layers as the baseline's code builds them (default: --data-from)")
     parser.add_argument("--serve-option", action="append", default=[], metavar="OPTION",
                         help="an option for today's `siting serve` (repeat; e.g. --serve-option=--workers=2)")
+    parser.add_argument("--token", action="store_true",
+                        help="serve with a reviewer account; the clients sign in with its API token (the account gate on every request)")
     parser.add_argument("--seed", type=int, default=20261123)
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     args = parser.parse_args()
@@ -535,9 +560,9 @@ def main() -> int:
     runs = {}
     if args.baseline is not None:
         runs["baseline"] = run(args.clients, args.seconds, source, args.seed, args.baseline, (), args.client_processes,
-                               args.single_seconds, args.baseline_data_from)
+                               args.single_seconds, args.baseline_data_from, args.token)
     runs["now"] = run(args.clients, args.seconds, source, args.seed, REPO, tuple(args.serve_option), args.client_processes,
-                      args.single_seconds)
+                      args.single_seconds, token=args.token)
     load = os.getloadavg()
     report = runs["now"] | {"machine": {"cpus": os.cpu_count(), "load_average": [round(x, 2) for x in load]}}
     if "baseline" in runs:

@@ -46,3 +46,6 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 echo "正在检查并安装依赖（日志：$SETUP_LOG）… / Installing dependencies (log: $SETUP_LOG)…" >&2
 logged "$VENV/bin/python" -m pip install --disable-pip-version-check -e ".[test]"
+# Byte-compile the project once: an editable install leaves it as sources, and where PYTHONDONTWRITEBYTECODE is
+# set every `siting` start would compile them again (0.3-0.45 s of a batch's start-up).
+logged "$VENV/bin/python" -m compileall -q spatial layers maps siting

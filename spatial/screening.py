@@ -41,6 +41,7 @@ from spatial.semantics import (
     COMPLIANT,
     NOT_APPLICABLE,
     VERDICTS,
+    Disposition,
     applicable,
     bound,
     overdue,
@@ -85,8 +86,9 @@ class Pattern:
     """What every site of one situation gets from the rules that need no measurement: the
     situation's decisions (``spatial.decision``) as the screen tables them.
 
-    One object per situation and rule list, shared by every chunk and thread that meets the
-    situation (its decisions never change once made; compared by identity).
+    One object per rule list and distinct set of decisions (situations whose flags differ only where
+    no decision changes share it), shared by every chunk and thread that meets it (its decisions
+    never change once made; compared by identity).
     """
 
     industry: Industry
@@ -141,26 +143,42 @@ class Screening:
         return rows
 
 
-def site_headlines(screening: Screening) -> NDArray:
+class Headlines(NamedTuple):
+    """The headlines of a screening's sites: each distinct text once, and per site the index of its own.
+
+    A million sites share a few thousand texts; the caller expands them once (an Arrow ``take``)
+    instead of holding a Python string per site.
+    """
+
+    codes: NDArray  # int32 per site, an index into texts
+    texts: list[str]
+
+    def expanded(self) -> NDArray:
+        """The headline of every site, as an array of strings."""
+        return np.array(self.texts or [""], dtype=object).take(self.codes)
+
+
+def site_headlines(screening: Screening) -> Headlines:
     """The headline of every site, worded as a single check words it (``spatial.answer``).
 
     A site whose answer needs no measured finding shares its situation's headline (made once
-    per situation and verdict, then taken for its sites); only sites with a measured finding
-    other than compliant get their own, from the findings with their verdict and a count of
-    the rest.
+    per situation and verdict); only sites with a measured finding other than compliant get
+    their own, from the findings with their verdict and a count of the rest (equal texts are
+    kept once).
     """
     today = date.today()
     patterns = screening.patterns
     keys = screening.pattern.astype(np.int64) * len(VERDICTS) + screening.overall
     unique, inverse = np.unique(keys, return_inverse=True)
-    shared = np.array([patterns[key // len(VERDICTS)].parts(today).plain(key % len(VERDICTS)) for key in unique.tolist()] or [""],
-                      dtype=object)
-    out = shared.take(inverse.ravel()) if len(keys) else np.empty(0, dtype=object)
+    index: dict[str, int] = {}  # each distinct text, numbered in order of first appearance
+    shared = np.array([index.setdefault(patterns[key // len(VERDICTS)].parts(today).plain(key % len(VERDICTS)), len(index))
+                       for key in unique.tolist()], dtype=np.int32)
+    codes = shared[inverse.ravel()] if len(keys) else np.empty(0, dtype=np.int32)
     measured = screening.measured
     severity = measured["severity"].to_numpy()
     notable = np.flatnonzero(severity > COMPLIANT)
     if not len(notable):
-        return out
+        return Headlines(codes, list(index))
     sites = measured["site"].to_numpy()[notable]
     order = np.argsort(sites, kind="stable")
     notable, sites = notable[order], sites[order]
@@ -172,24 +190,25 @@ def site_headlines(screening: Screening) -> NDArray:
     candidates = notable[lead]
     owner = np.searchsorted(starts, np.flatnonzero(lead), side="right") - 1
     columns = [measured[name].to_numpy()[candidates].tolist() for name in ("inside", "distance_m", "margin_m", "boundary")]
-    codes = measured["rule"].cat.codes.to_numpy()[candidates].tolist()
+    rule_codes = measured["rule"].cat.codes.to_numpy()[candidates].tolist()
     # Per measured rule, once: its layer's name and the zone's wording (the same for every site).
     names = [screening.layer_names.get(rule.zone.layer, "") for rule in screening.rules]
     zones = [rule.zone.describe(name) for rule, name in zip(screening.rules, names, strict=True)]
     found: list[list[Finding]] = [[] for _ in range(len(starts))]
-    for code, verdict, at, inside, distance, margin, boundary in zip(codes, severity[candidates].tolist(), owner.tolist(), *columns,
-                                                                     strict=True):
+    for code, verdict, at, inside, distance, margin, boundary in zip(rule_codes, severity[candidates].tolist(), owner.tolist(),
+                                                                     *columns, strict=True):
         rule = screening.rules[code]
         found[at].append(Finding(rule, VERDICTS[verdict], rule.zone.layer, names[code], zones[code],
                                  inside, _or_none(distance), _or_none(margin), boundary, (),
                                  overdue=inside and overdue(rule, today)))
     leading = sites[starts]
     site_parts = [patterns[p].parts(today) for p in screening.pattern[leading].tolist()]
-    for k, (site, verdict, parts, row) in enumerate(zip(leading.tolist(), screening.overall[leading].tolist(), site_parts, counts.tolist(),
-                                                        strict=True)):
-        tally = Counter({VERDICTS[v]: c for v, c in enumerate(row) if c})
-        out[site] = parts.headline(VERDICTS[verdict], found[k], tally)
-    return out
+    own = []
+    for k, (verdict, parts, row) in enumerate(zip(screening.overall[leading].tolist(), site_parts, counts.tolist(), strict=True)):
+        text = parts.headline(verdict, found[k], row)
+        own.append(index.setdefault(text, len(index)))
+    codes[leading] = own
+    return Headlines(codes, list(index))
 
 
 class _PatternParts:
@@ -199,10 +218,13 @@ class _PatternParts:
         self.fixed = [Finding(f.rule, f.verdict, None, "", f.rule.zone.describe(""), f.inside, None, None, f.boundary, (),
                               overdue=f.inside is not False and overdue(f.rule, today))
                       for f in pattern.findings]
-        self.tally = Counter(f.verdict for f in self.fixed if f.verdict is not Verdict.COMPLIANT)
-        self.by_verdict: dict[Verdict, list[Finding]] = {}
+        # By severity (an int hashes in C, a Verdict in Python): the fixed findings, and how many of each (not compliant).
+        self.tally = [0] * len(VERDICTS)
+        self.by_verdict: dict[int, list[Finding]] = {}
         for finding in self.fixed:
-            self.by_verdict.setdefault(finding.verdict, []).append(finding)
+            severity = finding.verdict.severity
+            self.by_verdict.setdefault(severity, []).append(finding)
+            self.tally[severity] += severity != COMPLIANT
         self.first_missing, self.held = pattern.missing
         self.demonstration = bool(pattern.demonstration)
         self._plain: dict[int, str] = {}
@@ -211,18 +233,18 @@ class _PatternParts:
         """The headline of a site with no measured finding above compliant, made once per verdict
         (threads may both make one: the same string)."""
         if overall not in self._plain:
-            self._plain[overall] = self.headline(VERDICTS[overall], [], Counter())
+            self._plain[overall] = self.headline(overall, [], [0] * len(VERDICTS))
         return self._plain[overall]
 
-    def headline(self, overall: Verdict, measured: list[Finding], tally: Counter) -> str:
-        """``measured``: the site's measured findings with the overall verdict; ``tally``: the verdicts
-        of all its measured findings other than compliant."""
+    def headline(self, overall: int, measured: list[Finding], tally: list[int]) -> str:
+        """``overall``: the site's severity; ``measured``: its measured findings with that verdict; ``tally``: per
+        severity, how many of all its measured findings have it (compliant ones not counted)."""
         lead = decisive(self.by_verdict.get(overall, []) + measured)
-        others = self.tally + tally
+        counts = [mine + theirs for mine, theirs in zip(self.tally, tally, strict=True)]
         if lead is not None and lead.verdict is not Verdict.COMPLIANT:
-            others[lead.verdict] -= 1
-            others = +others  # a verdict no other finding has is not counted
-        return headline_of(overall, lead, others, self.held, self.first_missing, self.demonstration)[0]
+            counts[lead.verdict.severity] -= 1
+        others = Counter({VERDICTS[severity]: count for severity, count in enumerate(counts) if count > 0})
+        return headline_of(VERDICTS[overall], lead, others, self.held, self.first_missing, self.demonstration)[0]
 
 
 def horizons(rules: list[Rule] | tuple[Rule, ...], layers: LayerSet, report_m: float) -> dict[TargetKey, float]:
@@ -258,13 +280,22 @@ class _RuleList:
         self.targets, self.position = book.targets, book.position
         self._limits: dict[float, dict[TargetKey, float]] = {}
         self.width = 3 * len(self.codes) + len(self.coverages) + len(self.units) + len(self.reaches)  # flag columns
-        # Combinations met: numbered (a key then hashes an int, not an Industry), their relevant flag columns,
-        # and the outcomes of their rules met so far (by id(rule), then by the value of the flags the rule reads).
-        self._combos: dict[tuple[Industry, Stage, frozenset[str]], tuple[int, NDArray, dict[int, dict[object, RuleDecision | None]]]] = {}
+        # Combinations met: numbered (a key then hashes an int, not an Industry), their relevant flag columns
+        # and their applicable rules with how the industry matches each.
+        self._combos: dict[tuple[Industry, Stage, frozenset[str]], tuple[int, NDArray, list[tuple[Rule, IndustryMatch]]]] = {}
         self._numbered = 0
-        self._columns: dict[int, list[int]] = {}  # by id(rule): the flag columns its outcome reads
+        # The outcomes of rules met so far, shared by every combination whose industry matches a rule alike: by
+        # (id(rule), id(match), named), then by the value of the flags the rule reads. At most one entry per rule,
+        # match and naming: bounded by the rule list.
+        self._outcomes: dict[tuple[int, int, bool], dict[object, RuleDecision | None]] = {}
+        self._decisions: dict[tuple, RuleDecision] = {}  # every distinct decision made (``_interned``): bounded alike
+        self._hits: dict[tuple[int, int], int] = {}  # by (id(rule), id(match)): a measured rule's severity well inside
+        self._columns: dict[int, tuple[list[int], NDArray]] = {}  # by id(rule): the flag columns its outcome reads, their weights
         self._missing_groups: dict[tuple, tuple[MissingLayerGroup | None, int]] = {}  # by the not-evaluated rules
         self._situations: dict[tuple[int, bytes], Pattern] = {}
+        # Patterns by what makes them: (combination, plan and unit flags, identities of the rules' decisions);
+        # written under _deciding.
+        self._alike: dict[tuple, Pattern] = {}
         self._lock = threading.Lock()
         self._deciding = threading.Lock()  # held while deciding new situations (Python: nothing lost to the wait)
 
@@ -316,60 +347,80 @@ class _RuleList:
         and its relevant flag columns. Under the lock."""
         if entry not in self._combos:
             self._numbered += 1
-            self._combos[entry] = (self._numbered, self._relevant(entry[0], entry[1]), {})
+            rules = applicable(self.rules, entry[0], entry[1])
+            self._combos[entry] = (self._numbered, self._relevant(rules), rules)
             if len(self._combos) > SITUATIONS_KEPT:
                 del self._combos[next(iter(self._combos))]
         return self._combos[entry][:2]
 
-    def _relevant(self, industry: Industry, stage: Stage) -> NDArray:
-        """The flag columns ``_pattern`` reads for an industry and stage: whether each plan applies, the unit
-        layers, and what each rule for the industry and stage reads (``_reads``). Sites whose flags differ
-        only elsewhere share a pattern."""
+    def _relevant(self, rules: list[tuple[Rule, IndustryMatch]]) -> NDArray:
+        """The flag columns ``_pattern`` reads for the applicable rules of an industry and stage: whether each
+        plan applies, the unit layers, and what each rule reads (``_reads``). Sites whose flags differ only
+        elsewhere share a pattern."""
         c, v, u = len(self.codes), len(self.coverages), len(self.units)
         relevant = np.zeros(self.width, dtype=bool)
         relevant[[self.codes.index(plan.jurisdiction) for plan in self.plans]] = True
         relevant[3 * c + v:3 * c + v + u] = True
-        for rule, _ in applicable(self.rules, industry, stage):
-            relevant[self._reads(rule)] = True
+        for rule, _ in rules:
+            relevant[self._reads(rule)[0]] = True
         return relevant
 
     def _decide(self, entry: tuple[Industry, Stage, frozenset[str]], flags: NDArray) -> list[Pattern]:
         """The patterns of situations of one combination (rows of flags). A rule's outcome depends only on
-        the few flags it reads: it is worked out once per combination and value of those, and kept."""
+        the few flags it reads: it is worked out once per rule, industry match, naming and value of those, and kept."""
         industry, stage, named = entry
         with self._lock:
-            known = self._combos[entry][2] if entry in self._combos else {}
+            known = self._combos.get(entry)
+        rules = known[2] if known is not None else applicable(self.rules, industry, stage)
         per_rule = []
-        for rule, match in applicable(self.rules, industry, stage):
-            columns = self._reads(rule)
+        for rule, match in rules:
+            columns, weights = self._reads(rule)
             if len(columns) < 63:
-                states = (flags[:, columns].astype(np.int64) @ (np.int64(1) << np.arange(len(columns), dtype=np.int64))).tolist()
+                states = (flags[:, columns] @ weights).tolist()
             else:
                 states = [bytes(state) for state in np.packbits(flags[:, columns], axis=1)]
-            outcomes = known.setdefault(id(rule), {})  # threads may both add one: the same outcome
+            with self._lock:  # threads may both add an outcome: the same one
+                outcomes = self._outcomes.setdefault((id(rule), id(match), rule.id in named), {})
             for k, state in enumerate(states):
                 if state not in outcomes:
-                    outcomes[state] = self._outcome(rule, match, named, flags[k])
+                    outcomes[state] = self._interned(self._outcome(rule, match, named, flags[k]))
             per_rule.append([outcomes[state] for state in states])
         c, v = len(self.codes), len(self.coverages)
         plan_column = [self.codes.index(plan.jurisdiction) for plan in self.plans]
+        unit_column = [3 * c + v + i for i in range(len(self.units))]
+        areas = np.ascontiguousarray(np.packbits(flags[:, plan_column + unit_column], axis=1))
+        areas = areas.view(np.dtype((np.void, areas.shape[1]))).ravel().tolist() if areas.shape[1] else [b""] * len(flags)
         patterns = []
-        for k, row in enumerate(flags.tolist()):
-            plans = [plan.id for plan, column in zip(self.plans, plan_column, strict=True) if row[column]]
-            units = [key.layer for i, key in enumerate(self.units) if row[3 * c + v + i]]
-            situation = Situation.of(outcomes[k] for outcomes in per_rule)
-            pattern = _pattern(industry, stage, plans, units, situation, self.layers)
-            pattern.measured_rules = np.array([self.position[id(m.rule)] for m in pattern.measured], dtype=np.int32)
-            pattern.measured_hits = np.array([rule_verdict(m.rule, m.match).severity for m in pattern.measured], dtype=np.int8)
-            pattern.measured_at_edge = np.array([m.at_edge for m in pattern.measured], dtype=bool)
-            pattern.missing = self._missing(situation.not_evaluated)
+        for k, decisions in enumerate(zip(*per_rule, strict=True) if per_rule else [()] * len(flags)):
+            # Flags that differ only where no rule's decision and no plan or unit layer changes give the same
+            # pattern: decisions are shared objects (``_outcomes``), told apart by identity.
+            key = (entry, areas[k], tuple(map(id, decisions)))
+            pattern = self._alike.get(key)
+            if pattern is None:
+                pattern = self._alike[key] = self._pattern(industry, stage, flags[k], plan_column, unit_column, decisions)
+                if len(self._alike) > SITUATIONS_KEPT:
+                    del self._alike[next(iter(self._alike))]
             patterns.append(pattern)
         return patterns
+
+    def _pattern(self, industry: Industry, stage: Stage, row: NDArray, plan_column: list[int], unit_column: list[int],
+                 decisions: tuple[RuleDecision | None, ...]) -> Pattern:
+        """The pattern of one row of flags from its rules' decisions."""
+        plans = [plan.id for plan, column in zip(self.plans, plan_column, strict=True) if row[column]]
+        units = [key.layer for key, column in zip(self.units, unit_column, strict=True) if row[column]]
+        situation = Situation.of(decisions)
+        pattern = _pattern(industry, stage, plans, units, situation, self.layers)
+        pattern.measured_rules = np.array([self.position[id(m.rule)] for m in pattern.measured], dtype=np.int32)
+        pattern.measured_hits = np.array([self._hit(m.rule, m.match) for m in pattern.measured], dtype=np.int8)
+        pattern.measured_at_edge = np.array([m.at_edge for m in pattern.measured], dtype=bool)
+        pattern.missing = self._missing(situation.not_evaluated)
+        return pattern
 
     def _missing(self, not_evaluated: tuple[RuleDecision, ...]) -> tuple[MissingLayerGroup | None, int]:
         """The first missing-layer group and the count of rules held back, once per list of not-evaluated
         rules (most situations of a combination share theirs; rule ids are unique in a rule list)."""
-        key = tuple((held.rule.id, held.reason, held.layer_name) for held in not_evaluated)
+        # A rule's reason and layer name follow from its layer and whether the layer is missing or does not cover.
+        key = tuple((held.rule.id, held.disposition is Disposition.MISSING) for held in not_evaluated)
         found = self._missing_groups.get(key)
         if found is None:
             items = [NotEvaluated(held.rule, held.rule.zone.layer, held.reason, held.layer_name) for held in not_evaluated]
@@ -381,8 +432,27 @@ class _RuleList:
                     del self._missing_groups[next(iter(self._missing_groups))]
         return found
 
-    def _reads(self, rule: Rule) -> list[int]:
-        """The flag columns a rule's outcome reads: the scope of its jurisdictions, its layer's coverage, its bound."""
+    def _interned(self, decision: RuleDecision | None) -> RuleDecision | None:
+        """One object per distinct decision: flag values a rule reads alike (an edge flag where its area does not
+        apply) then give the same object, and so the same pattern. Its reason and layer name follow from the rest."""
+        if decision is None:
+            return None
+        key = (id(decision.rule), id(decision.match), id(decision.disposition), id(decision.verdict), decision.inside,
+               decision.boundary, decision.at_edge, decision.partial, decision.layer)
+        with self._lock:
+            return self._decisions.setdefault(key, decision)
+
+    def _hit(self, rule: Rule, match: IndustryMatch) -> int:
+        """A measured rule's severity for a site well inside (``rule_verdict``), once per rule and match."""
+        key = (id(rule), id(match))
+        hit = self._hits.get(key)
+        if hit is None:
+            hit = self._hits[key] = rule_verdict(rule, match).severity  # threads may both make it: the same
+        return hit
+
+    def _reads(self, rule: Rule) -> tuple[list[int], NDArray]:
+        """The flag columns a rule's outcome reads (the scope of its jurisdictions, its layer's coverage, its
+        bound) and their weights in the number that states their values."""
         if id(rule) not in self._columns:
             c, v, u = len(self.codes), len(self.coverages), len(self.units)
             columns = [column for code in rule.jurisdictions for i in [self.codes.index(code)] for column in (i, c + i, 2 * c + i)]
@@ -390,7 +460,8 @@ class _RuleList:
             columns += [3 * c + i for i in coverage]
             reach = bound(rule, self.layers)
             columns += [3 * c + v + u + i for i, found in enumerate(self.reaches) if found == reach]
-            self._columns[id(rule)] = list(dict.fromkeys(columns))
+            columns = list(dict.fromkeys(columns))
+            self._columns[id(rule)] = (columns, np.int64(1) << np.arange(min(len(columns), 63), dtype=np.int64))
         return self._columns[id(rule)]
 
     def _outcome(self, rule: Rule, match: IndustryMatch, named: frozenset[str], row: NDArray) -> RuleDecision | None:

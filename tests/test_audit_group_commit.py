@@ -10,10 +10,12 @@ import subprocess
 import sys
 import threading
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 import shapely
 
+from siting.audit import audited_check
 from siting.audit.audited_check import CheckInput, prepare, run_check
 from siting.audit.log import Actor, AuditLog, CheckRecord, JsonText, open_audit_log
 from siting.audit.verify import verify_log
@@ -158,6 +160,28 @@ def test_a_record_sealed_in_a_check_worker_is_stored_and_answered_exactly_as_mad
     assert audit.get(plain.id).digest == plain.digest
     found = verify_log(audit.database, audit.checkpoints_path, audit.key.public)
     assert found.intact and found.records == len(made) + 1, found.problems
+
+
+def test_a_record_sealed_at_once_is_stored_and_answered_byte_for_byte_as_one_read_back(layers, mill_site, monkeypatch):
+    """A check worker's record keeps its result as written, not decoded again from its text (``sealed_at_once``):
+    the row, its digest input and the answer must be the very bytes of the record whose result was read back, for
+    a point, a polygon and a line; and an answer the worker builds by encoding (a result with the word NaN) keeps the
+    stored key order, not the order the result was written in."""
+    clock = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+    monkeypatch.setattr(audited_check, "now_utc", lambda: clock)
+    monkeypatch.setattr(audited_check, "new_check_id", lambda now: "C20261206T090000-0123456789ab")
+    line = shapely.LineString([mill_site.coords[0], (mill_site.x + 0.02, mill_site.y + 0.01)])
+    for site, industry in ((mill_site, "造纸"), (mill_site.buffer(0.004), "焦化"), (line, "软件开发")):
+        inputs = CheckInput.parse(site, {"notes": ("as", "given")}, industry, "new", project="逐字节")
+        read_back = Unrecorded.check(prepare(inputs, layers, "api")[1], None)
+        written = prepare(inputs, layers, "api", sealed_at_once=True)[1]
+        at_once = Unrecorded.check(written, None)
+        assert list(written.result) != sorted(written.result), "kept as written: its keys are not in the stored order"
+        assert at_once.answer() == read_back.answer()
+        assert [(r.tail, r.layout) for r in at_once.records] == [(r.tail, r.layout) for r in read_back.records]
+        worded = {**written.result, "headline": "NaN"}
+        assert (Unrecorded.check(replace(written, result=JsonText.written(worded)), None).body
+                == Unrecorded.check(replace(written, result=JsonText.of(worded)), None).body)
 
 
 def test_an_answer_built_from_the_stored_text_is_always_valid_json(layers, mill_site):

@@ -72,7 +72,7 @@ def _compare(layers, rules, sites, report_m):
     combos = [(taxonomy.resolve(text), stage) for text in INDUSTRIES for stage in (Stage.NEW, Stage.EXISTING)]
     group = np.arange(len(sites)) % len(combos)
     bulk = screen([p.x for p in sites], [p.y for p in sites], group, combos, rules, layers, report_m)
-    headlines = site_headlines(bulk)
+    headlines = site_headlines(bulk).expanded()
     compared = 0
     for i, site in enumerate(sites):
         single = check(site, *combos[group[i]], rules, layers)
@@ -183,8 +183,28 @@ def test_situations_are_decided_once_and_shared_by_every_chunk(layers, rules):
     theirs = [again.patterns[k] for k in again.pattern[::-1]]
     assert all(a is b for a, b in zip(mine, theirs, strict=True))
     assert np.array_equal(first.overall, again.overall[::-1])
-    assert np.array_equal(site_headlines(first), site_headlines(again)[::-1])
+    assert np.array_equal(site_headlines(first).expanded(), site_headlines(again).expanded()[::-1])
     assert len({id(p) for p in mine}) > 50
+
+
+def test_situations_that_decide_alike_share_one_pattern(layers, rules):
+    """Flags a rule reads without effect (an area's edge where the area does not apply, a coverage the rule
+    does not need) do not make a new pattern: no two patterns of a screen say the same, and each headline,
+    count and 规划情形 row is made once for what they say."""
+    taxonomy = catalog.taxonomy()
+    combos = [(taxonomy.resolve(text), stage) for text in ("焦化", "造纸", "25") for stage in (Stage.NEW, Stage.EXISTING)]
+    rng = np.random.default_rng(12)
+    lon, lat = rng.uniform(110.2, 114.6, 20_000), rng.uniform(34.6, 40.7, 20_000)
+    bulk = screen(lon, lat, rng.integers(0, len(combos), 20_000), combos, rules, layers)
+    distinct = {id(p): p for p in bulk.patterns}.values()
+
+    def says(p):
+        return (p.industry, p.stage, tuple(p.plans), tuple(p.demonstration), tuple((f.rule.id, f.verdict, f.inside, f.boundary) for f in p.findings),
+                tuple((held.rule.id, held.why) for held in p.not_evaluated), tuple(r.id for r in p.conditions),
+                tuple((m.rule.id, m.match, m.at_edge) for m in p.measured), tuple(r.id for r in p.information))
+
+    assert len(distinct) > 50
+    assert len({says(p) for p in distinct}) == len(distinct)
 
 
 def test_near_cells_lie_within_the_distance_everywhere(layers):

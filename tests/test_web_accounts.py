@@ -6,6 +6,7 @@ configured, every response carries the security headers, and an open address wit
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -181,6 +182,37 @@ def test_api_tokens_authenticate_scripts_until_revoked(server, mill_site):
     subprocess.run([sys.executable, "-m", "siting", "users", "revoke-token", token_id, "--database", database], env=env, check=True)
     refused = httpx.get(f"{base}/api/checks", headers=bearer)
     assert refused.status_code == 401 and "已吊销" in refused.json()["error"]["message_zh"]
+
+
+def test_session_and_token_lookups_write_only_when_a_write_is_due(tmp_path):
+    """The gate reads a session or a token on the event loop (SQLite in WAL never makes a read wait) and sends
+    the lookup to a thread only for a write: the last-seen time, at most every 30 s, or an ended session's row."""
+    store = open_store(tmp_path / "accounts.sqlite")
+    store.add_user("王五", "reviewer", "二科", "not a hash: never logged in with")
+    session_id, csrf = store.create_session("王五")
+    found, due = store.looked_up_session(session_id)
+    assert (found.user.name, found.user.unit, found.csrf, due) == ("王五", "二科", csrf, False)
+
+    def age(seconds: float) -> None:
+        with sqlite3.connect(tmp_path / "accounts.sqlite") as connection:
+            connection.execute("UPDATE sessions SET seen_at = seen_at - ?", (seconds,))
+
+    age(31)
+    assert store.looked_up_session(session_id)[1] is True, "a touch is due"
+    assert store.session(session_id).user.name == "王五"
+    assert store.looked_up_session(session_id)[1] is False, "touched: no write due for another 30 s"
+    age(store.idle_s + 1)
+    assert store.looked_up_session(session_id) == (None, True), "idle too long: its row is to be deleted"
+    assert store.session(session_id) is None
+    assert store.looked_up_session(session_id) == (None, False), "deleted"
+    token_id, token = store.add_token("王五", "脚本")
+    (user, held), due = store.looked_up_token(token)
+    assert (user.name, held.id, due) == ("王五", token_id, True), "never used: its first use is written"
+    store.token_user(token)
+    assert store.looked_up_token(token)[1] is False
+    store.revoke_token(token_id)
+    assert store.looked_up_token(token) == (None, False)
+    store.close()
 
 
 def test_single_sign_on_header_from_the_trusted_proxy_names_an_existing_user(server):

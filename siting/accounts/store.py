@@ -97,6 +97,12 @@ class AccountStore:
         self._pid = os.getpid()
         self._create()
 
+    @property
+    def reads_without_waiting(self) -> bool:
+        """SQLite in WAL mode (how ``_create`` makes it): a read never waits for a writer, so an event loop
+        may make a lookup itself instead of sending it to a thread. PostgreSQL is a network round trip."""
+        return not self.postgres
+
     def describe(self) -> str:
         """The database for messages, without a password in it."""
         if not self.postgres:
@@ -237,19 +243,26 @@ class AccountStore:
 
     def session(self, session_id: str) -> Session | None:
         """The live session with this id, its last-seen time moved on; None when unknown, expired, or its user disabled."""
+        found, due = self.looked_up_session(session_id)
+        if due and found is None:
+            self._run("DELETE FROM sessions WHERE id_hash = ?", (secret_hash(session_id),))
+        elif due:
+            self._run("UPDATE sessions SET seen_at = ? WHERE id_hash = ?", (found.seen_at, secret_hash(session_id)))
+        return found
+
+    def looked_up_session(self, session_id: str) -> tuple[Session | None, bool]:
+        """:meth:`session` without its write: (the live session or None, whether a write is due: the ended
+        session to delete, or its last-seen time to move on, at most every 30 s). A caller that must not wait
+        on a writer reads here and calls :meth:`session` only when a write is due."""
         now = time.time()
-        key = secret_hash(session_id)
         rows = self._rows("SELECT s.csrf, s.created_at, s.seen_at, u.name, u.role, u.unit, u.enabled, u.created_at "
-                          "FROM sessions s JOIN users u ON u.name = s.user_name WHERE s.id_hash = ?", (key,))
+                          "FROM sessions s JOIN users u ON u.name = s.user_name WHERE s.id_hash = ?", (secret_hash(session_id),))
         if not rows:
-            return None
+            return None, False
         csrf, created_at, seen_at, *user = rows[0]
         if not user[3] or now - seen_at > self.idle_s or now - created_at > self.absolute_s:
-            self._run("DELETE FROM sessions WHERE id_hash = ?", (key,))
-            return None
-        if now - seen_at > _TOUCH_EVERY_S:
-            self._run("UPDATE sessions SET seen_at = ? WHERE id_hash = ?", (now, key))
-        return Session(User(user[0], user[1], user[2], bool(user[3]), user[4]), csrf, created_at, now)
+            return None, True
+        return Session(User(user[0], user[1], user[2], bool(user[3]), user[4]), csrf, created_at, now), now - seen_at > _TOUCH_EVERY_S
 
     def end_session(self, session_id: str) -> bool:
         return self._run("DELETE FROM sessions WHERE id_hash = ?", (secret_hash(session_id),)) == 1
@@ -266,16 +279,23 @@ class AccountStore:
 
     def token_user(self, token: str) -> tuple[User, Token] | None:
         """The enabled account a live (unrevoked) token belongs to, and the token; None otherwise."""
+        found, due = self.looked_up_token(token)
+        if due and found is not None:
+            self._run("UPDATE api_tokens SET last_used = ? WHERE id = ?", (found[1].last_used, found[1].id))
+        return found
+
+    def looked_up_token(self, token: str) -> tuple[tuple[User, Token] | None, bool]:
+        """:meth:`token_user` without its write: (the account and token or None, whether the token's
+        last-used time is due to be written, at most every 30 s), as :meth:`looked_up_session`."""
         rows = self._rows("SELECT t.id, t.label, t.created_at, t.last_used, t.csrf, u.name, u.role, u.unit, u.enabled, u.created_at "
                           "FROM api_tokens t JOIN users u ON u.name = t.user_name "
                           "WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.enabled = 1", (secret_hash(token),))
         if not rows:
-            return None
+            return None, False
         token_id, label, created_at, last_used, csrf, *user = rows[0]
         now = time.time()
-        if last_used is None or now - last_used > _TOUCH_EVERY_S:
-            self._run("UPDATE api_tokens SET last_used = ? WHERE id = ?", (now, token_id))
-        return User(user[0], user[1], user[2], bool(user[3]), user[4]), Token(token_id, user[0], label, created_at, now, False, csrf)
+        found = User(user[0], user[1], user[2], bool(user[3]), user[4]), Token(token_id, user[0], label, created_at, now, False, csrf)
+        return found, last_used is None or now - last_used > _TOUCH_EVERY_S
 
     def tokens(self, name: str | None = None) -> list[Token]:
         select = "SELECT id, user_name, label, created_at, last_used, revoked_at FROM api_tokens"

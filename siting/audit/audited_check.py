@@ -81,9 +81,13 @@ def _decide(inputs: CheckInput, layers: LayerSet, on: date) -> CheckResult:
                  project=inputs.project)
 
 
-def prepare(inputs: CheckInput, layers: LayerSet, channel: str, actor: Actor = LOCAL_ACTOR) -> tuple[CheckResult, CheckRecord]:
+def prepare(inputs: CheckInput, layers: LayerSet, channel: str, actor: Actor = LOCAL_ACTOR,
+            sealed_at_once: bool = False) -> tuple[CheckResult, CheckRecord]:
     """The check and its audit record, not yet stored: a web check worker computes it, the server's
-    audit writer stores it (with the records of concurrent checks, one commit) before answering."""
+    audit writer stores it (with the records of concurrent checks, one commit) before answering.
+
+    ``sealed_at_once``: the caller seals the record at once and never reads its result object
+    (:meth:`JsonText.written`), so the result's text is not decoded again."""
     now = now_utc()
     on = inputs.on or review_date(now)
     result = _decide(inputs, layers, on)
@@ -91,7 +95,8 @@ def prepare(inputs: CheckInput, layers: LayerSet, channel: str, actor: Actor = L
         id=new_check_id(now), created_at=now.isoformat(timespec="seconds"), checked_on=on.isoformat(),
         channel=channel, project=inputs.project.strip(),
         inputs={"industry": inputs.industry_text, "stage": inputs.stage_text, "site": inputs.given},
-        site_wkb=shapely.to_wkb(inputs.site), overall=result.overall.value, result=result_json(result),
+        site_wkb=shapely.to_wkb(inputs.site), overall=result.overall.value,
+        result=JsonText.written(result.to_dict()) if sealed_at_once else result_json(result),
         catalog_version=catalog_version(), layer_versions=layer_versions(layers),
         user=actor.user, role=actor.role, unit=actor.unit,
     )

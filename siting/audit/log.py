@@ -98,6 +98,10 @@ def _digest_of(prev_digest: str, values: list[tuple[str, object]]) -> str:
     return hashlib.sha256(prev_digest.encode() + _digest_input(values)[0]).hexdigest()
 
 
+# A result is a tree (no cycles to look for); built once, not per call as ``json.dumps(**options)`` builds one.
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, check_circular=False)
+
+
 class JsonText(dict):
     """A JSON object that keeps its canonical text (sorted keys, as a row stores it), read back from that text.
 
@@ -109,14 +113,28 @@ class JsonText(dict):
 
     @classmethod
     def of(cls, value: dict) -> JsonText:
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True, check_circular=False)  # a tree: same text, less work
+        text = _CANONICAL.encode(value)
         made = cls(json.loads(text))
         made.text = text
         return made
 
+    @classmethod
+    def written(cls, value: dict) -> JsonText:
+        """The canonical text, with ``value`` as written (its key order, tuples as tuples), not read back:
+        for a record sealed as soon as it is made (a check worker's), whose object is only tested, never
+        shown or compared, so decoding the 20 kB text again would be wasted. :meth:`read_back` gives the
+        object as :meth:`of` holds it."""
+        made = cls(value)
+        made.text = _CANONICAL.encode(value)
+        return made
+
+    def read_back(self) -> dict:
+        """The object as its text reads back (keys sorted, lists), as a stored row gives it."""
+        return json.loads(self.text)
+
 
 def _stored_json(value: dict) -> str:
-    return value.text if isinstance(value, JsonText) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return value.text if isinstance(value, JsonText) else _CANONICAL.encode(value)
 
 
 def default_path() -> Path:
@@ -156,16 +174,22 @@ def catalog_version() -> str:
     return digest.hexdigest()
 
 
-def layer_versions(layers: LayerSet) -> dict:
-    """Per layer: source digest, version and the demonstration flag; plus the ids of missing layers."""
-    return {
-        "layers": {
-            layer_id: {"sha256": layer.provenance.sha256, "version": layer.provenance.version,
-                       "demonstration": layer.provenance.demonstration}
-            for layer_id, layer in sorted(layers.layers.items())
-        },
-        "missing": sorted(layers.missing),
-    }
+def layer_versions(layers: LayerSet) -> JsonText:
+    """Per layer: source digest, version and the demonstration flag; plus the ids of missing layers.
+
+    With its stored text, encoded once per set of versions: every check of a worker stores the same ~4 kB.
+    Shared between records, so read only."""
+    return _layer_versions(tuple((layer_id, layer.provenance.sha256, layer.provenance.version, layer.provenance.demonstration)
+                                 for layer_id, layer in sorted(layers.layers.items())), tuple(sorted(layers.missing)))
+
+
+@lru_cache(maxsize=16)
+def _layer_versions(entries: tuple[tuple[str, str, str, bool], ...], missing: tuple[str, ...]) -> JsonText:
+    return JsonText.written({
+        "layers": {layer_id: {"sha256": sha256, "version": version, "demonstration": demonstration}
+                   for layer_id, sha256, version, demonstration in entries},
+        "missing": list(missing),
+    })
 
 
 @dataclass(frozen=True)

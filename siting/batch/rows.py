@@ -31,7 +31,7 @@ from spatial.crs import WGS84, transformer
 from spatial.errors import InputError
 from spatial.industry import Industry
 from spatial.layer import LayerSet
-from spatial.notes import render
+from spatial.notes import Note, render
 from spatial.rules import Action, Rule, Stage, Verdict
 from spatial.screening import DEFAULT_REPORT_M, Pattern, Screening, screen, site_headlines
 from spatial.semantics import VERDICTS
@@ -371,8 +371,9 @@ def _tables(table: pa.Table, rows: NDArray, valid: NDArray, lon: NDArray, lat: N
     distances = _appended(_empty_texts(n), site_row[stated],
                           pc.binary_join_element_wise(rule.filter(pa.array(stated)), metres, "="))
 
-    headlines = np.full(n, "", dtype=object)
-    headlines[valid] = site_headlines(screening)
+    headlines = site_headlines(screening)
+    headline = np.full(n, len(headlines.texts), dtype=np.int64)  # one past the texts: unchecked, ""
+    headline[valid] = headlines.codes
     checked = np.zeros(n, dtype=bool)
     checked[valid] = True
     severity = np.full(n, len(VERDICTS), dtype=np.int8)
@@ -387,7 +388,7 @@ def _tables(table: pa.Table, rows: NDArray, valid: NDArray, lon: NDArray, lat: N
         REASON: reasons.column(),
         "结论": _dictionary(severity, [*_LABELS, ""]),
         "verdict": _dictionary(severity, [*_CODES, ""]),
-        "理由": pa.array(headlines, pa.string()),
+        "理由": pa.array([*headlines.texts, ""], pa.string()).take(pa.array(headline)),
         "经度_WGS84": pa.array(np.round(lon, 7), pa.float64(), mask=~checked),
         "纬度_WGS84": pa.array(np.round(lat, 7), pa.float64(), mask=~checked),
         "高斯投影带EPSG": pa.array(epsg, pa.int64(), mask=~checked),
@@ -466,6 +467,7 @@ _SITUATIONS_LOCK = threading.Lock()
 _DESCRIBING = threading.Lock()  # held while describing new situations (Python: nothing lost to the wait)
 _KEYS: dict[tuple, str] = {}  # situation content → key, written under _DESCRIBING
 _KEYS_KEPT = 1 << 16  # as many as spatial.screening keeps situations: a long-lived process forgets, never grows
+_RENDERED: dict[int, tuple[Note, str]] = {}  # by id(note): the note and its text, written under _DESCRIBING
 
 
 def _described(patterns: list[Pattern]) -> list[Situation]:
@@ -488,7 +490,7 @@ def _situation(pattern: Pattern) -> Situation:
     chunking and run names the same situation alike."""
     records = [("结论", f.rule.id, _VERDICT_LABELS[f.verdict], _OUTSIDE_NOTE if f.boundary else f.rule.zone.describe(""))
                for f in sorted(pattern.findings, key=_first_id)]
-    records += [("未评估", held.rule.id, _NOT_EVALUATED_LABELS[held.rule.action], render(held.why))
+    records += [("未评估", held.rule.id, _NOT_EVALUATED_LABELS[held.rule.action], _rendered(held.why))
                 for held in sorted(pattern.not_evaluated, key=_first_id)]
     records += [("一般条件", rule.id, "", rule.zone.describe("")) for rule in sorted(pattern.conditions, key=_id)]
     records += [("量测", m.rule.id, "见量测明细", _EDGE_NOTE if m.at_edge else "") for m in sorted(pattern.measured, key=_first_id)]
@@ -509,6 +511,17 @@ def _situation(pattern: Pattern) -> Situation:
             listed[label].append(rule_id)
     return Situation(key, (pattern.industry.label, pattern.stage.value, plans), records,
                      tuple("; ".join(ids) for ids in listed.values()), "、".join(pattern.demonstration), len(pattern.not_evaluated))
+
+
+def _rendered(note: Note) -> str:
+    """A note's text, once per note object: the screen shares one decision, so one note, among the situations
+    it occurs in. Under _DESCRIBING; the note is kept with its text, so its id is not reused while kept."""
+    found = _RENDERED.get(id(note))
+    if found is None:
+        if len(_RENDERED) >= _KEYS_KEPT:
+            _RENDERED.clear()
+        found = _RENDERED[id(note)] = (note, render(note))
+    return found[1]
 
 
 def _id(rule: Rule) -> str:

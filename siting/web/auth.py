@@ -195,7 +195,7 @@ class AccountGate:
         authorization = _header(scope, b"authorization")
         if authorization is not None:
             scheme, _, token = authorization.partition(" ")
-            found = await anyio.to_thread.run_sync(store.token_user, token.strip()) if scheme.lower() == "bearer" else None
+            found = await _looked_up(store, store.looked_up_token, store.token_user, token.strip()) if scheme.lower() == "bearer" else None
             if found is None:
                 return None, None, _refusal(401, InputError(
                     "Authorization", scheme[:20], "API 令牌无效、已吊销，或其账户已停用；请用 siting users token 签发新令牌。",
@@ -204,7 +204,7 @@ class AccountGate:
             user, token_row = found
             return Identity(Actor(user.name, user.role, user.unit), "token", token_row.csrf), None, None
         session_id = _cookie(scope, SESSION_COOKIE)
-        session = await anyio.to_thread.run_sync(store.session, session_id) if session_id else None
+        session = await _looked_up(store, store.looked_up_session, store.session, session_id) if session_id else None
         sso_name = _header(scope, self.settings.sso_header.lower().encode()) if self.settings.sso_header else None
         if sso_name is not None and self.settings.trusted(scope["state"]["peer"]):
             sso_name = unquote(sso_name.strip())
@@ -220,6 +220,17 @@ class AccountGate:
         if session is not None:
             return Identity(Actor(session.user.name, session.user.role, session.user.unit), "session", session.csrf, session_id), None, None
         return None, None, None
+
+
+async def _looked_up(store: AccountStore, read: Callable[[str], tuple[Any, bool]], lookup: Callable[[str], Any], secret: str) -> Any:
+    """A session's or token's row, read on the event loop when the store reads without waiting (SQLite WAL):
+    no thread hop per request. ``lookup`` (which also writes) goes to a thread only when a write is due
+    (at most every 30 s per session or token) or the store is PostgreSQL."""
+    if store.reads_without_waiting:
+        found, due = read(secret)
+        if not due:
+            return found
+    return await anyio.to_thread.run_sync(lookup, secret)
 
 
 def _with_session_cookie(send: Send, scope: Scope, session_id: str, max_age: float) -> Send:

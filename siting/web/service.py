@@ -98,12 +98,13 @@ class Service:
         return self._layers
 
     def check(self, request: CheckRequest, site: Any, given: dict, channel: str,
-              actor: Actor = LOCAL_ACTOR) -> tuple[CheckResult, CheckRecord]:
+              actor: Actor = LOCAL_ACTOR, sealed_at_once: bool = False) -> tuple[CheckResult, CheckRecord]:
         """The one decision path, run inside a check worker (``siting.web.workers``): the result and its
-        record, which the server stores before it answers (:class:`Unrecorded`)."""
+        record, which the server stores before it answers (:class:`Unrecorded`); ``sealed_at_once`` as
+        :func:`prepare` takes it."""
         try:
             inputs = CheckInput.parse(site, given, request.industry, request.stage, request.project)
-            return prepare(inputs, self.layers, channel, actor=actor)
+            return prepare(inputs, self.layers, channel, actor=actor, sealed_at_once=sealed_at_once)
         except InputError as error:
             raise api_error(error) from None
 
@@ -148,7 +149,7 @@ def worker_service(database: str | Path | None, limits: Limits) -> Service:
 def point_job(service: Service, request: CheckRequest, actor: Actor = LOCAL_ACTOR) -> Unrecorded:
     """POST /api/check, in a worker."""
     site, given = request.site()
-    record = service.check(request, site, given, "api", actor)[1]
+    record = service.check(request, site, given, "api", actor, sealed_at_once=True)[1]
     return Unrecorded.check(record, service.database)
 
 
@@ -156,7 +157,7 @@ def file_job(service: Service, filename: str | None, data: bytes, request: Check
              actor: Actor = LOCAL_ACTOR) -> Unrecorded:
     """POST /api/check/file, in a worker: the upload is read (file guards, GDAL) under the worker's caps too."""
     site, given = read_upload(filename, data, request.crs, service.limits)
-    record = service.check(request, site, given, "api-file", actor)[1]
+    record = service.check(request, site, given, "api-file", actor, sealed_at_once=True)[1]
     return Unrecorded.check(record, service.database)
 
 

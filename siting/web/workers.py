@@ -179,7 +179,8 @@ class Unrecorded:
         result = record.result
         if (not isinstance(result, JsonText) or not result or "audit" in result
                 or "NaN" in result.text or "Infinity" in result.text):  # JSON has no NaN: ``of`` refuses one, as before
-            return cls.of(result | {"audit": record.echo()}, (record,), database)
+            shown = result.read_back() if isinstance(result, JsonText) else result  # its keys in the stored order
+            return cls.of(shown | {"audit": record.echo()}, (record,), database)
         echo = json.dumps(record.echo(), ensure_ascii=False, separators=(",", ":")).encode()
         return cls(echo, (record.sealed(),), database, echo_only=True)
 
