@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from spatial.findings import CheckResult, Finding, NotEvaluated
 
 FOLD_M = 5_000.0  # compliant site findings farther than this are counted, not listed
+# How ``decisive`` ranks findings of one verdict by group: a zone about the site first.
+GROUP_ORDER = {"site": 0, "area": 1, "undetermined": 2}
 
 GROUP_LABELS = {"site": "场址所在或邻近的管控区", "area": "规划范围内普遍适用的行业条款（与场址位置无关）",
                 "undetermined": "未能确定的条款（范围未界定或缺少图层）"}
@@ -71,8 +73,7 @@ def decisive(findings: list[Finding]) -> Finding | None:
     site before a plan-wide condition, then the one the site lies deepest in."""
     if not findings:
         return None
-    order = {"site": 0, "area": 1, "undetermined": 2}
-    return min(findings, key=lambda f: (-f.verdict.severity, order[f.group], -(f.margin_m if _finite(f.margin_m) else -math.inf),
+    return min(findings, key=lambda f: (-f.verdict.severity, GROUP_ORDER[f.group], -(f.margin_m if _finite(f.margin_m) else -math.inf),
                                         f.rule.id))
 
 

@@ -30,6 +30,15 @@ MAP_WINDOW_M = 15_000  # zones are drawn for maps within this distance of the si
 _WINDOW_TOLERANCE_M = 500.0
 
 
+def group_of(rule: Rule) -> str:
+    """The group a finding of ``rule`` falls in: ``site``, a zone the site is in or near; ``area``, a condition
+    anywhere in the plan's (or the named county's) area; ``undetermined``, a zone the plan gives no extent."""
+    kind = rule.zone.kind
+    if kind is ZoneKind.UNDEFINED:
+        return "undetermined"
+    return "area" if kind is ZoneKind.JURISDICTION else "site"
+
+
 @dataclass(frozen=True)
 class Finding:
     rule: Rule
@@ -62,12 +71,7 @@ class Finding:
 
     @property
     def group(self) -> str:
-        """``site``: a zone the site is in or near; ``area``: a condition anywhere in the plan's
-        (or the named county's) area; ``undetermined``: a zone the plan gives no extent."""
-        kind = self.rule.zone.kind
-        if kind is ZoneKind.UNDEFINED:
-            return "undetermined"
-        return "area" if kind is ZoneKind.JURISDICTION else "site"
+        return group_of(self.rule)
 
     @cached_property
     def zone_geometry(self) -> BaseGeometry | None:

@@ -27,11 +27,11 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from spatial.answer import MissingLayerGroup, decisive, headline_of, missing_layer_groups
+from spatial.answer import GROUP_ORDER, MissingLayerGroup, decisive, headline_of, missing_layer_groups
 from spatial.crs import transformer
 from spatial.decision import AreaScope, Coverage, RuleBook, RuleDecision, Situation, decide, demonstration_layers, rule_book
 from spatial.engine import DEEP, FAR, NEAR, PreparedZones, TargetKey, ZoneIndex, gk_epsg, grid_codes, prepared
-from spatial.findings import Finding, NotEvaluated
+from spatial.findings import Finding, NotEvaluated, group_of
 from spatial.industry import Industry, IndustryMatch
 from spatial.layer import LayerSet
 from spatial.measure import measure
@@ -189,14 +189,25 @@ def site_headlines(screening: Screening) -> Headlines:
     lead = severity[notable] == screening.overall[sites]
     candidates = notable[lead]
     owner = np.searchsorted(starts, np.flatnonzero(lead), side="right") - 1
-    columns = [measured[name].to_numpy()[candidates].tolist() for name in ("inside", "distance_m", "margin_m", "boundary")]
-    rule_codes = measured["rule"].cat.codes.to_numpy()[candidates].tolist()
+    # Each site's decisive measured finding, picked in arrays: ``decisive`` over the fixed findings and that one
+    # alone gives what it gives over them and every measured finding (a minimum of minimums; same order of keys).
+    rule_codes = measured["rule"].cat.codes.to_numpy()[candidates].astype(np.int64)
+    ids = np.array([rule.id for rule in screening.rules], dtype=str)
+    id_rank = np.empty(len(ids), dtype=np.int64)
+    id_rank[np.argsort(ids, kind="stable")] = np.arange(len(ids))
+    group_rank = np.array([GROUP_ORDER[group_of(rule)] for rule in screening.rules], dtype=np.int64)
+    margin = measured["margin_m"].to_numpy()[candidates]
+    depth = np.where(np.isfinite(margin), -margin, np.inf)
+    ranked = np.lexsort((id_rank[rule_codes], depth, group_rank[rule_codes], owner))
+    first = ranked[np.r_[True, owner[ranked][1:] != owner[ranked][:-1]]] if len(ranked) else ranked
+    leads = candidates[first]
+    columns = [measured[name].to_numpy()[leads].tolist() for name in ("inside", "distance_m", "margin_m", "boundary")]
     # Per measured rule, once: its layer's name and the zone's wording (the same for every site).
     names = [screening.layer_names.get(rule.zone.layer, "") for rule in screening.rules]
     zones = [rule.zone.describe(name) for rule, name in zip(screening.rules, names, strict=True)]
     found: list[list[Finding]] = [[] for _ in range(len(starts))]
-    for code, verdict, at, inside, distance, margin, boundary in zip(rule_codes, severity[candidates].tolist(), owner.tolist(),
-                                                                     *columns, strict=True):
+    for code, verdict, at, inside, distance, margin, boundary in zip(rule_codes[first].tolist(), severity[leads].tolist(),
+                                                                     owner[first].tolist(), *columns, strict=True):
         rule = screening.rules[code]
         found[at].append(Finding(rule, VERDICTS[verdict], rule.zone.layer, names[code], zones[code],
                                  inside, _or_none(distance), _or_none(margin), boundary, (),
@@ -228,6 +239,10 @@ class _PatternParts:
         self.first_missing, self.held = pattern.missing
         self.demonstration = bool(pattern.demonstration)
         self._plain: dict[int, str] = {}
+        # Per severity, the decisive fixed finding: ``decisive`` over it and a site's measured ones gives what it
+        # gives over all of them (a minimum of minimums). Headlines a fixed finding leads depend on the counts alone.
+        self._leads = {severity: decisive(found) for severity, found in self.by_verdict.items()}
+        self._led: dict[tuple[int, tuple[int, ...]], str] = {}
 
     def plain(self, overall: int) -> str:
         """The headline of a site with no measured finding above compliant, made once per verdict
@@ -239,12 +254,19 @@ class _PatternParts:
     def headline(self, overall: int, measured: list[Finding], tally: list[int]) -> str:
         """``overall``: the site's severity; ``measured``: its measured findings with that verdict; ``tally``: per
         severity, how many of all its measured findings have it (compliant ones not counted)."""
-        lead = decisive(self.by_verdict.get(overall, []) + measured)
+        fixed = self._leads.get(overall)
+        lead = decisive([fixed, *measured] if fixed is not None else measured)
         counts = [mine + theirs for mine, theirs in zip(self.tally, tally, strict=True)]
         if lead is not None and lead.verdict is not Verdict.COMPLIANT:
             counts[lead.verdict.severity] -= 1
+        key = (overall, tuple(counts))
+        if lead is fixed and key in self._led:
+            return self._led[key]
         others = Counter({VERDICTS[severity]: count for severity, count in enumerate(counts) if count > 0})
-        return headline_of(VERDICTS[overall], lead, others, self.held, self.first_missing, self.demonstration)[0]
+        text = headline_of(VERDICTS[overall], lead, others, self.held, self.first_missing, self.demonstration)[0]
+        if lead is fixed:
+            self._led[key] = text
+        return text
 
 
 def horizons(rules: list[Rule] | tuple[Rule, ...], layers: LayerSet, report_m: float) -> dict[TargetKey, float]:

@@ -29,7 +29,7 @@ from siting.text_fields import clean_text
 from spatial.coordinates import LonLatProblem, geographic_to_wgs84, lonlat_problems, lonlat_refusal, parse_point, resolve_crs
 from spatial.crs import WGS84, transformer
 from spatial.errors import InputError
-from spatial.industry import Industry
+from spatial.industry import Industry, Taxonomy
 from spatial.layer import LayerSet
 from spatial.notes import Note, render
 from spatial.rules import Action, Rule, Stage, Verdict
@@ -267,9 +267,35 @@ def _industries(table: pa.Table, columns: Columns, options: Options, reasons: _R
         if not text:
             raise InputError("industry", text, "缺少行业：请填写行业列，或用 --industry 给出全表统一的行业。",
                              "no industry: fill the industry column or give one for all rows with --industry.")
-        return taxonomy.resolve(text)
+        return _resolved(taxonomy, text)
 
     return _each_distinct(table, columns.industry, options.industry or "", parse, columns.industry or "--industry", reasons)
+
+
+# The taxonomy, and its answers to the texts met: an industry, or the refusal's field, value and fixes.
+_RESOLVED: list[tuple[Taxonomy, dict[str, Industry | tuple[str, object, str, str]]]] = []
+_RESOLVED_LOCK = threading.Lock()
+_RESOLVED_KEPT = 10_000  # texts kept per run at most
+
+
+def _resolved(taxonomy: Taxonomy, text: str) -> Industry:
+    """``taxonomy.resolve``, each text once per run: every chunk meets the same misspelt industries, and the
+    suggestions for one (difflib over every class name) cost milliseconds."""
+    with _RESOLVED_LOCK:
+        if not _RESOLVED or _RESOLVED[0][0] is not taxonomy:
+            _RESOLVED[:] = [(taxonomy, {})]
+        answers = _RESOLVED[0][1]
+    answer = answers.get(text)
+    if answer is None:
+        try:
+            answer = taxonomy.resolve(text)
+        except InputError as error:  # kept as its parts: a kept exception would keep every chunk's frames
+            answer = (error.field, error.value, error.fix_zh, error.fix_en)
+        if len(answers) < _RESOLVED_KEPT:
+            answers[text] = answer
+    if isinstance(answer, tuple):
+        raise InputError(*answer)
+    return answer
 
 
 def _stages(table: pa.Table, columns: Columns, options: Options, reasons: _Reasons) -> tuple[list[Stage | None], NDArray]:
