@@ -54,6 +54,10 @@ class InputError(ValueError):
         self.fix_en = fix_en
         super().__init__(self.message)
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, object, str, str]]:
+        """Pickled as its parts (a batch worker process sends it to its parent)."""
+        return type(self), (self.field, self.value, self.fix_zh, self.fix_en)
+
     @property
     def message(self) -> str:
         return (

@@ -28,7 +28,7 @@ import shapely
 from numpy.typing import NDArray
 
 from spatial.answer import GROUP_ORDER, MissingLayerGroup, decisive, headline_of, missing_layer_groups
-from spatial.crs import transformer
+from spatial.crs import SHANXI_BOUNDS, transformer
 from spatial.decision import AreaScope, Coverage, RuleBook, RuleDecision, Situation, decide, demonstration_layers, rule_book
 from spatial.engine import DEEP, FAR, NEAR, PreparedZones, TargetKey, ZoneIndex, gk_epsg, grid_codes, prepared
 from spatial.findings import Finding, NotEvaluated, group_of
@@ -306,17 +306,19 @@ class _RuleList:
         # and their applicable rules with how the industry matches each.
         self._combos: dict[tuple[Industry, Stage, frozenset[str]], tuple[int, NDArray, list[tuple[Rule, IndustryMatch]]]] = {}
         self._numbered = 0
-        # The outcomes of rules met so far, shared by every combination whose industry matches a rule alike: by
-        # (id(rule), id(match), named), then by the value of the flags the rule reads. At most one entry per rule,
-        # match and naming: bounded by the rule list.
-        self._outcomes: dict[tuple[int, int, bool], dict[object, RuleDecision | None]] = {}
-        self._decisions: dict[tuple, RuleDecision] = {}  # every distinct decision made (``_interned``): bounded alike
+        # The outcomes of rules met so far, as decision codes, shared by every combination whose industry matches a
+        # rule alike: by (id(rule), id(match), named), then by the value of the flags the rule reads. At most one
+        # entry per rule, match and naming: bounded by the rule list.
+        self._outcomes: dict[tuple[int, int, bool], dict[object, int]] = {}
+        self._decided: list[RuleDecision | None] = [None]  # every distinct decision made, by its code (``_code``)
+        self._codes: dict[tuple, int] = {}  # a decision's parts → its code: bounded alike
+        self._readings: dict[tuple, tuple] = {}  # by combination: what ``_reading`` works out
         self._hits: dict[tuple[int, int], int] = {}  # by (id(rule), id(match)): a measured rule's severity well inside
         self._columns: dict[int, tuple[list[int], NDArray]] = {}  # by id(rule): the flag columns its outcome reads, their weights
         self._missing_groups: dict[tuple, tuple[MissingLayerGroup | None, int]] = {}  # by the not-evaluated rules
         self._situations: dict[tuple[int, bytes], Pattern] = {}
-        # Patterns by what makes them: (combination, plan and unit flags, identities of the rules' decisions);
-        # written under _deciding.
+        # Patterns by what makes them: (combination, plan and unit flags, codes of the rules' decisions); written
+        # under _deciding.
         self._alike: dict[tuple, Pattern] = {}
         self._lock = threading.Lock()
         self._deciding = threading.Lock()  # held while deciding new situations (Python: nothing lost to the wait)
@@ -389,41 +391,61 @@ class _RuleList:
 
     def _decide(self, entry: tuple[Industry, Stage, frozenset[str]], flags: NDArray) -> list[Pattern]:
         """The patterns of situations of one combination (rows of flags). A rule's outcome depends only on
-        the few flags it reads: it is worked out once per rule, industry match, naming and value of those, and kept."""
+        the few flags it reads: it is worked out once per rule, industry match, naming and value of those, and
+        kept as the code of its decision (``_code``). Rows with the same codes and plan and unit flags share a pattern."""
         industry, stage, named = entry
-        with self._lock:
-            known = self._combos.get(entry)
-        rules = known[2] if known is not None else applicable(self.rules, industry, stage)
-        per_rule = []
-        for rule, match in rules:
-            columns, weights = self._reads(rule)
-            if len(columns) < 63:
-                states = (flags[:, columns] @ weights).tolist()
-            else:
-                states = [bytes(state) for state in np.packbits(flags[:, columns], axis=1)]
-            with self._lock:  # threads may both add an outcome: the same one
-                outcomes = self._outcomes.setdefault((id(rule), id(match), rule.id in named), {})
-            for k, state in enumerate(states):
-                if state not in outcomes:
-                    outcomes[state] = self._interned(self._outcome(rule, match, named, flags[k]))
-            per_rule.append([outcomes[state] for state in states])
+        rules, weights, outcomes = self._reading(entry)
+        states = (flags.astype(np.int64) @ weights).tolist()  # per row, the value of the flags each rule reads
+        wide = [j for j, (rule, _) in enumerate(rules) if len(self._reads(rule)[0]) >= 63]
+        for j in wide:  # read too many flags for one number: their values as bytes
+            packed = np.packbits(flags[:, self._reads(rules[j][0])[0]], axis=1)
+            for row, value in zip(states, packed, strict=True):
+                row[j] = bytes(value)
         c, v = len(self.codes), len(self.coverages)
         plan_column = [self.codes.index(plan.jurisdiction) for plan in self.plans]
         unit_column = [3 * c + v + i for i in range(len(self.units))]
         areas = np.ascontiguousarray(np.packbits(flags[:, plan_column + unit_column], axis=1))
         areas = areas.view(np.dtype((np.void, areas.shape[1]))).ravel().tolist() if areas.shape[1] else [b""] * len(flags)
         patterns = []
-        for k, decisions in enumerate(zip(*per_rule, strict=True) if per_rule else [()] * len(flags)):
-            # Flags that differ only where no rule's decision and no plan or unit layer changes give the same
-            # pattern: decisions are shared objects (``_outcomes``), told apart by identity.
-            key = (entry, areas[k], tuple(map(id, decisions)))
+        for k, row in enumerate(states):
+            codes = []
+            for j, state in enumerate(row):
+                code = outcomes[j].get(state)
+                if code is None:
+                    rule, match = rules[j]
+                    code = outcomes[j][state] = self._code(self._outcome(rule, match, named, flags[k]))
+                codes.append(code)
+            # Flags that differ only where no rule's decision and no plan or unit layer changes give the same pattern.
+            key = (entry, areas[k], tuple(codes))
             pattern = self._alike.get(key)
             if pattern is None:
-                pattern = self._alike[key] = self._pattern(industry, stage, flags[k], plan_column, unit_column, decisions)
+                with self._lock:
+                    decided = [self._decided[code] for code in codes]
+                pattern = self._alike[key] = self._pattern(industry, stage, flags[k], plan_column, unit_column, tuple(decided))
                 if len(self._alike) > SITUATIONS_KEPT:
                     del self._alike[next(iter(self._alike))]
             patterns.append(pattern)
         return patterns
+
+    def _reading(self, entry: tuple[Industry, Stage, frozenset[str]]) -> tuple[list[tuple[Rule, IndustryMatch]], NDArray, list[dict]]:
+        """A combination's applicable rules, the weights that give, in one product with a row of flags, the value
+        of the flags each reads (a zero column for a rule reading 63 or more), and each rule's outcomes by value."""
+        with self._lock:
+            known = self._combos.get(entry)
+            reading = self._readings.get(entry)
+        if reading is None:
+            rules = known[2] if known is not None else applicable(self.rules, entry[0], entry[1])
+            weights = np.zeros((self.width, len(rules)), dtype=np.int64)
+            for j, (rule, _) in enumerate(rules):
+                columns, column_weights = self._reads(rule)
+                if len(columns) < 63:
+                    weights[columns, j] = column_weights
+            with self._lock:  # threads may both add an outcome table: the same one
+                outcomes = [self._outcomes.setdefault((id(rule), id(match), rule.id in entry[2]), {}) for rule, match in rules]
+                reading = self._readings[entry] = (rules, weights, outcomes)
+                if len(self._readings) > SITUATIONS_KEPT:
+                    del self._readings[next(iter(self._readings))]
+        return reading
 
     def _pattern(self, industry: Industry, stage: Stage, row: NDArray, plan_column: list[int], unit_column: list[int],
                  decisions: tuple[RuleDecision | None, ...]) -> Pattern:
@@ -454,15 +476,20 @@ class _RuleList:
                     del self._missing_groups[next(iter(self._missing_groups))]
         return found
 
-    def _interned(self, decision: RuleDecision | None) -> RuleDecision | None:
-        """One object per distinct decision: flag values a rule reads alike (an edge flag where its area does not
-        apply) then give the same object, and so the same pattern. Its reason and layer name follow from the rest."""
+    def _code(self, decision: RuleDecision | None) -> int:
+        """The code of a decision, one per distinct decision (0: the rule does not reach the site): flag values
+        a rule reads alike (an edge flag where its area does not apply) then give the same code, and so the same
+        pattern. Its reason and layer name follow from the rest."""
         if decision is None:
-            return None
+            return 0
         key = (id(decision.rule), id(decision.match), id(decision.disposition), id(decision.verdict), decision.inside,
                decision.boundary, decision.at_edge, decision.partial, decision.layer)
         with self._lock:
-            return self._decisions.setdefault(key, decision)
+            code = self._codes.get(key)
+            if code is None:
+                code = self._codes[key] = len(self._decided)
+                self._decided.append(decision)
+            return code
 
     def _hit(self, rule: Rule, match: IndustryMatch) -> int:
         """A measured rule's severity for a site well inside (``rule_verdict``), once per rule and match."""
@@ -576,6 +603,32 @@ def screen(lon: NDArray, lat: NDArray, group: NDArray, combos: list[Combo], rule
     names = {key.layer: layers.layers[key.layer].name for key in need}
     return Screening(_unsort(overall, locality), _unsort(membership.epsg, locality), _unsort(site_pattern.astype(np.int32), locality),
                      patterns, measured, names, measured_list)
+
+
+def prime(rules: list[Rule], layers: LayerSet, report_m: float = DEFAULT_REPORT_M) -> None:
+    """Classify every grid column and prepare every target, in Shanxi's GK zones, that screening with
+    ``rules`` may read; otherwise each is worked out when a chunk first needs it.
+
+    A batch calls this before it forks its worker processes: they then share what it made (copy on
+    write) instead of each making it again, and the parent keeps the grid for the next run.
+    """
+    zones = prepared(layers)
+    known = _RuleList.of(list(rules), layers)
+    accuracy = layers.admin.provenance.accuracy_m
+    for key in known.jurisdictions:
+        zones.grid_column(key, accuracy)
+    for key in known.coverages + known.units:
+        zones.grid_column(key, 0.0)
+    for key, reach in known.reaches:
+        zones.grid_column(key, reach)
+        zones.near_column(key, reach)
+    limits = known.limits(report_m)
+    for key, horizon in limits.items():
+        zones.grid_column(key, horizon)
+    keys = [*known.jurisdictions, *known.coverages, *known.units, *(key for key, _ in known.reaches), *limits]
+    west, _, east, _ = SHANXI_BOUNDS
+    for code in np.unique(gk_epsg(np.linspace(west, east, 64))).tolist():
+        zones.zone(code).ensure(keys)
 
 
 def _concatenate(arrays: list[NDArray], dtype: type) -> NDArray:

@@ -3,8 +3,9 @@
 The layer sources are verified once per run (when the layers are loaded), then the
 input is read, checked and written chunk by chunk with a progress bar on stderr (rows per
 second and time left; ``--quiet`` for scripts). Reading, screening and writing overlap:
-chunks are screened on threads while the next is read, and a writer thread takes finished
-chunks from a bounded queue, so memory stays flat in the number of rows. Every input row
+chunks are screened in worker processes forked once the layers are loaded (``siting.batch.workers``)
+while this process reads the next, and a writer thread takes finished chunks from a bounded
+queue, so memory stays flat in the number of rows. Every input row
 appears in the output, in input order; a row that could not be checked says why. The bulk
 grid's classified columns are kept beside the layer cache, so that only a run meeting new
 targets classifies them.
@@ -19,25 +20,25 @@ import queue
 import sys
 import threading
 from collections import Counter, deque
-from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from layers import catalog
 from layers.build import data_dir, load_layers
 from layers.io.grid_cache import GridCache
 from siting.batch.files import ResultWriter, SiteTable
-from siting.batch.rows import FIELDS, ChunkResult, Columns, Options, resolve_columns, screen_chunk
+from siting.batch.rows import FIELDS, ChunkResult, Options, resolve_columns
+from siting.batch.workers import ChunkProcesses, ChunkThreads, result_of
 from siting.memory import arrow_pool_returning_memory, freeze_long_lived
 from spatial.engine import prepared
 from spatial.errors import InputError
 from spatial.rules import Verdict
-from spatial.screening import DEFAULT_REPORT_M
+from spatial.screening import DEFAULT_REPORT_M, prime
 
-_MAX_DEFAULT_THREADS = 4  # each thread holds a chunk in memory: more must be asked for
+_MAX_DEFAULT_PROCESSES = 4  # each worker holds a chunk in memory: more must be asked for
 _WRITE_QUEUE = 2  # finished chunks waiting for the writer thread
 
 
@@ -56,8 +57,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help=f"在各管控区最宽边界带以外再精确报告距离的范围（米，默认 {DEFAULT_REPORT_M:g}；inf 为全部精确）")
     batch.add_argument("--chunk-rows", type=int, default=50_000, help="每批读入的行数（默认 50000）")
     batch.add_argument("--engine", choices=["local", "dask"], default="local", help="local：本进程；dask：dask 集群")
-    batch.add_argument("--threads", type=int, default=min(len(os.sched_getaffinity(0)), _MAX_DEFAULT_THREADS),
-                       help=f"local 引擎同时审查的批数（线程，默认为可用 CPU 核数，至多 {_MAX_DEFAULT_THREADS}）")
+    batch.add_argument("--processes", "--threads", dest="processes", type=int,
+                       default=min(len(os.sched_getaffinity(0)), _MAX_DEFAULT_PROCESSES),
+                       help=f"local 引擎同时审查的批数（各在一个工作进程中；默认为可用 CPU 核数，至多 {_MAX_DEFAULT_PROCESSES}）")
     batch.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed 调度器地址，如 tcp://10.0.0.5:8786；不给则在本机启动集群")
     batch.add_argument("--workers", type=int, default=2, help="本机 dask 集群的工作进程数（默认 2）")
     batch.add_argument("--quiet", action="store_true", help="不显示进度条（供脚本调用）")
@@ -66,8 +68,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.chunk_rows < 1:
         raise InputError("--chunk-rows", args.chunk_rows, "应为正整数。", "must be a positive integer.")
-    if args.threads < 1:
-        raise InputError("--threads", args.threads, "应为正整数。", "must be a positive integer.")
+    if args.processes < 1:
+        raise InputError("--processes", args.processes, "应为正整数。", "must be a positive integer.")
     if not args.report_m >= 0:
         raise InputError("--report-m", args.report_m, "应为非负的米数（inf 表示全部精确）。", "must be a non-negative number of metres (inf: every distance).")
     arrow_pool_returning_memory()
@@ -87,16 +89,20 @@ def run(args: argparse.Namespace) -> int:
         zones = prepared(layers)
         grid_cache = GridCache(zones, data_dir() / "layers")
         grid_cache.load()  # classified by earlier runs on these layers: not again
-        freeze_long_lived()
-        with tqdm(total=table.total, unit="行", unit_scale=True, desc="批量审查", file=sys.stderr,
-                  disable=True if args.quiet else None) as bar:
-            if args.engine == "dask":
-                from siting.batch.dask_engine import run_dask
+        if args.engine == "dask":
+            from siting.batch.dask_engine import run_dask
 
-                results = run_dask(table, columns, options, args.scheduler, args.workers, bar)
-            else:
-                results = _run_local(table, columns, options, rules, layers, bar, args.threads)
-            _write_behind(results, writer, counts)
+            freeze_long_lived()
+            with _progress(table, args.quiet) as bar:
+                _write_behind(run_dask(table, columns, options, args.scheduler, args.workers, bar), writer, counts)
+        else:
+            several = table.total > args.chunk_rows  # a guess for CSV (line breaks in cells count): only the speed depends on it
+            if several:
+                prime(rules, layers, options.report_m)  # made once here, shared by every worker
+            freeze_long_lived()
+            kind = ChunkProcesses if several else ChunkThreads
+            with kind(args.processes, columns, options, rules, layers) as screener, _progress(table, args.quiet) as bar:
+                _write_behind(_run_local(table, screener, bar, args.processes + several), writer, counts)
     grid_cache.save()  # after the results are in place: the cache is never what a run waits for or fails on
     _report(counts, writer)
     return 0
@@ -133,25 +139,27 @@ def _write_behind(results: Iterable[ChunkResult], writer: ResultWriter, counts: 
         raise failed[0]
 
 
-def _run_local(table: SiteTable, columns: Columns, options: Options, rules: list, layers, bar: tqdm, threads: int):
-    """Chunk results in input order, ``threads`` chunks screened at once (GEOS releases the
-    GIL) while the next is read; no more than that many chunks are held, so memory stays flat."""
+def _progress(table: SiteTable, quiet: bool) -> tqdm:
+    return tqdm(total=table.total, unit="行", unit_scale=True, desc="批量审查", file=sys.stderr, disable=True if quiet else None)
+
+
+def _run_local(table: SiteTable, screener: ChunkProcesses | ChunkThreads, bar: tqdm, in_flight: int) -> Iterator[ChunkResult]:
+    """Chunk results in input order while the next chunks are read and screened; at most ``in_flight``
+    chunks are held (one more than the workers, so none waits for this process), so memory stays flat."""
     pending: deque[tuple[Future, int]] = deque()
     start = 1
-    with ThreadPoolExecutor(threads) as pool:
-        for frame, xy in table.chunks():
-            rows = np.arange(start, start + len(frame))
-            start += len(frame)
-            pending.append((pool.submit(screen_chunk, frame, rows, columns, options, rules, layers, xy), len(frame)))
-            if len(pending) >= threads:
-                yield _finished(pending.popleft(), bar)
-        while pending:
+    for frame, xy in table.chunks():
+        pending.append((screener.submit(frame, start, xy), len(frame)))
+        start += len(frame)
+        if len(pending) >= in_flight:
             yield _finished(pending.popleft(), bar)
+    while pending:
+        yield _finished(pending.popleft(), bar)
 
 
-def _finished(job: tuple[Future, int], bar: tqdm):
+def _finished(job: tuple[Future, int], bar: tqdm) -> ChunkResult:
     future, size = job
-    result = future.result()
+    result = result_of(future)
     bar.update(size)
     return result
 
