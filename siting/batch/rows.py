@@ -87,7 +87,7 @@ class Options:
 
 @dataclass
 class ChunkResult:
-    summary: pa.Table  # the input columns, then SUMMARY_COLUMNS
+    summary: pa.Table  # the input columns, then SUMMARY_COLUMNS (the long texts as dictionary arrays)
     details: pa.Table  # DETAIL_COLUMNS, one row per measured finding
     situations: dict[str, Situation] = field(default_factory=dict)  # by key: every situation the chunk met
 
@@ -382,10 +382,9 @@ def _tables(table: pa.Table, rows: NDArray, valid: NDArray, lon: NDArray, lat: N
         "severity", "inside", "boundary", "distance_m", "margin_m", "horizon_m"))
     pattern = np.full(n, len(described), dtype=np.int64)  # one past the patterns: unchecked
     pattern[valid] = np.where(screening.pattern >= 0, screening.pattern, len(described))
-    pattern_index = pa.array(pattern)
 
-    def per_pattern(values: list[str]) -> pa.Array:
-        return pa.array([*values, ""], pa.string()).take(pattern_index)
+    def per_pattern(values: list[str]) -> pa.DictionaryArray:
+        return _texts(pattern, [*values, ""])
 
     ids = {}
     for k, verdict in enumerate(_LISTED):
@@ -394,7 +393,7 @@ def _tables(table: pa.Table, rows: NDArray, valid: NDArray, lon: NDArray, lat: N
 
     stated = np.isfinite(distance)
     metres = pa.array([f"{value:.1f}" for value in distance[stated].tolist()], pa.string())
-    distances = _appended(_empty_texts(n), site_row[stated],
+    distances = _appended(_texts(np.zeros(n, dtype=np.int32), [""]), site_row[stated],
                           pc.binary_join_element_wise(rule.filter(pa.array(stated)), metres, "="))
 
     headlines = site_headlines(screening)
@@ -414,7 +413,7 @@ def _tables(table: pa.Table, rows: NDArray, valid: NDArray, lon: NDArray, lat: N
         REASON: reasons.column(),
         "结论": _dictionary(severity, [*_LABELS, ""]),
         "verdict": _dictionary(severity, [*_CODES, ""]),
-        "理由": pa.array([*headlines.texts, ""], pa.string()).take(pa.array(headline)),
+        "理由": _texts(headline, [*headlines.texts, ""]),
         "经度_WGS84": pa.array(np.round(lon, 7), pa.float64(), mask=~checked),
         "纬度_WGS84": pa.array(np.round(lat, 7), pa.float64(), mask=~checked),
         "高斯投影带EPSG": pa.array(epsg, pa.int64(), mask=~checked),
@@ -424,8 +423,7 @@ def _tables(table: pa.Table, rows: NDArray, valid: NDArray, lon: NDArray, lat: N
         "示意数据": per_pattern([situation.demonstration for situation in described]),
         "规划情形": per_pattern([situation.key for situation in described]),
     }
-    names = [f"{c}_输入" if c in SUMMARY_COLUMNS else c for c in table.column_names]
-    summary = pa.table([*table.columns, *added.values()], names=[*names, *added])
+    summary = with_input(table, pa.table(added))
 
     # The measured findings worth a line: a stated distance, or a verdict other than compliant.
     # The rest are compliant and farther than the report horizon (规划情形 lists what was measured).
@@ -448,19 +446,32 @@ def _tables(table: pa.Table, rows: NDArray, valid: NDArray, lon: NDArray, lat: N
     return ChunkResult(summary, details, {situation.key: situation for situation in described})
 
 
-def _appended(base: pa.Array, rows: NDArray, texts: pa.Array) -> pa.Array:
+def with_input(table: pa.Table, added: pa.Table) -> pa.Table:
+    """A chunk's 汇总 rows: its input columns (``…_输入`` where a name is one of ours), then ``added``."""
+    names = [f"{c}_输入" if c in SUMMARY_COLUMNS else c for c in table.column_names]
+    return pa.Table.from_arrays([*table.columns, *added.columns], names=[*names, *added.column_names])
+
+
+def _appended(base: pa.DictionaryArray, rows: NDArray, texts: pa.Array) -> pa.DictionaryArray:
     """``base`` with, on each row of ``rows``, the texts given for it joined with "; " (after the base text,
-    if any): ``rows`` ascending, one per text. Only the rows with texts are touched."""
+    if any): ``rows`` ascending, one per text. Each row touched gets a dictionary entry of its own."""
     if not len(rows):
         return base
     starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
     extra = pc.binary_join(pa.ListArray.from_arrays(pa.array(np.r_[starts, len(rows)].astype(np.int32)), texts), "; ")
     at = rows[starts]
-    before = base.take(pa.array(at))
+    indices = base.indices.to_numpy(zero_copy_only=False).copy()
+    before = base.dictionary.take(pa.array(indices[at]))
     joined = pc.if_else(pc.equal(before, ""), extra, pc.binary_join_element_wise(before, extra, "; "))
-    mask = np.zeros(len(base), dtype=bool)
-    mask[at] = True
-    return pc.replace_with_mask(base, pa.array(mask), joined)
+    indices[at] = len(base.dictionary) + np.arange(len(at), dtype=np.int32)
+    return _texts(indices, pa.concat_arrays([base.dictionary, joined]))
+
+
+def _texts(indices: NDArray, texts: list[str] | pa.Array) -> pa.DictionaryArray:
+    """A text column as indices into the distinct texts: a million rows share a few thousand headlines and rule
+    lists, so the tables stay small until a writer spells them out."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.asarray(indices, dtype=np.int32), pa.int32()),
+                                          texts if isinstance(texts, pa.Array) else pa.array(texts, pa.string()))
 
 
 def _empty_texts(n: int) -> pa.Array:

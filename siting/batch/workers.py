@@ -6,7 +6,8 @@ one process wait on each other for the interpreter: on the 2-core machine a seco
 rules read and every target prepared (``spatial.screening.prime``) share all of that copy on
 write, and each screens whole chunks with ``siting.batch.rows.screen_chunk``, the function the
 single-process path and the dask engine call. A chunk goes out as an Arrow table and comes back
-as a ``ChunkResult`` with only the situations that worker has not sent before.
+as a ``ChunkResult`` without the input columns (this process has them) and with only the
+situations that worker has not sent before; its long texts are dictionary arrays, a few MB a chunk.
 
 Workers ignore Ctrl-C (the parent stops them) and die with the parent (``PR_SET_PDEATHSIG``),
 so a killed batch leaves no process behind.
@@ -26,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from siting.batch.rows import ChunkResult, Columns, Options, screen_chunk
+from siting.batch.rows import ChunkResult, Columns, Options, screen_chunk, with_input
 from spatial.layer import LayerSet
 from spatial.rules import Rule
 
@@ -62,7 +63,18 @@ class ChunkProcesses:
 
     def submit(self, table: pa.Table, first_row: int, xy: NDArray | None) -> Future[ChunkResult]:
         """Screen a chunk whose first row is row ``first_row`` of the input."""
-        return self._pool.submit(_screen, table, first_row, xy)
+        done: Future[ChunkResult] = Future()
+
+        def joined(screened: Future[ChunkResult]) -> None:
+            try:
+                result = screened.result()
+            except BaseException as error:  # the worker's error, or the pool's: handed on to whoever waits
+                done.set_exception(error)
+                return
+            done.set_result(ChunkResult(with_input(table, result.summary), result.details, result.situations))
+
+        self._pool.submit(_screen, _stream(table), first_row, xy).add_done_callback(joined)
+        return done
 
 
 class ChunkThreads:
@@ -103,10 +115,20 @@ def _start(work: tuple[Columns, Options, list[Rule], LayerSet], parent: int) -> 
     _WORK = work
 
 
-def _screen(table: pa.Table, first_row: int, xy: NDArray | None) -> ChunkResult:
+def _stream(table: pa.Table) -> pa.Buffer:
+    """A chunk as an Arrow IPC stream: only its rows (a pickled slice of a read block carries the whole block)."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def _screen(stream: pa.Buffer, first_row: int, xy: NDArray | None) -> ChunkResult:
     columns, options, rules, layers = _WORK
+    table = pa.ipc.open_stream(stream).read_all()
     rows = np.arange(first_row, first_row + table.num_rows, dtype=np.int64)
     result = screen_chunk(table, rows, columns, options, rules, layers, xy)
     new = {key: situation for key, situation in result.situations.items() if key not in _SENT}
     _SENT.update(new)
-    return ChunkResult(result.summary, result.details, new)
+    added = result.summary.select(range(table.num_columns, result.summary.num_columns))
+    return ChunkResult(added, result.details, new)
