@@ -7,11 +7,14 @@ and line breaks) it prints, in one run: CSV → CSV wall (all three levels) and 
 the engine (``spatial.screening.screen`` on the same rows, chunks of 50,000 on two threads as
 `siting batch` runs them, layers loaded and prepared beforehand); CSV → GeoParquet; XLSX → XLSX
 (M rows, default N) with its ratio; the start-up of one `siting batch` on a one-row file (layer
-loading, included in every wall time); and the peak resident memory of each run, with the
-CSV → CSV peak at 5 N rows to show it flat (``--no-flat`` skips that run). Each run is a real
-`siting batch --quiet` child process; its peak memory and its CPU seconds (user + system, every
-thread: what bounds a run on a busy machine) come from wait4, in a small launcher process
-(``_LAUNCHER``). The bulk grid's classified columns are kept beside the layer cache by the
+loading, included in every wall time); and the peak memory of each run, with the CSV → CSV peak
+at 5 N rows to show it flat (``--no-flat`` skips that run). Each run is a real `siting batch
+--quiet` child process, watched by a small launcher process (``_LAUNCHER``): its CPU seconds (user
++ system, every thread and worker process: what bounds a run on a busy machine) and the largest
+resident set of any one of its processes come from wait4; its peak memory is the sum of the
+proportional set sizes (PSS: a page the batch shares with its forked workers counted once) of
+the batch and its workers, read from /proc every 250 ms (reading PSS walks a process's page tables
+under its memory-map lock: every 50 ms it slowed the batch by about a second). The bulk grid's classified columns are kept beside the layer cache by the
 first run on a layer set (``layers.io.grid_cache``); the benchmark says how many were kept
 before it started (none: its first run classified them). The numbers of the row-at-a-time
 implementation it replaced (measured on this machine before the change; peaks read without the
@@ -38,37 +41,61 @@ from tests.batch_register import register_csv
 # The row-at-a-time (pandas) implementation on 1,000,000 rows, 2026-12-06 on this 2-core machine while
 # other jobs ran (load average 3–14): wall seconds and peak RSS in MB.
 BEFORE = {"csv": (170.3, 1233), "xlsx": (1500.6, 1627)}
-# The previous columnar pass (situations decided once per row of flags, a Python string per headline), 1,000,000 rows,
-# on this machine: the best of two runs alternating with this pass's, at load average 5.4 (wall seconds, peak RSS in MB,
-# CPU seconds).
-PREVIOUS = {"csv": (9.26, 599, 8.75), "parquet": (10.43, 618, 9.27)}
+# The previous pass (a3f1a27: chunks screened on threads of one process), 1,000,000 rows, this benchmark on this
+# machine, 2026-12-06 11:14 UTC at load average 1.5 (wall seconds, peak memory in MB — one process, so its RSS —
+# and CPU seconds).
+PREVIOUS = {"csv": (6.44, 595, 8.6), "parquet": (5.59, 607, 8.0)}
 CHUNK = 50_000
 
 
 # Linux keeps the peak memory of what a process replaces by exec as its own: a child started by this
 # process (which holds the layers and the generated registers) would report this process's peak. Each run
-# is therefore forked by a small launcher, which prints the child's peak RSS (KB, from wait4).
-_LAUNCHER = """import os, sys
+# is therefore forked by a small launcher, which prints the largest RSS of the child and its workers (KB,
+# from wait4), their CPU seconds, and the peak of their summed PSS (KB, sampled).
+_LAUNCHER = """import os, sys, time
 pid = os.fork()
 if pid == 0:
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     os.execv(sys.executable, [sys.executable, *sys.argv[1:]])
-_, status, usage = os.wait4(pid, 0)
-print(usage.ru_maxrss, usage.ru_utime + usage.ru_stime)
+
+def tree(root):
+    try:
+        with open(f"/proc/{root}/task/{root}/children") as handle:
+            children = [int(child) for child in handle.read().split()]
+    except OSError:
+        return [root]
+    return [root, *(p for child in children for p in tree(child))]
+
+def pss(process):
+    try:
+        with open(f"/proc/{process}/smaps_rollup") as handle:
+            return next((int(line.split()[1]) for line in handle if line.startswith("Pss:")), 0)
+    except OSError:
+        return 0
+
+peak = 0
+while True:
+    done, status, usage = os.wait4(pid, os.WNOHANG)
+    if done:
+        break
+    peak = max(peak, sum(pss(process) for process in tree(pid)))
+    time.sleep(0.25)
+print(usage.ru_maxrss, usage.ru_utime + usage.ru_stime, peak)
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def siting_batch(source: Path, out: Path) -> tuple[float, float, float]:
-    """Wall seconds, peak RSS (MB) and CPU seconds (user + system) of one `siting batch` child."""
+def siting_batch(source: Path, out: Path) -> tuple[float, float, float, float]:
+    """Wall seconds, peak memory (MB: PSS of the batch and its workers together), CPU seconds (user + system)
+    and the largest resident set of one of its processes (MB) of one `siting batch` child."""
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", _LAUNCHER, "-m", "siting", "batch", str(source), "--out", str(out), "--quiet"],
                           capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"siting batch {source.name} → {out.name} failed: {done.stderr[-2000:]}")
-    peak_kb, cpu = done.stdout.split()[-2:]
-    return seconds, int(peak_kb) / 1024, float(cpu)
+    rss_kb, cpu, pss_kb = done.stdout.split()[-3:]
+    return seconds, int(pss_kb) / 1024, float(cpu), int(rss_kb) / 1024
 
 
 def engine_seconds(source: Path) -> tuple[float, float]:
@@ -159,7 +186,7 @@ def main() -> None:
             flat = measured("csv_5x", big, root / "out5.csv")
     print(f"\n== siting batch end to end, {n:,} random Shanxi sites, {os.cpu_count()} cores "
           f"(load average at each start in the last column; the machine may be shared) ==")
-    print(f"{'run':<34}{'wall':>9}{'CPU u+s':>9}{'rows/s':>11}{'peak RSS':>10}  vs engine   "
+    print(f"{'run':<34}{'wall':>9}{'CPU u+s':>9}{'rows/s':>11}{'peak PSS':>10}{'RSS max':>9}  vs engine   "
           f"before: row at a time | previous pass{'load':>7}")
     scale = n / 1_000_000
 
@@ -169,16 +196,16 @@ def main() -> None:
                                             f"{mb:,} MB" if mb else "") if part)
         return shown if same_rows and shown else "—"
 
-    def row(label: str, name: str, run: tuple[float, float, float], rows: int, engine_s: float | None, before: tuple | None = None,
-            same_rows: bool = scale == 1) -> None:
-        seconds, mb, cpu = run
+    def row(label: str, name: str, run: tuple[float, float, float, float], rows: int, engine_s: float | None,
+            before: tuple | None = None, same_rows: bool = scale == 1) -> None:
+        seconds, mb, cpu, rss = run
         ratio = f"{seconds / engine_s:8.1f}×" if engine_s else " " * 9
         old = f"{before[0]:7.1f} s, {before[1]:,} MB ({before[0] / seconds:.0f}× slower)" if before and before[0] and same_rows else "—"
-        print(f"{label:<34}{seconds:8.2f}s{cpu:8.1f}s{rows / seconds:11,.0f}{mb:8,.0f}MB  {ratio}   {old} | "
+        print(f"{label:<34}{seconds:8.2f}s{cpu:8.1f}s{rows / seconds:11,.0f}{mb:8,.0f}MB{rss:7,.0f}MB  {ratio}   {old} | "
               f"{previous(name, same_rows)}{loads[name]:7.1f}")
 
     row("start-up (1 row, layers loaded)", "startup", startup, 1, None)
-    print(f"{'engine alone (2 threads)':<34}{engine:8.2f}s{engine_cpu:8.1f}s{n / engine:11,.0f}{'':10}  {'1.0×':>9}   — | "
+    print(f"{'engine alone (2 threads)':<34}{engine:8.2f}s{engine_cpu:8.1f}s{n / engine:11,.0f}{'':19}  {'1.0×':>9}   — | "
           f"{previous('engine')}{loads['engine']:7.1f}")
     row(f"CSV → CSV ({size_mb:,.0f} MB out)", "csv", csv, n, engine, BEFORE["csv"])
     row("CSV → GeoParquet", "parquet", parquet, n, engine)

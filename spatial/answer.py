@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -54,18 +55,39 @@ class MissingLayerGroup:
 
 def missing_layer_groups(not_evaluated: list[NotEvaluated]) -> list[MissingLayerGroup]:
     """Not-evaluated rules grouped by the layer they wait for, most prohibitive first."""
+    groups = (_missing_group(layer, items) for layer, items in _by_layer(not_evaluated).items())
+    return sorted(groups, key=lambda group: _group_rank(group.actions, len(group.rules), group.layer))
+
+
+def first_missing_layer_group(not_evaluated: list[NotEvaluated]) -> MissingLayerGroup | None:
+    """``missing_layer_groups(not_evaluated)[0]`` (None when nothing waits), the other groups left unworded:
+    a batch row's headline names only the first."""
+    by_layer = _by_layer(not_evaluated)
+    if not by_layer:
+        return None
+    layer = min(by_layer, key=lambda layer: _group_rank({item.rule.action.value for item in by_layer[layer]}, len(by_layer[layer]), layer))
+    return _missing_group(layer, by_layer[layer])
+
+
+_ACTION_WEIGHT = {Action.PROHIBIT.value: 3, Action.EXIT.value: 2, Action.RESTRICT.value: 1}
+
+
+def _group_rank(actions: Iterable[str], rules: int, layer: str) -> tuple[int, int, str]:
+    """Where a layer's group goes among the groups: the most prohibitive action first, then more rules."""
+    return -max((_ACTION_WEIGHT.get(action, 0) for action in actions), default=0), -rules, layer
+
+
+def _by_layer(not_evaluated: list[NotEvaluated]) -> dict[str, list[NotEvaluated]]:
     by_layer: dict[str, list[NotEvaluated]] = {}
     for item in not_evaluated:
         by_layer.setdefault(item.layer, []).append(item)
-    groups = []
-    for layer, items in by_layer.items():
-        actions = Counter(item.rule.action.value for item in items)
-        ordered = {a.value: actions[a.value] for a in (Action.PROHIBIT, Action.EXIT, Action.RESTRICT, Action.ENCOURAGE)
-                   if actions[a.value]}
-        groups.append(MissingLayerGroup(layer, items[0].layer_name or layer, items[0].reason,
-                                        tuple(item.rule.id for item in items), ordered))
-    weight = {Action.PROHIBIT.value: 3, Action.EXIT.value: 2, Action.RESTRICT.value: 1}
-    return sorted(groups, key=lambda g: (-max((weight.get(a, 0) for a in g.actions), default=0), -len(g.rules), g.layer))
+    return by_layer
+
+
+def _missing_group(layer: str, items: list[NotEvaluated]) -> MissingLayerGroup:
+    actions = Counter(item.rule.action.value for item in items)
+    ordered = {a.value: actions[a.value] for a in (Action.PROHIBIT, Action.EXIT, Action.RESTRICT, Action.ENCOURAGE) if actions[a.value]}
+    return MissingLayerGroup(layer, items[0].layer_name or layer, items[0].reason, tuple(item.rule.id for item in items), ordered)
 
 
 def decisive(findings: list[Finding]) -> Finding | None:

@@ -18,12 +18,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from enum import Enum
 from typing import TypeVar
 
 import numpy as np
 
 from spatial.engine import COVERAGE, FEATURES, TargetKey, prepared
+from spatial.enums import IdentityEnum
 from spatial.industry import Industry, IndustryMatch
 from spatial.layer import Layer, LayerSet
 from spatial.notes import Note, NoteCode
@@ -50,7 +50,7 @@ from spatial.units import UnitClass
 T = TypeVar("T")
 
 
-class Coverage(Enum):
+class Coverage(IdentityEnum):
     """Whether a layer speaks for a site: wholly, for part of it (a polygon straddling its edge), or not."""
 
     INSIDE = "inside"

@@ -16,14 +16,14 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
-from enum import Enum
 
+from spatial.enums import IdentityEnum
 from spatial.errors import InputError
 
 _CODE = re.compile(r"^(?P<section>[A-Ta-t])?(?P<code>\d{2,4})$")
 
 
-class IndustryMatch(Enum):
+class IndustryMatch(IdentityEnum):
     NONE = "none"
     WITHIN = "within"  # the project class lies inside a rule class
     COARSER = "coarser"  # the project class contains a rule class: may apply

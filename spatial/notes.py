@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from enum import Enum
 from typing import Literal
+
+from spatial.enums import IdentityEnum
 
 Lang = Literal["zh", "en"]
 
 
-class NoteCode(Enum):
+class NoteCode(IdentityEnum):
     """What a note says. Finding notes, reasons a rule was not evaluated, and a check's warnings."""
 
     RULE_NOTE = "rule_note"  # the rule's note from the catalog (text)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from enum import Enum
 
+from spatial.enums import IdentityEnum
 from spatial.errors import InputError
 
 
-class Stage(Enum):
+class Stage(IdentityEnum):
     NEW = "新建"
     REBUILD = "改建"
     EXPAND = "扩建"
@@ -30,7 +30,7 @@ class Stage(Enum):
         )
 
 
-class Verdict(Enum):
+class Verdict(IdentityEnum):
     """Ordered from least to most severe; the overall verdict is the maximum.
 
     ``not_applicable`` is the answer for a site no plan reaches (never "compliant"):
@@ -57,7 +57,7 @@ class Verdict(Enum):
         return _LABELS[self][1]
 
 
-class Action(Enum):
+class Action(IdentityEnum):
     PROHIBIT = "禁止"
     RESTRICT = "限制"
     EXIT = "退出"
@@ -84,7 +84,7 @@ _LABELS = {
 }
 
 
-class ZoneKind(Enum):
+class ZoneKind(IdentityEnum):
     BUFFER = "buffer"  # within distance_m of a baseline layer
     WITHIN = "within"  # inside a polygon layer
     JURISDICTION = "jurisdiction"  # the whole plan area

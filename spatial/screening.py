@@ -27,7 +27,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from spatial.answer import GROUP_ORDER, MissingLayerGroup, decisive, headline_of, missing_layer_groups
+from spatial.answer import GROUP_ORDER, MissingLayerGroup, decisive, first_missing_layer_group, headline_of
 from spatial.crs import SHANXI_BOUNDS, transformer
 from spatial.decision import AreaScope, Coverage, RuleBook, RuleDecision, Situation, decide, demonstration_layers, rule_book
 from spatial.engine import DEEP, FAR, NEAR, PreparedZones, TargetKey, ZoneIndex, gk_epsg, grid_codes, prepared
@@ -468,8 +468,7 @@ class _RuleList:
         found = self._missing_groups.get(key)
         if found is None:
             items = [NotEvaluated(held.rule, held.rule.zone.layer, held.reason, held.layer_name) for held in not_evaluated]
-            groups = missing_layer_groups(items)
-            found = (groups[0] if groups else None, sum(1 for item in items if item.rule.action is not Action.ENCOURAGE))
+            found = (first_missing_layer_group(items), sum(1 for item in items if item.rule.action is not Action.ENCOURAGE))
             with self._lock:
                 self._missing_groups[key] = found
                 if len(self._missing_groups) > SITUATIONS_KEPT:

@@ -9,13 +9,13 @@ jurisdiction edge or a layer's coverage does to it. Verdicts travel as severitie
 from __future__ import annotations
 
 from datetime import date
-from enum import Enum
 
 import numpy as np
 from numpy.typing import NDArray
 
 from spatial.cache import Cache
 from spatial.engine import AREA, TargetKey
+from spatial.enums import IdentityEnum
 from spatial.industry import Industry, IndustryMatch
 from spatial.layer import LayerSet
 from spatial.rules import Action, Rule, Stage, Verdict, ZoneKind
@@ -27,7 +27,7 @@ NOT_APPLICABLE = Verdict.NOT_APPLICABLE.severity
 MEASURED_KINDS = (ZoneKind.BUFFER, ZoneKind.WITHIN)  # zones a rule is measured on (a layer's buffer or polygons)
 
 
-class Disposition(Enum):
+class Disposition(IdentityEnum):
     """How an applicable rule is handled for a site."""
 
     MISSING = "missing"  # its layer does not exist: not evaluated

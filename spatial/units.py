@@ -7,8 +7,8 @@ A unit code reads ZH + the 6-digit county code + the class digit (1 优先保护
 from __future__ import annotations
 
 import re
-from enum import Enum
 
+from spatial.enums import IdentityEnum
 from spatial.errors import InputError
 
 ACCESS_DIMENSIONS = {
@@ -20,7 +20,7 @@ ACCESS_DIMENSIONS = {
 _CODE = re.compile(r"^ZH(?P<county>\d{6})(?P<digit>[123])(?P<serial>\d{4})$")
 
 
-class UnitClass(Enum):
+class UnitClass(IdentityEnum):
     PRIORITY = "优先保护"
     KEY = "重点管控"
     GENERAL = "一般管控"

@@ -339,6 +339,22 @@ class ResultWriter:
         if new:
             self._situation_keys.update(new)
             self._situation_parts.append(situation_table(new))
+        if self.kind in ("csv", "parquet"):
+            self._written_back()
+
+    def _written_back(self) -> None:
+        """Hand what the staged files hold so far to the kernel's writeback (POSIX_FADV_DONTNEED starts it and
+        does not wait), so that the fsync in ``close`` waits for the last chunks, not for the whole result.
+        Only for files written once from start to end (a workbook's parts and a GeoPackage are read back)."""
+        for handle in self._files:
+            handle.flush()
+        for path in self._staging.iterdir():
+            if path.is_file() and path.name != ".lock":
+                descriptor = os.open(path, os.O_RDONLY)
+                try:
+                    os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+                finally:
+                    os.close(descriptor)
 
     def close(self) -> None:
         """Finish the files and put them in place all at once (see the module docstring)."""
@@ -379,7 +395,7 @@ class ResultWriter:
             self._excel(level, table)
 
     def _csv(self, level: str, table: pa.Table) -> None:
-        table = _neutralised(_plain_columns(table))
+        table = _plain_columns(_neutralised(_plain_columns(table, dictionaries=False)))
         table = pa.table([pc.if_else(c, "True", "False") if pa.types.is_boolean(c.type) else c for c in table.columns],
                          names=table.column_names)  # flags as pandas writes them
         if level not in self._writers:
@@ -443,13 +459,15 @@ def level_path(out: Path, level: str) -> Path:
     return out if level == SUMMARY else out.with_name(f"{out.stem}_{level}{out.suffix}")
 
 
-def _plain_columns(table: pa.Table) -> pa.Table:
-    """Dictionary and large-string columns as plain strings, and input columns that are not text,
-    numbers or flags as text, so that every chunk of a level has the same schema."""
+def _plain_columns(table: pa.Table, dictionaries: bool = True) -> pa.Table:
+    """Dictionary (unless ``dictionaries`` is false) and large-string columns as plain strings, and input
+    columns that are not text, numbers or flags as text, so that every chunk of a level has the same schema."""
     columns = []
     for column in table.columns:
-        if pa.types.is_dictionary(column.type) or pa.types.is_large_string(column.type):
-            column = column.cast(pa.string() if pa.types.is_large_string(column.type) else column.type.value_type)
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type) if dictionaries else column
+        elif pa.types.is_large_string(column.type):
+            column = column.cast(pa.string())
         elif not (pa.types.is_string(column.type) or pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
                   or pa.types.is_boolean(column.type)):
             column = pa.array(pd.Series(column.to_pandas()).astype("string").to_numpy(dtype=object, na_value=None), pa.string())
@@ -458,15 +476,23 @@ def _plain_columns(table: pa.Table) -> pa.Table:
 
 
 def _neutralised(table: pa.Table) -> pa.Table:
-    """Text cells a spreadsheet would run as a formula (=, +, -, @, tab, CR first) prefixed with ' (OWASP)."""
+    """Text cells a spreadsheet would run as a formula (=, +, -, @, tab, CR first) prefixed with ' (OWASP); a
+    dictionary column's values are prefixed, not its million cells."""
     columns = []
     for column in table.columns:
-        if pa.types.is_string(column.type):
-            risky = _formula_cells(column)
-            if risky.any():
-                column = pc.if_else(pa.array(risky), pc.binary_join_element_wise("'", column, ""), column)
+        if pa.types.is_dictionary(column.type) and pa.types.is_string(column.type.value_type):
+            chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+            column = pa.chunked_array([pa.DictionaryArray.from_arrays(chunk.indices, _neutral_texts(chunk.dictionary)) for chunk in chunks],
+                                      column.type)
+        elif pa.types.is_string(column.type):
+            column = _neutral_texts(column)
         columns.append(column)
     return pa.table(columns, names=table.column_names)
+
+
+def _neutral_texts(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    risky = _formula_cells(column)
+    return pc.if_else(pa.array(risky), pc.binary_join_element_wise("'", column, ""), column) if risky.any() else column
 
 
 def _formula_cells(column: pa.Array | pa.ChunkedArray) -> NDArray:
