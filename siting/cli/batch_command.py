@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     counts: Counter = Counter()
     # OUT appears, all at once, only when every row is written (see siting.batch.files.ResultWriter).
     with ResultWriter(args.out) as writer:
-        layers = load_layers(log=lambda m: print(m, file=sys.stderr))  # verifies every pinned source, once
+        layers = load_layers(log=lambda m: print(m, file=sys.stderr))  # checks the cache against the pinned sources, once
         rules = list(catalog.rules())
         zones = prepared(layers)
         grid_cache = GridCache(zones, data_dir() / "layers")
