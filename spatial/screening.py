@@ -569,7 +569,7 @@ def screen(lon: NDArray, lat: NDArray, group: NDArray, combos: list[Combo], rule
     pair_rule = _concatenate([p.measured_rules for p in patterns], np.int32)[pair_entry]
     pair_hit = _concatenate([p.measured_hits for p in patterns], np.int8)[pair_entry]
     pair_edge = _concatenate([p.measured_at_edge for p in patterns], bool)[pair_entry]
-    by_rule = np.argsort(pair_rule, kind="stable")
+    by_rule = np.argsort(pair_rule.astype(np.uint16) if len(known.rules) <= 1 << 16 else pair_rule, kind="stable")  # radix sort
     pair_site, pair_rule, pair_hit, pair_edge = pair_site[by_rule], pair_rule[by_rule], pair_hit[by_rule], pair_edge[by_rule]
     measured_rules, rule_start = np.unique(pair_rule, return_index=True)
     rule_stop = np.r_[rule_start[1:], len(pair_rule)][:len(rule_start)].astype(np.int64)
