@@ -31,17 +31,16 @@ from spatial.answer import GROUP_ORDER, MissingLayerGroup, decisive, first_missi
 from spatial.crs import SHANXI_BOUNDS, transformer
 from spatial.decision import AreaScope, Coverage, RuleBook, RuleDecision, Situation, decide, demonstration_layers, rule_book
 from spatial.engine import DEEP, FAR, NEAR, PreparedZones, TargetKey, ZoneIndex, gk_epsg, grid_codes, prepared
-from spatial.findings import Finding, NotEvaluated, group_of
+from spatial.findings import Finding, group_of
 from spatial.industry import Industry, IndustryMatch
 from spatial.layer import LayerSet
 from spatial.measure import measure
-from spatial.notes import Note
+from spatial.notes import Note, render
 from spatial.rules import Action, Rule, Stage, Verdict, ZoneKind
 from spatial.semantics import (
     COMPLIANT,
     NOT_APPLICABLE,
     VERDICTS,
-    Disposition,
     applicable,
     bound,
     overdue,
@@ -71,6 +70,11 @@ class HeldRule(NamedTuple):
     layer: str
     why: Note
     layer_name: str
+
+    @property
+    def reason(self) -> str:
+        """Why, in Chinese (as ``NotEvaluated.reason``)."""
+        return render(self.why)
 
 
 class MeasuredRule(NamedTuple):
@@ -458,18 +462,16 @@ class _RuleList:
         pattern.measured_rules = np.array([self.position[id(m.rule)] for m in pattern.measured], dtype=np.int32)
         pattern.measured_hits = np.array([self._hit(m.rule, m.match) for m in pattern.measured], dtype=np.int8)
         pattern.measured_at_edge = np.array([m.at_edge for m in pattern.measured], dtype=bool)
-        pattern.missing = self._missing(situation.not_evaluated)
+        pattern.missing = self._missing(pattern.not_evaluated)
         return pattern
 
-    def _missing(self, not_evaluated: tuple[RuleDecision, ...]) -> tuple[MissingLayerGroup | None, int]:
+    def _missing(self, not_evaluated: list[HeldRule]) -> tuple[MissingLayerGroup | None, int]:
         """The first missing-layer group and the count of rules held back, once per list of not-evaluated
-        rules (most situations of a combination share theirs; rule ids are unique in a rule list)."""
-        # A rule's reason and layer name follow from its layer and whether the layer is missing or does not cover.
-        key = tuple((held.rule.id, held.disposition is Disposition.MISSING) for held in not_evaluated)
+        items (made once per decision, so most situations of a combination share their list's items)."""
+        key = tuple(map(id, not_evaluated))
         found = self._missing_groups.get(key)
         if found is None:
-            items = [NotEvaluated(held.rule, held.rule.zone.layer, held.reason, held.layer_name) for held in not_evaluated]
-            found = (first_missing_layer_group(items), sum(1 for item in items if item.rule.action is not Action.ENCOURAGE))
+            found = (first_missing_layer_group(not_evaluated), sum(1 for item in not_evaluated if item.rule.action is not Action.ENCOURAGE))
             with self._lock:
                 self._missing_groups[key] = found
                 if len(self._missing_groups) > SITUATIONS_KEPT:
