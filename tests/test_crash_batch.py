@@ -1,5 +1,6 @@
 """Crash safety: `siting batch` killed with SIGKILL partway leaves no half-written file under OUT's
-name and never destroys the previous result; a rerun of the same command completes with every row."""
+name, no worker process, and never destroys the previous result; a rerun of the same command
+completes with every row. A worker killed partway fails the run in words, with nothing written."""
 
 from __future__ import annotations
 
@@ -48,18 +49,48 @@ def _staged_bytes(out: Path) -> int:
         return 0
 
 
-def _kill_partway(register: Path, out: Path) -> None:
-    """Start the batch and SIGKILL it once it has staged half a megabyte of results (and is still running)."""
-    child = subprocess.Popen(_command(register, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _workers(pid: int) -> list[int]:
+    """The processes a batch forked (its screening workers)."""
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")  # a zombie has ended (its new parent may never reap it)
+
+
+def _partway(register: Path, out: Path, stderr: int = subprocess.DEVNULL) -> tuple[subprocess.Popen, list[int]]:
+    """The batch started and run until it has staged half a megabyte of results (and is still running), with its workers."""
+    child = subprocess.Popen(_command(register, out), stdout=subprocess.DEVNULL, stderr=stderr, text=True)
     deadline = time.monotonic() + TIME_LIMIT_S
     while child.poll() is None and time.monotonic() < deadline:
         if _staged_bytes(out) > KILL_AFTER_BYTES:
             break
         time.sleep(0.01)
     assert child.poll() is None, "the batch ended before it could be killed partway"
+    return child, _workers(child.pid)
+
+
+def _kill_partway(register: Path, out: Path) -> list[int]:
+    """SIGKILL the batch partway; the workers it had."""
+    child, workers = _partway(register, out)
     os.kill(child.pid, signal.SIGKILL)
     child.wait(TIME_LIMIT_S)
     assert _staged(out), "the killed run had staged its results"
+    return workers
+
+
+def _gone(workers: list[int]) -> bool:
+    deadline = time.monotonic() + 10
+    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not any(_running(pid) for pid in workers)
 
 
 def _rerun(register: Path, out: Path) -> None:
@@ -75,7 +106,8 @@ def _rerun(register: Path, out: Path) -> None:
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
 def test_a_killed_batch_leaves_no_output_and_a_rerun_completes(register, layers, tmp_path, suffix):
     out = tmp_path / f"结果{suffix}"
-    _kill_partway(register, out)
+    workers = _kill_partway(register, out)
+    assert len(workers) >= 1 and _gone(workers), "every worker died with the batch"
     assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == []
     _rerun(register, out)
     assert len(read_result(out, SITUATIONS)) and read_result(out, DETAILS).columns.size
@@ -88,3 +120,17 @@ def test_a_killed_batch_keeps_the_previous_result_whole(register, layers, tmp_pa
     _kill_partway(register, out)
     assert out.read_bytes() == before
     _rerun(register, out)
+
+
+def test_a_worker_killed_partway_fails_the_batch_in_words(register, layers, tmp_path):
+    out = tmp_path / "结果.csv"
+    child, workers = _partway(register, out, stderr=subprocess.PIPE)
+    assert workers, "a register of many chunks is screened by worker processes"
+    os.kill(workers[0], signal.SIGKILL)
+    _, stderr = child.communicate(timeout=TIME_LIMIT_S)
+    assert child.returncode == 2, stderr[-2000:]
+    said = stderr[-2000:]
+    assert "审查工作进程意外退出" in stderr and "worker process ended unexpectedly" in stderr and "--chunk-rows" in stderr, said
+    assert "Traceback" not in stderr, said
+    assert not out.exists() and not _staged(out), f"nothing is written, nothing is left staged: {list(tmp_path.iterdir())}"
+    assert _gone(workers), f"workers {workers} still running"

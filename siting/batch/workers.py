@@ -28,6 +28,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from siting.batch.rows import ChunkResult, Columns, Options, screen_chunk, with_input
+from spatial.errors import InputError
 from spatial.layer import LayerSet
 from spatial.rules import Rule
 
@@ -37,10 +38,6 @@ _PR_SET_PDEATHSIG = 1
 # and the keys of the situations already sent to the parent.
 _WORK: tuple[Columns, Options, list[Rule], LayerSet] | None = None
 _SENT: set[str] = set()
-
-
-class WorkerDied(RuntimeError):
-    """A worker process ended without an answer (killed, or out of memory)."""
 
 
 class ChunkProcesses:
@@ -96,13 +93,14 @@ class ChunkThreads:
         return self._pool.submit(screen_chunk, table, rows, *self._work, xy)
 
 
-def result_of(future: Future[ChunkResult]) -> ChunkResult:
-    """A chunk's result; a worker that died is said in words, not as a pool's traceback."""
+def result_of(future: Future[ChunkResult], chunk_rows: int) -> ChunkResult:
+    """A chunk's result; a worker that died (killed, or out of memory) is said in words, not as a pool's traceback."""
     try:
         return future.result()
     except BrokenProcessPool:
-        raise WorkerDied("审查工作进程意外退出（可能内存不足）；请减小 --chunk-rows 或 --threads 后重试。"
-                         "A screening worker process ended unexpectedly (out of memory?); lower --chunk-rows or --threads.") from None
+        raise InputError("--chunk-rows", chunk_rows, "审查工作进程意外退出（可能内存不足），未写出结果；请减小 --chunk-rows 或 --processes 后重试。",
+                         "a screening worker process ended unexpectedly (out of memory?) and nothing was written; "
+                         "lower --chunk-rows or --processes and run again.") from None
 
 
 def _start(work: tuple[Columns, Options, list[Rule], LayerSet], parent: int) -> None:

@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             freeze_long_lived()
             kind = ChunkProcesses if several else ChunkThreads
             with kind(args.processes, columns, options, rules, layers) as screener, _progress(table, args.quiet) as bar:
-                _write_behind(_run_local(table, screener, bar, args.processes + several), writer, counts)
+                _write_behind(_run_local(table, screener, bar, args.processes + several, args.chunk_rows), writer, counts)
     grid_cache.save()  # after the results are in place: the cache is never what a run waits for or fails on
     _report(counts, writer)
     return 0
@@ -143,7 +143,8 @@ def _progress(table: SiteTable, quiet: bool) -> tqdm:
     return tqdm(total=table.total, unit="行", unit_scale=True, desc="批量审查", file=sys.stderr, disable=True if quiet else None)
 
 
-def _run_local(table: SiteTable, screener: ChunkProcesses | ChunkThreads, bar: tqdm, in_flight: int) -> Iterator[ChunkResult]:
+def _run_local(table: SiteTable, screener: ChunkProcesses | ChunkThreads, bar: tqdm, in_flight: int,
+               chunk_rows: int) -> Iterator[ChunkResult]:
     """Chunk results in input order while the next chunks are read and screened; at most ``in_flight``
     chunks are held (one more than the workers, so none waits for this process), so memory stays flat."""
     pending: deque[tuple[Future, int]] = deque()
@@ -152,14 +153,14 @@ def _run_local(table: SiteTable, screener: ChunkProcesses | ChunkThreads, bar: t
         pending.append((screener.submit(frame, start, xy), len(frame)))
         start += len(frame)
         if len(pending) >= in_flight:
-            yield _finished(pending.popleft(), bar)
+            yield _finished(pending.popleft(), bar, chunk_rows)
     while pending:
-        yield _finished(pending.popleft(), bar)
+        yield _finished(pending.popleft(), bar, chunk_rows)
 
 
-def _finished(job: tuple[Future, int], bar: tqdm) -> ChunkResult:
+def _finished(job: tuple[Future, int], bar: tqdm, chunk_rows: int) -> ChunkResult:
     future, size = job
-    result = result_of(future)
+    result = result_of(future, chunk_rows)
     bar.update(size)
     return result
 
