@@ -1,6 +1,7 @@
 """Benchmark `siting batch` end to end (read, screen, write) against the engine's own time.
 
-    python scripts/bench_batch_io.py [N] [--xlsx-rows M] [--no-flat] [--repeat R]     (not in CI)
+    python scripts/bench_batch_io.py [N] [--xlsx-rows M] [--no-flat] [--repeat R] [--baseline DIR [--baseline-data D]]
+                                                                                     (not in CI)
 
 On N random Shanxi sites (default 1,000,000; mixed industries and stages, names with quotes
 and line breaks) it prints, in one invocation: CSV → CSV wall (all three levels) and its ratio to
@@ -17,7 +18,9 @@ the batch and its workers, read from /proc every 250 ms (reading PSS walks a pro
 under its memory-map lock: every 50 ms it slowed the batch by about a second). The start-up,
 engine, CSV and GeoParquet runs are taken ``--repeat`` times in turn (default 3) and the best of
 each is compared, every run's wall printed beside it: on this shared virtual machine the same run
-varies by a quarter from one minute to the next, and noise only adds time. The bulk grid's
+varies by a quarter from one minute to the next, and noise only adds time. ``--baseline DIR``
+(a checkout of earlier code, e.g. ``git worktree add /tmp/base a3f1a27``) adds that code's CSV and
+GeoParquet runs to every round and prints this code's best over the baseline's. The bulk grid's
 classified columns are kept beside the layer cache by the first run on a layer set (``layers.io.grid_cache``); the benchmark says how many were kept
 before it started (none: its first run classified them). The numbers of the row-at-a-time
 implementation it replaced (measured on this machine before the change; peaks read without the
@@ -89,12 +92,18 @@ sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def siting_batch(source: Path, out: Path) -> tuple[float, float, float, float]:
+def siting_batch(source: Path, out: Path, code: Path | None = None, data: Path | None = None) -> tuple[float, float, float, float]:
     """Wall seconds, peak memory (MB: PSS of the batch and its workers together), CPU seconds (user + system)
-    and the largest resident set of one of its processes (MB) of one `siting batch` child."""
+    and the largest resident set of one of its processes (MB) of one `siting batch` child; ``code``: a checkout
+    whose `siting` runs instead of this one, with its layers in ``data``."""
+    environment = dict(os.environ)
+    if code is not None:  # run from the checkout: ``-m`` puts the working directory first on the path
+        environment["PYTHONPATH"] = str(code)
+        if data is not None:
+            environment["SITING_DATA_DIR"] = str(data)
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", _LAUNCHER, "-m", "siting", "batch", str(source), "--out", str(out), "--quiet"],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=environment, cwd=code)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"siting batch {source.name} → {out.name} failed: {done.stderr[-2000:]}")
@@ -164,14 +173,18 @@ def main() -> None:
     parser.add_argument("--xlsx-rows", type=int, help="rows of the XLSX → XLSX run (default: N)")
     parser.add_argument("--no-flat", action="store_true", help="skip the CSV → CSV run on 5 N rows")
     parser.add_argument("--repeat", type=int, default=3, help="rounds of the start-up, engine, CSV and GeoParquet runs (default 3)")
+    parser.add_argument("--baseline", type=Path, help="a checkout of earlier code whose CSV and GeoParquet runs join each round")
+    parser.add_argument("--baseline-data", type=Path, help="the data directory of the baseline's own default layers "
+                        "(when its layer builder differs from this one's: the two would rebuild each other's cache)")
     args = parser.parse_args()
     n = args.rows
     cached = grid_columns_cached()
     runs: dict[str, list[tuple]] = {}  # per run: wall, peak PSS, CPU, RSS max, load average at its start
 
-    def measured(name: str, source: Path, out: Path) -> None:
+    def measured(name: str, source: Path, out: Path, baseline: bool = False) -> None:
         load = os.getloadavg()[0]
-        runs.setdefault(name, []).append((*siting_batch(source, out), load))
+        code = (args.baseline, args.baseline_data) if baseline else (None, None)
+        runs.setdefault(name, []).append((*siting_batch(source, out, *code), load))
 
     with tempfile.TemporaryDirectory(prefix="bench-batch-io-") as work:
         root = Path(work)
@@ -184,7 +197,10 @@ def main() -> None:
             measured("csv", source, root / f"out{k}.csv")
             size_mb = sum(p.stat().st_size for p in root.glob(f".out{k}.csv.results-*/*")) / 1e6
             measured("parquet", source, root / f"out{k}.parquet")
-            for stale in root.glob(f".out{k}.*.results-*"):  # the disk holds one round's results
+            if args.baseline:
+                measured("csv_baseline", source, root / f"base{k}.csv", baseline=True)
+                measured("parquet_baseline", source, root / f"base{k}.parquet", baseline=True)
+            for stale in [*root.glob(f".out{k}.*.results-*"), *root.glob(f".base{k}.*.results-*")]:  # one round's results at most
                 shutil.rmtree(stale)
         xlsx_rows = args.xlsx_rows or n
         measured("xlsx", xlsx_copy(source, root / "register.xlsx", xlsx_rows), root / "out.xlsx")
@@ -221,6 +237,12 @@ def main() -> None:
           f"{previous('engine')}{engine_load:7.1f}")
     row(f"CSV → CSV ({size_mb:,.0f} MB out)", "csv", n, engine, BEFORE["csv"])
     row("CSV → GeoParquet", "parquet", n, engine)
+    if args.baseline:
+        for name, label in (("csv", "CSV → CSV"), ("parquet", "CSV → GeoParquet")):
+            row(f"{label}, baseline", f"{name}_baseline", n, engine)
+            print(f"{'':<34}this code / baseline: wall {best[name][0] / best[name + '_baseline'][0]:.2f}×, "
+                  f"CPU {best[name][2] / best[name + '_baseline'][2]:.2f}×, peak memory {best[name][1] / best[name + '_baseline'][1]:.2f}× "
+                  f"(baseline: {args.baseline})")
     row(f"XLSX → XLSX ({xlsx_rows:,} rows)", "xlsx", xlsx_rows, engine * xlsx_rows / n, BEFORE["xlsx"], xlsx_rows == 1_000_000)
     csv, startup = best["csv"], best["startup"]
     if "csv_5x" in best:

@@ -7,5 +7,5 @@ errors name a ``FieldKey``, never a CLI flag. It may import numpy, shapely, pypr
 and nothing of ``layers``, ``maps`` or ``siting``.
 """
 
-__all__ = ["answer", "bd09", "cache", "checker", "coordinates", "crs", "decision", "engine", "errors", "findings", "gcj02",
+__all__ = ["answer", "bd09", "cache", "checker", "coordinates", "crs", "decision", "engine", "enums", "errors", "findings", "gcj02",
            "industry", "layer", "limits", "measure", "notes", "rules", "screening", "semantics", "siting_classes", "units"]

@@ -43,8 +43,9 @@ _SENT: set[str] = set()
 class ChunkProcesses:
     """``processes`` forked workers screening chunks, in the order they are submitted; a context manager.
 
-    Made in the main thread before any other thread starts (the reader's, the writer's, the progress
-    bar's): a fork copies only the thread that calls it, and a lock another thread held would stay held.
+    Made in the main thread before this process starts its reader, writer and progress-bar threads: a
+    fork copies only the thread that calls it, and a lock another thread held would stay held in the
+    worker. (Arrow's own thread pools, idle then, are made anew in a forked process by Arrow.)
     """
 
     def __init__(self, processes: int, columns: Columns, options: Options, rules: list[Rule], layers: LayerSet) -> None:
