@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from spatial.rules import Action, Rule, Stage, Verdict, ZoneKind
+from spatial.rules import Action, Stage, Verdict, ZoneKind
 
 if TYPE_CHECKING:
     from spatial.findings import CheckResult, Finding, NotEvaluated
@@ -59,20 +59,7 @@ def missing_layer_groups(not_evaluated: list[NotEvaluated]) -> list[MissingLayer
     return sorted(groups, key=lambda group: _group_rank(group.actions, len(group.rules), group.layer))
 
 
-class HeldBack(Protocol):
-    """A rule not evaluated, as ``NotEvaluated`` and the screen's items both give it."""
-
-    @property
-    def rule(self) -> Rule: ...
-    @property
-    def layer(self) -> str: ...
-    @property
-    def layer_name(self) -> str: ...
-    @property
-    def reason(self) -> str: ...
-
-
-def first_missing_layer_group(not_evaluated: Sequence[HeldBack]) -> MissingLayerGroup | None:
+def first_missing_layer_group(not_evaluated: list[NotEvaluated]) -> MissingLayerGroup | None:
     """``missing_layer_groups(not_evaluated)[0]`` (None when nothing waits), the other groups left unworded:
     a batch row's headline names only the first."""
     by_layer = _by_layer(not_evaluated)
@@ -90,14 +77,14 @@ def _group_rank(actions: Iterable[str], rules: int, layer: str) -> tuple[int, in
     return -max((_ACTION_WEIGHT.get(action, 0) for action in actions), default=0), -rules, layer
 
 
-def _by_layer(not_evaluated: Sequence[HeldBack]) -> dict[str, list[HeldBack]]:
-    by_layer: dict[str, list[HeldBack]] = {}
+def _by_layer(not_evaluated: list[NotEvaluated]) -> dict[str, list[NotEvaluated]]:
+    by_layer: dict[str, list[NotEvaluated]] = {}
     for item in not_evaluated:
         by_layer.setdefault(item.layer, []).append(item)
     return by_layer
 
 
-def _missing_group(layer: str, items: list[HeldBack]) -> MissingLayerGroup:
+def _missing_group(layer: str, items: list[NotEvaluated]) -> MissingLayerGroup:
     actions = Counter(item.rule.action.value for item in items)
     ordered = {a.value: actions[a.value] for a in (Action.PROHIBIT, Action.EXIT, Action.RESTRICT, Action.ENCOURAGE) if actions[a.value]}
     return MissingLayerGroup(layer, items[0].layer_name or layer, items[0].reason, tuple(item.rule.id for item in items), ordered)

@@ -31,11 +31,10 @@ from spatial.answer import GROUP_ORDER, MissingLayerGroup, decisive, first_missi
 from spatial.crs import SHANXI_BOUNDS, transformer
 from spatial.decision import AreaScope, Coverage, RuleBook, RuleDecision, Situation, decide, demonstration_layers, rule_book
 from spatial.engine import DEEP, FAR, NEAR, PreparedZones, TargetKey, ZoneIndex, gk_epsg, grid_codes, prepared
-from spatial.findings import Finding, group_of
+from spatial.findings import Finding, NotEvaluated, group_of
 from spatial.industry import Industry, IndustryMatch
 from spatial.layer import LayerSet
 from spatial.measure import measure
-from spatial.notes import Note, render
 from spatial.rules import Action, Rule, Stage, Verdict, ZoneKind
 from spatial.semantics import (
     COMPLIANT,
@@ -63,26 +62,15 @@ class PatternFinding(NamedTuple):
     boundary: bool
 
 
-class HeldRule(NamedTuple):
-    """A rule not evaluated: its layer is missing or does not speak for the sites, and why (a typed note)."""
-
-    rule: Rule
-    layer: str
-    why: Note
-    layer_name: str
-
-    @property
-    def reason(self) -> str:
-        """Why, in Chinese (as ``NotEvaluated.reason``)."""
-        return render(self.why)
-
-
 class MeasuredRule(NamedTuple):
     """A rule measured per site."""
 
     rule: Rule
     match: IndustryMatch
     at_edge: bool  # the sites lie within accuracy of the edge of the area the rule reaches
+
+
+PatternItem = PatternFinding | NotEvaluated | MeasuredRule
 
 
 @dataclass(eq=False)
@@ -98,7 +86,7 @@ class Pattern:
     industry: Industry
     stage: Stage
     findings: list[PatternFinding] = field(default_factory=list)
-    not_evaluated: list[HeldRule] = field(default_factory=list)
+    not_evaluated: list[NotEvaluated] = field(default_factory=list)
     conditions: list[Rule] = field(default_factory=list)
     measured: list[MeasuredRule] = field(default_factory=list)
     information: list[Rule] = field(default_factory=list)  # measures on named enterprises the project is not
@@ -317,7 +305,7 @@ class _RuleList:
         self._decided: list[RuleDecision | None] = [None]  # every distinct decision made, by its code (``_code``)
         self._codes: dict[tuple, int] = {}  # a decision's parts → its code: bounded alike
         self._readings: dict[tuple, tuple] = {}  # by combination: what ``_reading`` works out
-        self._items: dict[int, tuple] = {}  # by id of a decision (kept in _decided): its item in every pattern
+        self._items: dict[int, PatternItem] = {}  # by id of a decision (kept in _decided): its item in every pattern
         self._hits: dict[tuple[int, int], int] = {}  # by (id(rule), id(match)): a measured rule's severity well inside
         self._columns: dict[int, tuple[list[int], NDArray]] = {}  # by id(rule): the flag columns its outcome reads, their weights
         self._missing_groups: dict[tuple, tuple[MissingLayerGroup | None, int]] = {}  # by the not-evaluated rules
@@ -465,7 +453,7 @@ class _RuleList:
         pattern.missing = self._missing(pattern.not_evaluated)
         return pattern
 
-    def _missing(self, not_evaluated: list[HeldRule]) -> tuple[MissingLayerGroup | None, int]:
+    def _missing(self, not_evaluated: list[NotEvaluated]) -> tuple[MissingLayerGroup | None, int]:
         """The first missing-layer group and the count of rules held back, once per list of not-evaluated
         items (made once per decision, so most situations of a combination share their list's items)."""
         key = tuple(map(id, not_evaluated))
@@ -760,10 +748,10 @@ def combo(entry: Combo) -> tuple[Industry, Stage, frozenset[str]]:
 
 
 def _pattern(industry: Industry, stage: Stage, plans: list[str], units: list[str], situation: Situation, layers: LayerSet,
-             items: dict[int, tuple]) -> Pattern:
+             items: dict[int, PatternItem]) -> Pattern:
     """A situation's pattern: its decisions, the plans that reach it and the unit layers it lies in. ``items``: each
     decision's item, made once (decisions are shared by the situations they occur in), by the decision's id."""
-    def item(decision: RuleDecision, make: Callable[[RuleDecision], tuple]) -> tuple:
+    def item(decision: RuleDecision, make: Callable[[RuleDecision], PatternItem]) -> PatternItem:
         found = items.get(id(decision))
         if found is None:
             found = items[id(decision)] = make(decision)
@@ -785,8 +773,8 @@ def _finding_item(d: RuleDecision) -> PatternFinding:
     return PatternFinding(d.rule, d.verdict, d.inside, d.boundary)
 
 
-def _held_item(d: RuleDecision) -> HeldRule:
-    return HeldRule(d.rule, d.rule.zone.layer, d.reason, d.layer_name)
+def _held_item(d: RuleDecision) -> NotEvaluated:
+    return NotEvaluated(d.rule, d.rule.zone.layer, d.reason, d.layer_name)
 
 
 def _measured_item(d: RuleDecision) -> MeasuredRule:

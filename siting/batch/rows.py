@@ -33,7 +33,7 @@ from spatial.industry import Industry, Taxonomy
 from spatial.layer import LayerSet
 from spatial.notes import Note, render
 from spatial.rules import Action, Rule, Stage, Verdict
-from spatial.screening import DEFAULT_REPORT_M, Pattern, Screening, screen, site_headlines
+from spatial.screening import DEFAULT_REPORT_M, Pattern, PatternItem, Screening, screen, site_headlines
 from spatial.semantics import VERDICTS
 
 FIELDS = {  # role → accepted headers (case-insensitive), first match wins
@@ -530,11 +530,11 @@ def _situation(pattern: Pattern) -> Situation:
     """What the tables say about a pattern's sites; its key is a hash of its 规划情形 rows, so every engine,
     chunking and run names the same situation alike."""
     records = [("结论", f.rule.id, _VERDICT_LABELS[f.verdict], _OUTSIDE_NOTE if f.boundary else f.rule.zone.describe(""))
-               for f in sorted(pattern.findings, key=_first_id)]
+               for f in sorted(pattern.findings, key=_rule_id)]
     records += [("未评估", held.rule.id, _NOT_EVALUATED_LABELS[held.rule.action], _rendered(held.why))
-                for held in sorted(pattern.not_evaluated, key=_first_id)]
+                for held in sorted(pattern.not_evaluated, key=_rule_id)]
     records += [("一般条件", rule.id, "", rule.zone.describe("")) for rule in sorted(pattern.conditions, key=_id)]
-    records += [("量测", m.rule.id, "见量测明细", _EDGE_NOTE if m.at_edge else "") for m in sorted(pattern.measured, key=_first_id)]
+    records += [("量测", m.rule.id, "见量测明细", _EDGE_NOTE if m.at_edge else "") for m in sorted(pattern.measured, key=_rule_id)]
     records += [("点名企业", rule.id, "仅供参考", f"本条针对点名企业（{'、'.join(rule.enterprises)}）")
                 for rule in sorted(pattern.information, key=_id)]
     plans = "、".join(pattern.plans)
@@ -569,8 +569,8 @@ def _id(rule: Rule) -> str:
     return rule.id
 
 
-def _first_id(item: tuple) -> str:
-    return item[0].id
+def _rule_id(item: PatternItem) -> str:
+    return item.rule.id
 
 
 def situation_table(situations: dict[str, Situation]) -> pa.Table:
